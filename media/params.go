@@ -1,0 +1,52 @@
+package media
+
+import "fmt"
+
+// VideoCodec names a video coding format.
+type VideoCodec string
+
+// AudioCodec names an audio coding format.
+type AudioCodec string
+
+const (
+	H264 VideoCodec = "h264"
+	AAC  AudioCodec = "aac"
+	MP3  AudioCodec = "mp3"
+)
+
+// Rational is a fraction, used for frame rates (30000/1001).
+type Rational struct{ Num, Den int }
+
+// Float returns the value of r, or 0 when the denominator is 0.
+func (r Rational) Float() float64 {
+	if r.Den == 0 {
+		return 0
+	}
+	return float64(r.Num) / float64(r.Den)
+}
+
+// Valid reports whether r is a positive fraction.
+func (r Rational) Valid() bool { return r.Num > 0 && r.Den > 0 }
+
+func (r Rational) String() string { return fmt.Sprintf("%d/%d", r.Num, r.Den) }
+
+// VideoParams describes a video stream: what a decoder needs before the first packet.
+type VideoParams struct {
+	Codec         VideoCodec
+	Width, Height int
+	// FrameRate is the nominal frame rate; zero when unknown.
+	FrameRate Rational
+	// Extradata is the decoder configuration: an AVCDecoderConfigurationRecord
+	// (avcC, then packets are AVCC length-prefixed) or Annex B SPS/PPS (or
+	// empty, then packets are Annex B with in-band parameter sets).
+	Extradata []byte
+}
+
+// AudioParams describes an audio stream.
+type AudioParams struct {
+	Codec      AudioCodec
+	SampleRate int
+	Channels   int
+	// Extradata is the AAC AudioSpecificConfig; empty when packets carry ADTS headers.
+	Extradata []byte
+}
