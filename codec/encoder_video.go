@@ -1,0 +1,158 @@
+package codec
+
+import (
+	"errors"
+	"fmt"
+	"strconv"
+
+	"github.com/asticode/go-astiav"
+	"github.com/livestream/livestream/media"
+)
+
+// VideoEncoderConfig sets up one libx264 encode.
+type VideoEncoderConfig struct {
+	Width, Height int
+	// FrameRate is the nominal input rate; x264's rate control uses it.
+	FrameRate media.Rational
+	// Bitrate, MaxRate and BufSize are in bits per second (VBV with CRF).
+	Bitrate, MaxRate, BufSize int
+	CRF                       float64
+	Preset, Profile           string
+	// GOP is the keyframe interval in frames; every GOP-th frame is an IDR,
+	// with scene-cut detection off and closed GOPs, so that renditions fed
+	// the same frames cut at the same PTS.
+	GOP int
+	// Threads is x264's thread count (0: x264's choice, 1.5 per core).
+	Threads int
+}
+
+// VideoEncoder encodes yuv420p pictures to H.264 Annex B access units with
+// an access unit delimiter, and SPS/PPS before every IDR (no global header),
+// as HLS segments want them.
+type VideoEncoder struct {
+	name string
+	cc   *astiav.CodecContext
+	pkt  *astiav.Packet
+}
+
+// NewVideoEncoder opens libx264 with c.
+func NewVideoEncoder(c VideoEncoderConfig) (_ *VideoEncoder, err error) {
+	name := fmt.Sprintf("libx264 %dx%d", c.Width, c.Height)
+	codec := astiav.FindEncoderByName("libx264")
+	if codec == nil {
+		return nil, fmt.Errorf("find libx264: %w", ErrUnsupported)
+	}
+	e := &VideoEncoder{name: name, cc: astiav.AllocCodecContext(codec), pkt: astiav.AllocPacket()}
+	defer func() {
+		if err != nil {
+			e.Close()
+		}
+	}()
+	if !c.FrameRate.Valid() {
+		return nil, fmt.Errorf("open %s: frame rate %s: must be positive", name, c.FrameRate)
+	}
+	e.cc.SetWidth(c.Width)
+	e.cc.SetHeight(c.Height)
+	e.cc.SetPixelFormat(astiav.PixelFormatYuv420P)
+	e.cc.SetTimeBase(clockTimeBase)
+	e.cc.SetFramerate(astiav.NewRational(c.FrameRate.Num, c.FrameRate.Den))
+	e.cc.SetSampleAspectRatio(astiav.NewRational(1, 1))
+	e.cc.SetFlags(e.cc.Flags().Add(astiav.CodecContextFlagClosedGop))
+
+	opts := astiav.NewDictionary()
+	defer opts.Free()
+	set := func(k, v string) {
+		if err == nil && v != "" && v != "0" {
+			err = opts.Set(k, v, astiav.NewDictionaryFlags())
+		}
+	}
+	set("preset", c.Preset)
+	set("profile", c.Profile)
+	set("crf", strconv.FormatFloat(c.CRF, 'f', -1, 64))
+	set("b", strconv.Itoa(c.Bitrate))
+	set("maxrate", strconv.Itoa(c.MaxRate))
+	set("bufsize", strconv.Itoa(c.BufSize))
+	set("g", strconv.Itoa(c.GOP))
+	set("keyint_min", strconv.Itoa(c.GOP))
+	set("threads", strconv.Itoa(c.Threads))
+	set("aud", "1")
+	if err == nil {
+		err = opts.Set("sc_threshold", "0", astiav.NewDictionaryFlags())
+	}
+	if err != nil {
+		return nil, fmt.Errorf("set %s options: %w", name, err)
+	}
+	if c.Threads == 0 {
+		e.cc.SetThreadCount(0)
+	}
+	if err := e.cc.Open(codec, opts); err != nil {
+		return nil, fmt.Errorf("open %s: %w", name, err)
+	}
+	return e, nil
+}
+
+// Encode sends one picture and calls emit for every packet that becomes
+// available. f is not released: the encoder copies the picture, so the
+// caller releases f as soon as Encode returns.
+func (e *VideoEncoder) Encode(f *Frame, emit func(*media.Packet) error) error {
+	if e.cc == nil {
+		return ErrClosed
+	}
+	// A decoded frame carries its source picture type; libx264 would obey it
+	// and copy the source's GOP structure (the ffmpeg CLI resets it too).
+	f.f.SetPictureType(astiav.PictureTypeNone)
+	if err := e.cc.SendFrame(f.f); err != nil {
+		return fmt.Errorf("encode %s frame: %w", e.name, err)
+	}
+	return e.receive(emit)
+}
+
+// Flush drains the frames x264 still holds (lookahead, B-frames).
+func (e *VideoEncoder) Flush(emit func(*media.Packet) error) error {
+	if e.cc == nil {
+		return ErrClosed
+	}
+	if err := e.cc.SendFrame(nil); err != nil && !errors.Is(err, astiav.ErrEof) {
+		return fmt.Errorf("flush %s: %w", e.name, err)
+	}
+	return e.receive(emit)
+}
+
+func (e *VideoEncoder) receive(emit func(*media.Packet) error) error {
+	return receivePackets(e.cc, e.pkt, e.name, media.Video, e.cc.TimeBase(), emit)
+}
+
+// Close frees the encoder. It is idempotent.
+func (e *VideoEncoder) Close() {
+	if e.pkt != nil {
+		e.pkt.Free()
+		e.pkt = nil
+	}
+	if e.cc != nil {
+		e.cc.Free()
+		e.cc = nil
+	}
+}
+
+// receivePackets drains an encoder into Go-memory packets.
+func receivePackets(cc *astiav.CodecContext, pkt *astiav.Packet, name string, kind media.Kind, tb astiav.Rational, emit func(*media.Packet) error) error {
+	for {
+		if err := cc.ReceivePacket(pkt); err != nil {
+			if errors.Is(err, astiav.ErrEagain) || errors.Is(err, astiav.ErrEof) {
+				return nil
+			}
+			return fmt.Errorf("receive %s packet: %w", name, err)
+		}
+		p := &media.Packet{
+			Kind:     kind,
+			PTS:      toTicks(pkt.Pts(), tb),
+			DTS:      toTicks(pkt.Dts(), tb),
+			Keyframe: kind == media.Audio || pkt.Flags().Has(astiav.PacketFlagKey),
+			Data:     pkt.Data(),
+		}
+		pkt.Unref()
+		if err := emit(p); err != nil {
+			return err
+		}
+	}
+}
