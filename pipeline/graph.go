@@ -1,0 +1,236 @@
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync/atomic"
+
+	"github.com/livestream/livestream/codec"
+	"github.com/livestream/livestream/hlsmux"
+	"github.com/livestream/livestream/media"
+	"github.com/livestream/livestream/media/aac"
+	"golang.org/x/sync/errgroup"
+)
+
+// Input describes the stream entering the graph.
+type Input struct {
+	Video media.VideoParams
+	// Audio is nil for a stream without audio.
+	Audio *media.AudioParams
+}
+
+// Output says where and how the ladder is written.
+type Output struct {
+	Store hlsmux.Store
+	// Type is hlsmux.Live for a live stream, hlsmux.VOD for a file.
+	Type hlsmux.PlaylistType
+	// FirstSeq is the first segment number of every rendition: the start
+	// time in milliseconds, so that a restarted stream never reuses a number.
+	FirstSeq int64
+	// Master is the master playlist's name in the store. Default "live.m3u8".
+	Master string
+	// OnSegment, when set, is called from the rendition's goroutine after
+	// each segment and its playlist are in the store.
+	OnSegment func(rendition string, s hlsmux.SegmentInfo)
+	Logger    *slog.Logger
+}
+
+// Graph is the stage graph of one stream. Create it with New, run it once.
+type Graph struct {
+	cfg       Config
+	in        Input
+	out       Output
+	log       *slog.Logger
+	planned   []Planned
+	gop       int
+	frameRate media.Rational
+	// audioRates are the distinct AAC bitrates; audioOf[i] indexes it for rendition i.
+	audioRates []Bitrate
+	audioOf    []int
+	audioCfg   *aac.Config
+	master     *masterWriter
+	renditions []*rendition
+
+	decoded  atomic.Int64 // video frames decoded
+	lastPTS  atomic.Int64 // PTS of the last decoded video frame
+	firstPTS atomic.Int64 // PTS of the first decoded video frame
+	corrupt  atomic.Int64 // packets the decoders rejected
+}
+
+// New plans the ladder for in. cfg gets its defaults and is validated.
+func New(cfg Config, in Input, out Output) (*Graph, error) {
+	cfg = cfg.WithDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("pipeline config: %w", err)
+	}
+	if in.Video.Width <= 0 || in.Video.Height <= 0 {
+		return nil, fmt.Errorf("source size %dx%d: must be known", in.Video.Width, in.Video.Height)
+	}
+	if out.Store == nil {
+		return nil, errors.New("pipeline output: no store")
+	}
+	if out.Master == "" {
+		out.Master = "live.m3u8"
+	}
+	if out.Logger == nil {
+		out.Logger = slog.Default()
+	}
+	g := &Graph{cfg: cfg, in: in, out: out, log: out.Logger}
+	g.frameRate = in.Video.FrameRate
+	if !g.frameRate.Valid() || g.frameRate.Float() > 240 {
+		g.log.Warn("source frame rate unknown, assuming 30 fps", "frame_rate", g.frameRate.String())
+		g.frameRate = media.Rational{Num: 30, Den: 1}
+	}
+	g.gop = GOPFrames(cfg.KeyframeInterval, g.frameRate)
+	g.planned = Plan(cfg.Ladder, in.Video.Width, in.Video.Height)
+	if in.Audio != nil {
+		g.audioCfg = &aac.Config{ObjectType: 2, SampleRate: cfg.AudioSampleRate, Channels: cfg.AudioChannels}
+		for _, r := range g.planned {
+			idx := -1
+			for j, b := range g.audioRates {
+				if b == r.AudioBitrate {
+					idx = j
+				}
+			}
+			if idx < 0 {
+				idx = len(g.audioRates)
+				g.audioRates = append(g.audioRates, r.AudioBitrate)
+			}
+			g.audioOf = append(g.audioOf, idx)
+		}
+	}
+	g.master = newMasterWriter(g)
+	return g, nil
+}
+
+// Renditions is the ladder as it is produced for this source.
+func (g *Graph) Renditions() []Planned { return g.planned }
+
+// GOP is the keyframe interval in frames.
+func (g *Graph) GOP() int { return g.gop }
+
+// Progress reports the video frames decoded so far and the PTS of the last one.
+func (g *Graph) Progress() (frames int64, pts int64) { return g.decoded.Load(), g.lastPTS.Load() }
+
+// Corrupt is the number of packets the decoders rejected and skipped.
+func (g *Graph) Corrupt() int64 { return g.corrupt.Load() }
+
+// Run transcodes the packets received from in until in is closed, then
+// flushes every stage, cuts the last segments and ends the playlists, and
+// returns nil. When ctx is cancelled it stops at once, frees everything and
+// returns ctx.Err(). The sender must stop sending when ctx is done.
+//
+// Packet timestamps may start anywhere; the outputs start at outputOffset.
+func (g *Graph) Run(ctx context.Context, in <-chan *media.Packet) error {
+	eg, ctx := errgroup.WithContext(ctx)
+
+	// Policies. Every edge blocks: the slowest rendition paces the decode,
+	// the decode paces the input, and the input pushes back on its sender.
+	// Frame edges are 2 deep (decoded pictures are big); packet edges are a
+	// little deeper so the audio path and the segmenters' interleaving are
+	// not starved while x264 works.
+	videoIn := make(chan *media.Packet, 8)
+	var audioIn chan *media.Packet
+	frames := make([]chan *codec.Frame, len(g.planned))
+	audioOut := make([]chan *media.Packet, len(g.planned))
+	for i := range g.planned {
+		frames[i] = make(chan *codec.Frame, 2)
+		if g.in.Audio != nil {
+			audioOut[i] = make(chan *media.Packet, 64)
+		}
+	}
+	if g.in.Audio != nil {
+		audioIn = make(chan *media.Packet, 32)
+	}
+
+	eg.Go(func() error { return g.route(ctx, in, videoIn, audioIn) })
+	eg.Go(func() error { return g.decodeVideo(ctx, videoIn, frames) })
+	if audioIn != nil {
+		eg.Go(func() error { return g.runAudio(ctx, audioIn, audioOut) })
+	}
+	g.renditions = make([]*rendition, len(g.planned))
+	for i := range g.planned {
+		st, err := g.newRendition(i, EncoderThreads(g.cfg, g.planned[i], g.planned), frames[i], audioOut[i])
+		if err != nil {
+			// Stages already started see the cancellation through eg.
+			eg.Go(func() error { drainFrames(frames[i]); drainPackets(audioOut[i]); return err })
+			continue
+		}
+		g.renditions[i] = st
+		eg.Go(func() error { return st.Run(ctx) })
+	}
+	err := eg.Wait()
+	if err != nil {
+		return err
+	}
+	return g.master.finish()
+}
+
+// outputOffset is where output timestamps start (1 s): room below the first
+// PTS for x264's B-frame DTS shift and the segmenter's PCR delay, so no TS
+// timestamp is ever negative.
+const outputOffset = media.ClockRate
+
+// route splits the input by kind and rebases timestamps to outputOffset.
+func (g *Graph) route(ctx context.Context, in <-chan *media.Packet, video, audio chan<- *media.Packet) error {
+	defer close(video)
+	if audio != nil {
+		defer close(audio)
+	}
+	base, based := int64(0), false
+	for p := range in {
+		if !based {
+			base, based = p.DTS, true
+		}
+		q := *p
+		q.PTS, q.DTS = p.PTS-base+outputOffset, p.DTS-base+outputOffset
+		var out chan<- *media.Packet
+		switch p.Kind {
+		case media.Video:
+			out = video
+		case media.Audio:
+			out = audio
+		}
+		if out == nil {
+			continue
+		}
+		select {
+		case out <- &q:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	return ctx.Err()
+}
+
+func drainFrames(c <-chan *codec.Frame) {
+	for f := range c {
+		f.Release()
+	}
+}
+
+func drainPackets(c <-chan *media.Packet) {
+	if c == nil {
+		return
+	}
+	for range c {
+	}
+}
+
+// segments lists rendition i's segments; call it only after Run's stages ended.
+func (g *Graph) segments(i int) []hlsmux.SegmentInfo {
+	if g.renditions[i] == nil {
+		return nil
+	}
+	return g.renditions[i].seg.Playlist().Segments()
+}
+
+// FrameRate is the frame rate the ladder is encoded at.
+func (g *Graph) FrameRate() media.Rational { return g.frameRate }
+
+// frameDuration is one frame in media.ClockRate ticks.
+func (g *Graph) frameDuration() int64 {
+	return int64(media.ClockRate) * int64(g.frameRate.Den) / int64(g.frameRate.Num)
+}

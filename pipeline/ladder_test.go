@@ -1,0 +1,110 @@
+package pipeline
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/livestream/livestream/media"
+)
+
+func TestPlan(t *testing.T) {
+	type size struct{ w, h int }
+	cases := []struct {
+		name string
+		w, h int
+		want map[string]size
+	}{
+		{"720p source", 1280, 720, map[string]size{"360p": {640, 360}, "480p": {842, 474}, "720p": {1280, 720}}},
+		{"1080p source", 1920, 1080, map[string]size{"360p": {640, 360}, "480p": {842, 474}, "720p": {1280, 720}}},
+		{"480p source never upscales", 854, 480, map[string]size{"360p": {640, 360}, "480p": {842, 472}}},
+		{"360p source", 640, 360, map[string]size{"360p": {640, 360}}},
+		{"4:3 source", 1440, 1080, map[string]size{"360p": {480, 360}, "480p": {640, 480}, "720p": {960, 720}}},
+		{"portrait source", 1080, 1920, map[string]size{"360p": {202, 360}, "480p": {270, 480}, "720p": {404, 720}}},
+		{"tiny source keeps one rung at its size", 320, 240, map[string]size{"360p": {320, 240}}},
+		{"odd source", 1279, 719, map[string]size{"360p": {640, 360}, "480p": {842, 472}}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			got := Plan(DefaultLadder(), c.w, c.h)
+			if len(got) != len(c.want) {
+				t.Fatalf("Plan(%dx%d) = %d renditions %+v, want %d", c.w, c.h, len(got), got, len(c.want))
+			}
+			for _, p := range got {
+				w, ok := c.want[p.Name]
+				if !ok || p.OutWidth != w.w || p.OutHeight != w.h {
+					t.Errorf("%s: %dx%d, want %v (present %v)", p.Name, p.OutWidth, p.OutHeight, w, ok)
+				}
+				if p.OutWidth%2 != 0 || p.OutHeight%2 != 0 {
+					t.Errorf("%s: odd size %dx%d", p.Name, p.OutWidth, p.OutHeight)
+				}
+			}
+		})
+	}
+}
+
+func TestGOPFrames(t *testing.T) {
+	for _, c := range []struct {
+		rate media.Rational
+		want int
+	}{
+		{media.Rational{Num: 30, Den: 1}, 60},
+		{media.Rational{Num: 24, Den: 1}, 48},
+		{media.Rational{Num: 30000, Den: 1001}, 60},
+		{media.Rational{Num: 25, Den: 1}, 50},
+		{media.Rational{Num: 60, Den: 1}, 120},
+	} {
+		if got := GOPFrames(2*time.Second, c.rate); got != c.want {
+			t.Errorf("GOPFrames(2s, %s) = %d, want %d", c.rate, got, c.want)
+		}
+	}
+}
+
+func TestEncoderThreadsShareCores(t *testing.T) {
+	plan := Plan(DefaultLadder(), 1280, 720)
+	total := 0
+	for _, r := range plan {
+		n := EncoderThreads(Config{}, r, plan)
+		if n < 1 {
+			t.Fatalf("%s: %d threads", r.Name, n)
+		}
+		total += n
+	}
+	if got := EncoderThreads(Config{EncoderThreads: 3}, plan[0], plan); got != 3 {
+		t.Errorf("configured threads: got %d, want 3", got)
+	}
+	if total < len(plan) {
+		t.Errorf("total threads %d < renditions %d", total, len(plan))
+	}
+}
+
+func TestConfigValidate(t *testing.T) {
+	if err := DefaultConfig().Validate(); err != nil {
+		t.Fatalf("default config: %v", err)
+	}
+	bad := DefaultConfig()
+	bad.Ladder = append([]Rendition(nil), bad.Ladder...)
+	bad.Ladder[1].Height = 481
+	bad.Ladder[2].Name = "360p"
+	bad.PlaylistWindow = 1
+	err := bad.Validate()
+	for _, want := range []string{"ladder[1].height: must be even", `ladder[2].name: "360p" is used twice`, "playlist_window"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("Validate() = %v, want it to mention %q", err, want)
+		}
+	}
+}
+
+func TestParseBitrate(t *testing.T) {
+	for in, want := range map[string]Bitrate{"800k": 800_000, "2.8M": 2_800_000, "96000": 96_000, "1498k": 1_498_000} {
+		got, err := ParseBitrate(in)
+		if err != nil || got != want {
+			t.Errorf("ParseBitrate(%q) = %d, %v; want %d", in, got, err, want)
+		}
+	}
+	for _, in := range []string{"", "fast", "-1k", "k"} {
+		if _, err := ParseBitrate(in); err == nil {
+			t.Errorf("ParseBitrate(%q): no error", in)
+		}
+	}
+}

@@ -1,0 +1,127 @@
+package pipeline
+
+import (
+	"context"
+	"fmt"
+	"path"
+	"sync/atomic"
+
+	"github.com/livestream/livestream/codec"
+	"github.com/livestream/livestream/hlsmux"
+	"github.com/livestream/livestream/media"
+)
+
+// rendition is the goroutine of one rung: scale → x264 → segmenter, as plain
+// calls, so it alone owns its encoder, scaler and segmenter.
+type rendition struct {
+	g       *Graph
+	index   int
+	plan    Planned
+	threads int
+	frames  <-chan *codec.Frame
+	audio   <-chan *media.Packet
+	seg     *hlsmux.Segmenter
+	encoded atomic.Int64
+	sawKey  bool
+}
+
+func (g *Graph) newRendition(i, threads int, frames <-chan *codec.Frame, audio <-chan *media.Packet) (*rendition, error) {
+	p := g.planned[i]
+	seg, err := hlsmux.NewSegmenter(hlsmux.SegmenterConfig{
+		Dir:            path.Join(path.Dir(g.out.Master), p.Name),
+		Store:          g.out.Store,
+		Type:           g.out.Type,
+		TargetDuration: g.cfg.SegmentDuration,
+		Window:         g.cfg.PlaylistWindow,
+		FirstSeq:       g.out.FirstSeq,
+		Video:          true,
+		Audio:          g.audioCfg,
+		FrameDuration:  g.frameDuration(),
+		OnSegment: func(s hlsmux.SegmentInfo) {
+			if g.out.OnSegment != nil {
+				g.out.OnSegment(p.Name, s)
+			}
+		},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("rendition %s: %w", p.Name, err)
+	}
+	return &rendition{g: g, index: i, plan: p, threads: threads, frames: frames, audio: audio, seg: seg}, nil
+}
+
+// Run encodes until both inputs are closed, then flushes x264 and closes the
+// segmenter (last segment, ENDLIST). On cancellation it returns ctx.Err()
+// after releasing every frame it holds or is still sent.
+func (r *rendition) Run(ctx context.Context) error {
+	defer drainPackets(r.audio)
+	defer drainFrames(r.frames)
+	p := r.plan
+	enc, err := codec.NewVideoEncoder(codec.VideoEncoderConfig{
+		Width: p.OutWidth, Height: p.OutHeight, FrameRate: r.g.frameRate,
+		Bitrate: int(p.VideoBitrate), MaxRate: int(p.MaxRate), BufSize: int(p.BufSize),
+		CRF: r.g.cfg.CRF, Preset: r.g.cfg.Preset, Profile: r.g.cfg.Profile,
+		GOP: r.g.gop, Threads: r.threads,
+	})
+	if err != nil {
+		return fmt.Errorf("rendition %s: %w", p.Name, err)
+	}
+	defer enc.Close()
+	scaler := codec.NewScaler(p.OutWidth, p.OutHeight)
+	defer scaler.Close()
+
+	frames, audio := r.frames, r.audio
+	for frames != nil || audio != nil {
+		select {
+		case f, ok := <-frames:
+			if !ok {
+				frames = nil
+				if err := enc.Flush(r.writeVideo); err != nil {
+					return fmt.Errorf("rendition %s: %w", p.Name, err)
+				}
+				continue
+			}
+			if err := r.encode(enc, scaler, f); err != nil {
+				return fmt.Errorf("rendition %s: %w", p.Name, err)
+			}
+		case a, ok := <-audio:
+			if !ok {
+				audio = nil
+				continue
+			}
+			if err := r.seg.WriteAudio(a); err != nil {
+				return fmt.Errorf("rendition %s: %w", p.Name, err)
+			}
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	if err := r.seg.Close(); err != nil {
+		return fmt.Errorf("rendition %s: %w", p.Name, err)
+	}
+	return nil
+}
+
+// encode scales f when its size or format differs from the rendition's, and
+// encodes it. f is released here.
+func (r *rendition) encode(enc *codec.VideoEncoder, scaler *codec.Scaler, f *codec.Frame) error {
+	defer f.Release()
+	pic := f
+	if codec.NeedsScaling(f, r.plan.OutWidth, r.plan.OutHeight) {
+		s, err := scaler.Scale(f)
+		if err != nil {
+			return err
+		}
+		defer s.Release()
+		pic = s
+	}
+	return enc.Encode(pic, r.writeVideo)
+}
+
+func (r *rendition) writeVideo(p *media.Packet) error {
+	if p.Keyframe && !r.sawKey {
+		r.sawKey = true
+		r.g.master.setCodec(r.index, p.Data)
+	}
+	r.encoded.Add(1)
+	return r.seg.WriteVideo(p)
+}
