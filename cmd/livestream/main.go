@@ -1,0 +1,46 @@
+// Command livestream is the live-streaming server and its tools.
+//
+//	livestream transcode [--config FILE] [--segment-seconds 6] INPUT OUTDIR
+//	livestream version
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+)
+
+// version is set at build time (-ldflags "-X main.version=…").
+var version = "dev"
+
+func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
+
+const usage = `livestream: a live-streaming server
+
+Usage:
+  livestream transcode [--config FILE] [--segment-seconds 6] INPUT OUTDIR
+        transcode a media file into the adaptive HLS ladder (OUTDIR/live.m3u8)
+  livestream version
+        print the version and the FFmpeg and x264 libraries linked in
+
+Run "livestream COMMAND -h" for a command's options.
+`
+
+// run executes one command and returns the process exit code.
+func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return 2
+	}
+	switch args[0] {
+	case "transcode":
+		return runTranscode(args[1:], stdout, stderr)
+	case "version", "--version", "-version":
+		return runVersion(stdout)
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return 0
+	}
+	fmt.Fprintf(stderr, "livestream: unknown command %q\n\n%s", args[0], usage)
+	return 2
+}
