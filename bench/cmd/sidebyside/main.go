@@ -1,0 +1,161 @@
+// Command sidebyside runs livestream's transcode and the reference ffmpeg CLI
+// ladder on the same input, alternating, and prints the medians and ratios of
+// wall time, throughput, CPU time and peak RSS, with the CPU floor (one
+// decode + needed scales + each x264 encode alone) measured in process.
+//
+//	go run ./bench/cmd/sidebyside -livestream bin/livestream -runs 5 SOURCE...
+package main
+
+import (
+	"bytes"
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"syscall"
+	"time"
+
+	"github.com/livestream/livestream/bench"
+	"github.com/livestream/livestream/codec"
+	"github.com/livestream/livestream/pipeline"
+)
+
+type result struct {
+	wall, cpu time.Duration
+	rssKB     int64
+}
+
+func main() {
+	bin := flag.String("livestream", "bin/livestream", "livestream binary")
+	ffmpeg := flag.String("ffmpeg", "ffmpeg", "ffmpeg CLI")
+	runs := flag.Int("runs", 5, "runs of each, alternating")
+	floorRuns := flag.Int("floor-runs", 3, "floor measurements")
+	flag.Parse()
+	codec.Quiet()
+	ok := true
+	for _, src := range flag.Args() {
+		if err := compare(src, *bin, *ffmpeg, *runs, *floorRuns); err != nil {
+			fmt.Fprintf(os.Stderr, "sidebyside: %s: %v\n", src, err)
+			ok = false
+		}
+	}
+	if !ok {
+		os.Exit(1)
+	}
+}
+
+func compare(src, bin, ffmpeg string, runs, floorRuns int) error {
+	cfg := pipeline.DefaultConfig()
+	dmx, err := codec.OpenFile(src)
+	if err != nil {
+		return err
+	}
+	v, audio := *dmx.Video, dmx.Audio != nil
+	dmx.Close()
+	plan := pipeline.Plan(cfg.Ladder, v.Width, v.Height)
+	gop := pipeline.GOPFrames(cfg.KeyframeInterval, v.FrameRate)
+
+	var floors []bench.Floor
+	for range floorRuns {
+		fl, err := bench.MeasureFloor(src, cfg)
+		if err != nil {
+			return fmt.Errorf("measure floor: %w", err)
+		}
+		floors = append(floors, fl)
+	}
+	frames := floors[0].Frames
+
+	tmp, err := os.MkdirTemp("", "sidebyside-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(tmp)
+	ours := func() (result, error) {
+		out := filepath.Join(tmp, "livestream")
+		os.RemoveAll(out)
+		return measure(bin, "transcode", "--quiet", src, out)
+	}
+	ref := func() (result, error) {
+		out := filepath.Join(tmp, "ffmpeg")
+		os.RemoveAll(out)
+		for _, r := range plan {
+			os.MkdirAll(filepath.Join(out, r.Name), 0o755)
+		}
+		return measure(ffmpeg, bench.ReferenceArgs(src, out, cfg, plan, gop, audio)...)
+	}
+	var a, b []result
+	for i := range runs {
+		// ABBA order, so that neither side always runs on a warmer machine.
+		first, second := ours, ref
+		if i%2 == 1 {
+			first, second = ref, ours
+		}
+		r1, err := first()
+		if err != nil {
+			return err
+		}
+		r2, err := second()
+		if err != nil {
+			return err
+		}
+		if i%2 == 1 {
+			r1, r2 = r2, r1
+		}
+		a, b = append(a, r1), append(b, r2)
+	}
+	wa, wb := median(a, func(r result) float64 { return r.wall.Seconds() }), median(b, func(r result) float64 { return r.wall.Seconds() })
+	ca, cb := median(a, func(r result) float64 { return r.cpu.Seconds() }), median(b, func(r result) float64 { return r.cpu.Seconds() })
+	ra, rb := median(a, func(r result) float64 { return float64(r.rssKB) / 1024 }), median(b, func(r result) float64 { return float64(r.rssKB) / 1024 })
+	fl := medianFloor(floors)
+	fmt.Printf("\n%s: %dx%d %.3g fps, %d frames (%.1f s), %d renditions, median of %d alternating runs\n",
+		filepath.Base(src), v.Width, v.Height, v.FrameRate.Float(), frames, floors[0].VideoSeconds, len(plan), runs)
+	fmt.Printf("%-26s %12s %12s %9s\n", "", "livestream", "ffmpeg CLI", "ratio")
+	fmt.Printf("%-26s %12.2f %12.2f %8.3fx\n", "wall time (s)", wa, wb, wa/wb)
+	fmt.Printf("%-26s %12.1f %12.1f %8.3fx   (target >= 1.15x)\n", "throughput (frames/s)", float64(frames)/wa, float64(frames)/wb, wb/wa)
+	fmt.Printf("%-26s %12.2f %12.2f %8.3fx   (target <= 0.92x)\n", "CPU time (s)", ca, cb, ca/cb)
+	fmt.Printf("%-26s %12.3f %12.3f\n", "CPU-s per video-s", ca/floors[0].VideoSeconds, cb/floors[0].VideoSeconds)
+	fmt.Printf("%-26s %12.0f %12.0f %8.3fx   (target <= 0.6x)\n", "peak RSS (MB)", ra, rb, ra/rb)
+	fmt.Printf("%-26s %12.2f %12s %8.3fx   (livestream / floor, target <= 1.03x)\n", "CPU floor (s)", fl, "", ca/fl)
+	fmt.Printf("%-26s decode %.2f", "  floor parts (s)", medianOf(floors, func(f bench.Floor) float64 { return f.Decode.Seconds() }))
+	for _, r := range plan {
+		fmt.Printf(", %s scale %.2f encode %.2f", r.Name,
+			medianOf(floors, func(f bench.Floor) float64 { return f.Scale[r.Name].Seconds() }),
+			medianOf(floors, func(f bench.Floor) float64 { return f.Encode[r.Name].Seconds() }))
+	}
+	fmt.Println()
+	return nil
+}
+
+func measure(name string, args ...string) (result, error) {
+	cmd := exec.Command(name, args...)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	start := time.Now()
+	err := cmd.Run()
+	wall := time.Since(start)
+	if err != nil {
+		return result{}, fmt.Errorf("%s: %v: %s", name, err, stderr.String())
+	}
+	ru := cmd.ProcessState.SysUsage().(*syscall.Rusage)
+	return result{wall: wall, cpu: time.Duration(ru.Utime.Nano() + ru.Stime.Nano()), rssKB: ru.Maxrss}, nil
+}
+
+func median[T any](xs []T, f func(T) float64) float64 {
+	v := make([]float64, len(xs))
+	for i, x := range xs {
+		v[i] = f(x)
+	}
+	slices.Sort(v)
+	if len(v)%2 == 1 {
+		return v[len(v)/2]
+	}
+	return (v[len(v)/2-1] + v[len(v)/2]) / 2
+}
+
+func medianOf(fs []bench.Floor, f func(bench.Floor) float64) float64 { return median(fs, f) }
+
+func medianFloor(fs []bench.Floor) float64 {
+	return median(fs, func(f bench.Floor) float64 { return f.Total().Seconds() })
+}

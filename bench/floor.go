@@ -1,0 +1,154 @@
+package bench
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/livestream/livestream/codec"
+	"github.com/livestream/livestream/media"
+	"github.com/livestream/livestream/pipeline"
+)
+
+// Floor is the CPU a ladder cannot go below: one decode of the source, the
+// scales that are needed, and each rendition's x264 encode, each measured
+// alone with the settings the pipeline uses.
+type Floor struct {
+	Frames       int
+	VideoSeconds float64
+	Decode       time.Duration
+	Scale        map[string]time.Duration
+	Encode       map[string]time.Duration
+}
+
+// Total is the sum of every part.
+func (f Floor) Total() time.Duration {
+	t := f.Decode
+	for _, d := range f.Scale {
+		t += d
+	}
+	for _, d := range f.Encode {
+		t += d
+	}
+	return t
+}
+
+// MeasureFloor decodes path's video into memory, then scales and encodes it
+// once per rendition of cfg's ladder, timing each part in CPU time.
+func MeasureFloor(path string, cfg pipeline.Config) (Floor, error) {
+	cfg = cfg.WithDefaults()
+	fl := Floor{Scale: map[string]time.Duration{}, Encode: map[string]time.Duration{}}
+	dmx, err := codec.OpenFile(path)
+	if err != nil {
+		return fl, err
+	}
+	defer dmx.Close()
+	var pkts []*media.Packet
+	for {
+		p, err := dmx.ReadPacket()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return fl, err
+		}
+		if p.Kind == media.Video {
+			pkts = append(pkts, p)
+		}
+	}
+	dec, err := codec.NewVideoDecoder(*dmx.Video, cfg.DecoderThreads)
+	if err != nil {
+		return fl, err
+	}
+	defer dec.Close()
+	// The timed decode releases each picture at once, as the pipeline does
+	// (its buffers are recycled); a second, untimed decode keeps them all
+	// for the scale and encode passes.
+	drop := func(f *codec.Frame) error { f.Release(); return nil }
+	t0 := CPUTime()
+	if err := decodeAll(dec, pkts, drop); err != nil {
+		return fl, err
+	}
+	fl.Decode = CPUTime() - t0
+	dec.Close()
+	if dec, err = codec.NewVideoDecoder(*dmx.Video, cfg.DecoderThreads); err != nil {
+		return fl, err
+	}
+	defer dec.Close()
+	var frames []*codec.Frame
+	defer func() {
+		for _, f := range frames {
+			f.Release()
+		}
+	}()
+	if err := decodeAll(dec, pkts, func(f *codec.Frame) error { frames = append(frames, f); return nil }); err != nil {
+		return fl, err
+	}
+	fl.Frames = len(frames)
+	fr := dmx.Video.FrameRate
+	fl.VideoSeconds = float64(len(frames)) / fr.Float()
+
+	plan := pipeline.Plan(cfg.Ladder, dmx.Video.Width, dmx.Video.Height)
+	for _, r := range plan {
+		sc := codec.NewScaler(r.OutWidth, r.OutHeight)
+		scaled := func(f *codec.Frame, fn func(*codec.Frame) error) error {
+			if !codec.NeedsScaling(f, r.OutWidth, r.OutHeight) {
+				return fn(f)
+			}
+			s, err := sc.Scale(f)
+			if err != nil {
+				return err
+			}
+			defer s.Release()
+			return fn(s)
+		}
+		t0 := CPUTime()
+		for _, f := range frames {
+			if err := scaled(f, func(*codec.Frame) error { return nil }); err != nil {
+				sc.Close()
+				return fl, err
+			}
+		}
+		fl.Scale[r.Name] = CPUTime() - t0
+
+		enc, err := codec.NewVideoEncoder(codec.VideoEncoderConfig{
+			Width: r.OutWidth, Height: r.OutHeight, FrameRate: fr,
+			Bitrate: int(r.VideoBitrate), MaxRate: int(r.MaxRate), BufSize: int(r.BufSize),
+			CRF: cfg.CRF, Preset: cfg.Preset, Profile: cfg.Profile,
+			GOP: pipeline.GOPFrames(cfg.KeyframeInterval, fr), Threads: pipeline.EncoderThreads(cfg, r, plan),
+		})
+		if err != nil {
+			sc.Close()
+			return fl, err
+		}
+		drop := func(*media.Packet) error { return nil }
+		t0 = CPUTime()
+		for _, f := range frames {
+			c := f.Clone()
+			err := scaled(c, func(s *codec.Frame) error { return enc.Encode(s, drop) })
+			c.Release()
+			if err != nil {
+				enc.Close()
+				sc.Close()
+				return fl, err
+			}
+		}
+		if err := enc.Flush(drop); err != nil {
+			return fl, fmt.Errorf("flush %s: %w", r.Name, err)
+		}
+		fl.Encode[r.Name] = CPUTime() - t0 - fl.Scale[r.Name]
+		enc.Close()
+		sc.Close()
+	}
+	return fl, nil
+}
+
+func decodeAll(dec *codec.Decoder, pkts []*media.Packet, emit func(*codec.Frame) error) error {
+	for _, p := range pkts {
+		if err := dec.Decode(p, emit); err != nil {
+			return err
+		}
+	}
+	return dec.Flush(emit)
+}

@@ -1,0 +1,35 @@
+package bench
+
+import (
+	"path/filepath"
+	"strconv"
+
+	"github.com/livestream/livestream/pipeline"
+)
+
+// ReferenceArgs is the ffmpeg CLI command (without "ffmpeg") that produces
+// the same ladder as plan from src: one decode, one output per rendition,
+// with the same x264, AAC and HLS settings.
+func ReferenceArgs(src, outDir string, cfg pipeline.Config, plan []pipeline.Planned, gop int, audio bool) []string {
+	cfg = cfg.WithDefaults()
+	args := []string{"-hide_banner", "-loglevel", "error", "-nostdin", "-y", "-i", src}
+	for _, r := range plan {
+		dir := filepath.Join(outDir, r.Name)
+		args = append(args, "-map", "0:v:0")
+		if audio {
+			args = append(args, "-map", "0:a:0",
+				"-c:a", "aac", "-ar", strconv.Itoa(cfg.AudioSampleRate), "-ac", strconv.Itoa(cfg.AudioChannels),
+				"-b:a", strconv.Itoa(int(r.AudioBitrate)))
+		}
+		args = append(args,
+			"-vf", "scale=w="+strconv.Itoa(r.Width)+":h="+strconv.Itoa(r.Height)+":force_original_aspect_ratio=decrease:force_divisible_by=2",
+			"-c:v", "libx264", "-preset", cfg.Preset, "-profile:v", cfg.Profile,
+			"-crf", strconv.FormatFloat(cfg.CRF, 'f', -1, 64), "-sc_threshold", "0",
+			"-g", strconv.Itoa(gop), "-keyint_min", strconv.Itoa(gop),
+			"-b:v", strconv.Itoa(int(r.VideoBitrate)), "-maxrate", strconv.Itoa(int(r.MaxRate)), "-bufsize", strconv.Itoa(int(r.BufSize)),
+			"-f", "hls", "-hls_time", strconv.FormatFloat(cfg.SegmentDuration.Seconds(), 'f', -1, 64),
+			"-hls_playlist_type", "vod", "-hls_segment_filename", filepath.Join(dir, "%d.ts"),
+			filepath.Join(dir, "index.m3u8"))
+	}
+	return args
+}
