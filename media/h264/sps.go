@@ -45,9 +45,9 @@ func ParseSPS(nal []byte) (*SPS, error) {
 		if chromaFormat == 3 {
 			separateColourPlane = r.flag()
 		}
-		r.ue()   // bit_depth_luma_minus8
-		r.ue()   // bit_depth_chroma_minus8
-		r.flag() // qpprime_y_zero_transform_bypass_flag
+		r.ue()        // bit_depth_luma_minus8
+		r.ue()        // bit_depth_chroma_minus8
+		r.flag()      // qpprime_y_zero_transform_bypass_flag
 		if r.flag() { // seq_scaling_matrix_present_flag
 			n := 8
 			if chromaFormat == 3 {
