@@ -44,15 +44,19 @@ type MediaPlaylist struct {
 
 	segs     []SegmentInfo
 	ended    bool
-	discSeq  int // EXT-X-DISCONTINUITY-SEQUENCE: discontinuities that left the window
-	maxRound int // largest rounded EXTINF seen, in seconds
+	discSeq  int   // EXT-X-DISCONTINUITY-SEQUENCE: discontinuities that left the window
+	maxRound int64 // largest EXTINF seen, rounded to whole seconds
 }
 
 // Append adds a segment; for a Live playlist it returns the segments that
-// left the window.
+// left the window (a new slice, nil when none did).
 func (p *MediaPlaylist) Append(s SegmentInfo) (evicted []SegmentInfo) {
 	p.segs = append(p.segs, s)
-	p.maxRound = max(p.maxRound, int(math.Round(s.Duration.Seconds())))
+	// RFC 8216 §4.3.3.1: every EXTINF rounded to the nearest integer must be
+	// at most the target duration, and §6.2.1: the target must not change. So
+	// the target only grows, over every segment ever listed, not just those
+	// in the window.
+	p.maxRound = max(p.maxRound, (extinfMillis(s.Duration)+500)/1000)
 	if p.Type == Live && p.Window > 0 && len(p.segs) > p.Window {
 		n := len(p.segs) - p.Window
 		evicted = append(evicted, p.segs[:n]...)
@@ -61,12 +65,29 @@ func (p *MediaPlaylist) Append(s SegmentInfo) (evicted []SegmentInfo) {
 				p.discSeq++
 			}
 		}
-		p.segs = append(p.segs[:0:0], p.segs[n:]...)
+		m := copy(p.segs, p.segs[n:])
+		clear(p.segs[m:])
+		p.segs = p.segs[:m]
 	}
 	return evicted
 }
 
-// End marks the playlist complete: EXT-X-ENDLIST from now on.
+// extinfMillis is the duration as EXTINF writes it: whole milliseconds,
+// never negative. The target duration is rounded from this value, so it
+// agrees with what a validator reads back.
+func extinfMillis(d time.Duration) int64 {
+	return max(d.Round(time.Millisecond).Milliseconds(), 0)
+}
+
+// appendMillis writes ms as seconds with three decimals ("6.006").
+func appendMillis(b []byte, ms int64) []byte {
+	b = strconv.AppendInt(b, ms/1000, 10)
+	f := ms % 1000
+	return append(b, '.', byte('0'+f/100), byte('0'+f/10%10), byte('0'+f%10))
+}
+
+// End marks the playlist complete: EXT-X-ENDLIST from now on. A VOD
+// playlist always ends with EXT-X-ENDLIST (it is only written complete).
 func (p *MediaPlaylist) End() { p.ended = true }
 
 // Ended reports whether End was called.
@@ -75,14 +96,16 @@ func (p *MediaPlaylist) Ended() bool { return p.ended }
 // Segments returns the listed segments (a copy).
 func (p *MediaPlaylist) Segments() []SegmentInfo { return append([]SegmentInfo(nil), p.segs...) }
 
-// Encode writes the playlist.
+// Encode returns the playlist's text in a new slice (the caller may hand it
+// to a Store).
 func (p *MediaPlaylist) Encode() []byte {
 	var b bytes.Buffer
-	b.Grow(128 + 48*len(p.segs))
+	b.Grow(160 + 48*len(p.segs))
+	var num [24]byte
 	b.WriteString("#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-INDEPENDENT-SEGMENTS\n")
-	target := max(int(math.Ceil(p.TargetDuration.Seconds())), p.maxRound, 1)
+	target := max(int64(math.Ceil(p.TargetDuration.Seconds())), p.maxRound, 1)
 	b.WriteString("#EXT-X-TARGETDURATION:")
-	b.WriteString(strconv.Itoa(target))
+	b.WriteString(strconv.FormatInt(target, 10))
 	b.WriteByte('\n')
 	seq := int64(0)
 	if len(p.segs) > 0 {
@@ -107,7 +130,7 @@ func (p *MediaPlaylist) Encode() []byte {
 			b.WriteString("#EXT-X-DISCONTINUITY\n")
 		}
 		b.WriteString("#EXTINF:")
-		b.WriteString(strconv.FormatFloat(s.Duration.Seconds(), 'f', 3, 64))
+		b.Write(appendMillis(num[:0], extinfMillis(s.Duration)))
 		b.WriteString(",\n")
 		b.WriteString(s.Name)
 		b.WriteByte('\n')

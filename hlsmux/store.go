@@ -19,18 +19,24 @@ type Store interface {
 	Delete(name string) error
 }
 
-// checkName rejects names that are empty, absolute or leave the store.
+// checkName rejects names that are empty, absolute, climb out of the store
+// or are not in their clean slash-separated form (so that one file has one
+// name in every store).
 func checkName(name string) error {
-	if name == "" || strings.HasPrefix(name, "/") || strings.Contains(name, "\\") || strings.ContainsRune(name, 0) {
-		return fmt.Errorf("%w: %q", ErrBadName, name)
+	var why string
+	switch {
+	case name == "":
+		why = "empty"
+	case strings.HasPrefix(name, "/"):
+		why = "absolute"
+	case strings.ContainsAny(name, "\\\x00"):
+		why = "holds a backslash or NUL"
+	case name == ".." || strings.HasPrefix(name, "../") || strings.HasSuffix(name, "/..") || strings.Contains(name, "/../"):
+		why = "climbs out of the store"
+	case path.Clean(name) != name:
+		why = "not clean"
+	default:
+		return nil
 	}
-	if path.Clean(name) != name {
-		return fmt.Errorf("%w: %q is not clean", ErrBadName, name)
-	}
-	for _, part := range strings.Split(name, "/") {
-		if part == ".." || part == "." {
-			return fmt.Errorf("%w: %q", ErrBadName, name)
-		}
-	}
-	return nil
+	return fmt.Errorf("%w: %q: %s", ErrBadName, name, why)
 }

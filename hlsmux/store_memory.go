@@ -6,7 +6,9 @@ import (
 	"sync"
 )
 
-// MemoryStore keeps everything in a map: the default for live streams.
+// MemoryStore keeps everything in a map: the default for live streams. It
+// is safe for concurrent use; Put swaps the slice under a lock, so readers
+// see the old bytes or the new ones.
 type MemoryStore struct {
 	mu    sync.RWMutex
 	files map[string][]byte
@@ -28,8 +30,11 @@ func (s *MemoryStore) Put(name string, data []byte) error {
 	return nil
 }
 
-// Get returns name's content.
+// Get returns name's content (the slice that was put: do not modify it).
 func (s *MemoryStore) Get(name string) ([]byte, error) {
+	if err := checkName(name); err != nil {
+		return nil, err
+	}
 	s.mu.RLock()
 	b, ok := s.files[name]
 	s.mu.RUnlock()
@@ -41,6 +46,9 @@ func (s *MemoryStore) Get(name string) ([]byte, error) {
 
 // Delete removes name.
 func (s *MemoryStore) Delete(name string) error {
+	if err := checkName(name); err != nil {
+		return err
+	}
 	s.mu.Lock()
 	delete(s.files, name)
 	s.mu.Unlock()
