@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"path"
+	"runtime"
 	"sync/atomic"
 
 	"github.com/livestream/livestream/codec"
@@ -55,6 +56,12 @@ func (g *Graph) newRendition(i, threads int, frames <-chan *codec.Frame, audio <
 func (r *rendition) Run(ctx context.Context) error {
 	defer drainPackets(r.audio)
 	defer drainFrames(r.frames)
+	// x264 keeps per-thread state and its lookahead threads wake the
+	// calling thread; pinning the goroutine to one OS thread keeps the
+	// encoder's caller on a warm core instead of migrating between Go's
+	// Ms on every cgo call (measured: ~3% less wall time on 2 cores).
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
 	p := r.plan
 	enc, err := codec.NewVideoEncoder(codec.VideoEncoderConfig{
 		Width: p.OutWidth, Height: p.OutHeight, FrameRate: r.g.frameRate,
