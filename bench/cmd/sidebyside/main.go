@@ -57,16 +57,6 @@ func compare(src, bin, ffmpeg string, runs, floorRuns int) error {
 	plan := pipeline.Plan(cfg.Ladder, v.Width, v.Height)
 	gop := pipeline.GOPFrames(cfg.KeyframeInterval, v.FrameRate)
 
-	var floors []bench.Floor
-	for range floorRuns {
-		fl, err := bench.MeasureFloor(src, cfg)
-		if err != nil {
-			return fmt.Errorf("measure floor: %w", err)
-		}
-		floors = append(floors, fl)
-	}
-	frames := floors[0].Frames
-
 	tmp, err := os.MkdirTemp("", "sidebyside-")
 	if err != nil {
 		return err
@@ -105,6 +95,18 @@ func compare(src, bin, ffmpeg string, runs, floorRuns int) error {
 		}
 		a, b = append(a, r1), append(b, r2)
 	}
+	// The floor runs after the side-by-side runs: a child's ru_maxrss starts
+	// at the parent's high-water mark (vfork shares its memory until exec),
+	// and the floor holds every decoded picture in memory.
+	var floors []bench.Floor
+	for range floorRuns {
+		fl, err := bench.MeasureFloor(src, cfg)
+		if err != nil {
+			return fmt.Errorf("measure floor: %w", err)
+		}
+		floors = append(floors, fl)
+	}
+	frames := floors[0].Frames
 	wa, wb := median(a, func(r result) float64 { return r.wall.Seconds() }), median(b, func(r result) float64 { return r.wall.Seconds() })
 	ca, cb := median(a, func(r result) float64 { return r.cpu.Seconds() }), median(b, func(r result) float64 { return r.cpu.Seconds() })
 	ra, rb := median(a, func(r result) float64 { return float64(r.rssKB) / 1024 }), median(b, func(r result) float64 { return float64(r.rssKB) / 1024 })
