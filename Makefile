@@ -1,57 +1,94 @@
-# livestream — see README.md. `make run` and `make test` install what they
-# need through `make deps` (Debian/Ubuntu packages).
+# livestream — see README.md.
+#
+#   make run     build, then transcode a generated sample into data/out
+#   make test    gofmt, vet, tests, race tests, a short fuzz run
+#   make bench   Go benchmarks and the side-by-side run against the ffmpeg CLI
+#
+# `run`, `build` and `test` install what they need first (`make deps`:
+# Debian/Ubuntu packages through apt-get, as root or through sudo).
 
-GO        ?= go
-BIN       := bin/livestream
-VERSION   ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
-LDFLAGS   := -X main.version=$(VERSION)
-# Packages without cgo hot loops: run under the race detector.
-RACE_PKGS := ./media/... ./hlsmux/... ./internal/...
+GO      ?= go
+BIN     := bin/livestream
+# Overridable on the command line: make build VERSION=1.2.3 (the Docker
+# build does that, as it has no .git).
+VERSION := $(shell git describe --always --dirty 2>/dev/null || echo dev)
+LDFLAGS := -X main.version=$(VERSION)
+
+# Packages without cgo hot loops, run again under the race detector. The
+# race detector slows FFmpeg's callers (codec, pipeline) too much to be
+# worth it on every run.
+RACE_PKGS ?= ./media/... ./hlsmux/... ./internal/...
+# Packages searched for fuzz targets, and how long each target runs.
+FUZZ_PKGS ?= ./...
 FUZZTIME  ?= 5s
+# make bench: iterations per benchmark and repetitions (for benchstat).
+BENCHTIME  ?= 3x
+BENCHCOUNT ?= 3
 
+# What `make run` does once built; becomes `serve` with the live server.
+SAMPLE   := data/sample.flv
+OUT      := data/out
+RUN_ARGS ?= transcode $(SAMPLE) $(OUT)
+
+# Debian/Ubuntu packages the build and the tests need, and the pkg-config
+# modules that prove the -dev ones are there (libx264-dev's module is "x264").
 APT_PKGS := libavcodec-dev libavformat-dev libavfilter-dev libswscale-dev \
 	libswresample-dev libavutil-dev libavdevice-dev libx264-dev pkg-config ffmpeg
-# The pkg-config names of what the build links (libx264-dev's is "x264").
 PC_MODS  := libavcodec libavformat libavfilter libswscale libswresample libavutil x264
-SUDO     := $(shell [ "$$(id -u)" != 0 ] && command -v sudo >/dev/null && echo sudo)
+SUDO     := $(shell [ "$$(id -u)" != 0 ] && command -v sudo >/dev/null 2>&1 && echo sudo)
 
-.PHONY: all deps build run test test-unit test-race fuzz bench clean
+.PHONY: all deps build run test fuzz bench clean
 
 all: build
 
 deps:
 	@if ! pkg-config --exists $(PC_MODS) 2>/dev/null || ! command -v ffmpeg >/dev/null || ! command -v ffprobe >/dev/null; then \
-		echo "installing build and test dependencies: $(APT_PKGS)"; \
+		command -v apt-get >/dev/null || { echo "make deps: no apt-get; install FFmpeg 5.1's development libraries, libx264, pkg-config and ffmpeg by hand"; exit 1; }; \
+		[ "$$(id -u)" = 0 ] || [ -n "$(SUDO)" ] || { echo "make deps: run as root or install sudo to install: $(APT_PKGS)"; exit 1; }; \
+		echo "make deps: installing $(APT_PKGS)"; \
 		$(SUDO) apt-get update -qq && \
-		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $(APT_PKGS); \
+		$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(APT_PKGS) >/dev/null && \
+		pkg-config --exists --print-errors $(PC_MODS); \
 	fi
+	@pkg-config --exists 'libavcodec >= 59' 'libavcodec < 60' || { \
+		echo "make deps: livestream links FFmpeg 5.1 (libavcodec 59, through go-astiav v0.16), but this machine has libavcodec $$(pkg-config --modversion libavcodec): build on Debian 12 (bookworm) or with Dockerfile.build"; exit 1; }
 
 build: deps
 	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/livestream
 
 # Until the live server lands, `make run` transcodes a generated sample.
-run: build
-	@mkdir -p data
-	@[ -s data/sample.flv ] || ffmpeg -hide_banner -loglevel error -nostdin -y \
+run: build $(SAMPLE)
+	@rm -rf $(OUT)
+	$(BIN) $(RUN_ARGS)
+	@echo
+	@echo "The HLS ladder is in $(OUT)/ (master playlist $(OUT)/live.m3u8, one folder per rendition)."
+	@echo "Play it with: ffplay $(OUT)/live.m3u8   (or any HLS player: VLC, Safari, hls.js)"
+
+# A 20 s 720p30 sample with a 440 Hz tone, written under a temporary name so
+# an interrupted run leaves no half file behind.
+$(SAMPLE): | deps
+	@mkdir -p $(@D)
+	ffmpeg -hide_banner -loglevel error -nostdin -y \
 		-f lavfi -i testsrc2=size=1280x720:rate=30 -f lavfi -i sine=frequency=440:sample_rate=48000 \
-		-t 20 -c:v libx264 -preset veryfast -pix_fmt yuv420p -c:a aac -ac 2 -f flv data/sample.flv
-	$(BIN) transcode data/sample.flv data/out
-	@echo "ladder written to data/out: play data/out/live.m3u8 with any HLS player (ffplay data/out/live.m3u8)"
+		-t 20 -c:v libx264 -preset veryfast -pix_fmt yuv420p -c:a aac -ac 2 -f flv $@.tmp
+	@mv $@.tmp $@
 
 test: deps
-	@unformatted=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
-		if [ -n "$$unformatted" ]; then echo "gofmt would change: $$unformatted"; exit 1; fi
+	@echo "$$($(GO) version); libavcodec $$(pkg-config --modversion libavcodec), x264 $$(pkg-config --modversion x264); $$(ffmpeg -hide_banner -version | head -n1)"
+	@unformatted=$$(gofmt -l $$(find . -name '*.go' -not -path './.git/*' -not -path '*/testdata/*')); \
+		if [ -n "$$unformatted" ]; then echo "gofmt -l lists files to format:"; echo "$$unformatted"; exit 1; fi
 	$(GO) vet ./...
 	$(GO) test -count=1 -timeout 15m ./...
 	$(GO) test -race -count=1 -timeout 10m $(RACE_PKGS)
-	FUZZTIME=$(FUZZTIME) bash scripts/fuzz.sh
+	FUZZTIME=$(FUZZTIME) bash scripts/fuzz.sh $(FUZZ_PKGS)
 
+# A longer fuzz run on its own: make fuzz FUZZTIME=2m
 fuzz:
-	FUZZTIME=$(FUZZTIME) bash scripts/fuzz.sh
+	FUZZTIME=$(FUZZTIME) bash scripts/fuzz.sh $(FUZZ_PKGS)
 
 bench: build
-	$(GO) test -run '^$$' -bench . -benchtime 3x -count 3 ./bench/...
+	$(GO) test -run='^$$' -bench=. -benchtime=$(BENCHTIME) -count=$(BENCHCOUNT) -timeout 60m ./bench/...
 	bash bench/compare.sh
 
 clean:
-	rm -rf bin data/out
+	rm -rf bin data

@@ -1,15 +1,35 @@
 #!/usr/bin/env bash
-# Runs every fuzz target of the module for FUZZTIME (default 5s) each.
+# Runs every fuzz target of the given packages (default ./...) for FUZZTIME
+# each (default 5s), one target at a time as `go test -fuzz` requires.
+#   FUZZTIME=1m bash scripts/fuzz.sh ./media/...
+# New failing inputs are written to the package's testdata/fuzz/ by go test;
+# commit them with the fix so they stay in the regression corpus.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+GO=${GO:-go}
 FUZZTIME=${FUZZTIME:-5s}
+[ $# -gt 0 ] || set -- ./...
+
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+
+# Only packages whose test files declare a fuzz target, so that `go test
+# -list` does not link a test binary for every cgo package just to find none.
+pkgs=$("$GO" list -f '{{.ImportPath}}	{{.Dir}}' "$@" |
+  while IFS=$'\t' read -r pkg dir; do
+    if grep -qs '^func Fuzz' "$dir"/*_test.go; then echo "$pkg"; fi
+  done)
+
 n=0
-for pkg in $(go list ./...); do
-  for name in $(go test -list '^Fuzz' "$pkg" | grep '^Fuzz' || true); do
+for pkg in $pkgs; do
+  list=$("$GO" test -list '^Fuzz' "$pkg") # fails, and so stops us, if the tests do not build
+  for name in $(grep '^Fuzz' <<<"$list" || true); do
     echo "fuzz $pkg $name ($FUZZTIME)"
-    go test -run='^$' -fuzz="^${name}\$" -fuzztime="$FUZZTIME" "$pkg" > /tmp/fuzz-$$.log 2>&1 || { cat /tmp/fuzz-$$.log; exit 1; }
-    n=$((n+1))
+    if ! "$GO" test -run='^$' -fuzz="^${name}\$" -fuzztime="$FUZZTIME" "$pkg" >"$log" 2>&1; then
+      cat "$log"
+      exit 1
+    fi
+    n=$((n + 1))
   done
 done
-rm -f /tmp/fuzz-$$.log
 echo "fuzz: $n targets ran for $FUZZTIME each"
