@@ -13,7 +13,8 @@ import (
 
 // Floor is the CPU a ladder cannot go below: one decode of the source, the
 // scales that are needed, and each rendition's x264 encode, each measured
-// alone with the settings the pipeline uses.
+// alone with the settings the pipeline uses, on one thread: the cheapest
+// way to do each part (threads trade CPU for wall time).
 type Floor struct {
 	Frames       int
 	VideoSeconds float64
@@ -57,7 +58,7 @@ func MeasureFloor(path string, cfg pipeline.Config) (Floor, error) {
 			pkts = append(pkts, p)
 		}
 	}
-	dec, err := codec.NewVideoDecoder(*dmx.Video, cfg.DecoderThreads)
+	dec, err := codec.NewVideoDecoder(*dmx.Video, 1)
 	if err != nil {
 		return fl, err
 	}
@@ -72,7 +73,7 @@ func MeasureFloor(path string, cfg pipeline.Config) (Floor, error) {
 	}
 	fl.Decode = CPUTime() - t0
 	dec.Close()
-	if dec, err = codec.NewVideoDecoder(*dmx.Video, cfg.DecoderThreads); err != nil {
+	if dec, err = codec.NewVideoDecoder(*dmx.Video, 1); err != nil {
 		return fl, err
 	}
 	defer dec.Close()
@@ -116,7 +117,7 @@ func MeasureFloor(path string, cfg pipeline.Config) (Floor, error) {
 			Width: r.OutWidth, Height: r.OutHeight, FrameRate: fr,
 			Bitrate: int(r.VideoBitrate), MaxRate: int(r.MaxRate), BufSize: int(r.BufSize),
 			CRF: cfg.CRF, Preset: cfg.Preset, Profile: cfg.Profile,
-			GOP: pipeline.GOPFrames(cfg.KeyframeInterval, fr), Threads: pipeline.EncoderThreads(cfg, r, plan),
+			GOP: pipeline.GOPFrames(cfg.KeyframeInterval, fr), Threads: 1,
 		})
 		if err != nil {
 			sc.Close()

@@ -46,7 +46,8 @@ type Config struct {
 	// EncoderThreads is x264's thread count per rendition; 0 lets the
 	// pipeline choose from the number of cores and renditions.
 	EncoderThreads int `yaml:"encoder_threads" json:"encoder_threads"`
-	// DecoderThreads is the H.264 decoder's thread count; 0 lets FFmpeg choose.
+	// DecoderThreads is the H.264 decoder's thread count; 0 lets the
+	// pipeline choose (see DecoderThreads).
 	DecoderThreads int `yaml:"decoder_threads" json:"decoder_threads"`
 }
 

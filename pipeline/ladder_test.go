@@ -1,6 +1,7 @@
 package pipeline
 
 import (
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -105,6 +106,26 @@ func TestParseBitrate(t *testing.T) {
 	for _, in := range []string{"", "fast", "-1k", "k"} {
 		if _, err := ParseBitrate(in); err == nil {
 			t.Errorf("ParseBitrate(%q): no error", in)
+		}
+	}
+}
+
+func TestDecoderThreads(t *testing.T) {
+	cores := runtime.NumCPU()
+	one := Plan(DefaultLadder()[:1], 1280, 720)
+	full := Plan(DefaultLadder(), 1280, 720)
+	if got := DecoderThreads(Config{DecoderThreads: 4}, full); got != 4 {
+		t.Errorf("configured: got %d, want 4", got)
+	}
+	want := func(plan []Planned) int {
+		if len(plan) >= cores {
+			return 1
+		}
+		return 0
+	}
+	for _, plan := range [][]Planned{one, full} {
+		if got := DecoderThreads(Config{}, plan); got != want(plan) {
+			t.Errorf("%d renditions on %d cores: got %d threads, want %d", len(plan), cores, got, want(plan))
 		}
 	}
 }

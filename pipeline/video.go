@@ -19,7 +19,7 @@ func (g *Graph) decodeVideo(ctx context.Context, in <-chan *media.Packet, outs [
 		}
 	}()
 	defer drainPackets(in)
-	dec, err := codec.NewVideoDecoder(g.in.Video, g.cfg.DecoderThreads)
+	dec, err := codec.NewVideoDecoder(g.in.Video, DecoderThreads(g.cfg, g.planned))
 	if err != nil {
 		return err
 	}
