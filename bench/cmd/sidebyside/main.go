@@ -8,6 +8,7 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
 	"flag"
 	"fmt"
 	"os"
@@ -32,8 +33,16 @@ func main() {
 	ffmpeg := flag.String("ffmpeg", "ffmpeg", "ffmpeg CLI")
 	runs := flag.Int("runs", 5, "runs of each, alternating")
 	floorRuns := flag.Int("floor-runs", 3, "floor measurements")
+	floorOf := flag.String("floor-of", "", "measure the floor of this source and print it as JSON (used by the parent)")
 	flag.Parse()
 	codec.Quiet()
+	if *floorOf != "" {
+		if err := printFloors(*floorOf, *floorRuns); err != nil {
+			fmt.Fprintf(os.Stderr, "sidebyside: floor of %s: %v\n", *floorOf, err)
+			os.Exit(1)
+		}
+		return
+	}
 	ok := true
 	for _, src := range flag.Args() {
 		if err := compare(src, *bin, *ffmpeg, *runs, *floorRuns); err != nil {
@@ -95,16 +104,9 @@ func compare(src, bin, ffmpeg string, runs, floorRuns int) error {
 		}
 		a, b = append(a, r1), append(b, r2)
 	}
-	// The floor runs after the side-by-side runs: a child's ru_maxrss starts
-	// at the parent's high-water mark (vfork shares its memory until exec),
-	// and the floor holds every decoded picture in memory.
-	var floors []bench.Floor
-	for range floorRuns {
-		fl, err := bench.MeasureFloor(src, cfg)
-		if err != nil {
-			return fmt.Errorf("measure floor: %w", err)
-		}
-		floors = append(floors, fl)
+	floors, err := floorsOf(src, floorRuns)
+	if err != nil {
+		return err
 	}
 	frames := floors[0].Frames
 	wa, wb := median(a, func(r result) float64 { return r.wall.Seconds() }), median(b, func(r result) float64 { return r.wall.Seconds() })
@@ -128,6 +130,40 @@ func compare(src, bin, ffmpeg string, runs, floorRuns int) error {
 	}
 	fmt.Println()
 	return nil
+}
+
+// floorsOf measures src's floor in a child process. The floor holds every
+// decoded picture in memory, and a child's ru_maxrss starts at its
+// parent's high-water mark (vfork shares the parent's memory until exec):
+// measured here, it would inflate the peak RSS of every later run.
+func floorsOf(src string, runs int) ([]bench.Floor, error) {
+	cmd := exec.Command(os.Args[0], "-floor-of", src, "-floor-runs", fmt.Sprint(runs))
+	cmd.Stderr = os.Stderr
+	out, err := cmd.Output()
+	if err != nil {
+		return nil, fmt.Errorf("measure floor: %w", err)
+	}
+	var floors []bench.Floor
+	if err := json.Unmarshal(out, &floors); err != nil {
+		return nil, fmt.Errorf("measure floor: %w", err)
+	}
+	if len(floors) == 0 {
+		return nil, fmt.Errorf("measure floor: no result")
+	}
+	return floors, nil
+}
+
+func printFloors(src string, runs int) error {
+	cfg := pipeline.DefaultConfig()
+	var floors []bench.Floor
+	for range runs {
+		fl, err := bench.MeasureFloor(src, cfg)
+		if err != nil {
+			return err
+		}
+		floors = append(floors, fl)
+	}
+	return json.NewEncoder(os.Stdout).Encode(floors)
 }
 
 func measure(name string, args ...string) (result, error) {
