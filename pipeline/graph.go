@@ -53,10 +53,12 @@ type Graph struct {
 	master     *masterWriter
 	renditions []*rendition
 
-	decoded  atomic.Int64 // video frames decoded
-	lastPTS  atomic.Int64 // PTS of the last decoded video frame
-	firstPTS atomic.Int64 // PTS of the first decoded video frame
-	corrupt  atomic.Int64 // packets the decoders rejected
+	decoded  atomic.Int64   // video frames decoded
+	lastPTS  atomic.Int64   // PTS of the last decoded video frame
+	firstPTS atomic.Int64   // PTS of the first decoded video frame
+	corrupt  atomic.Int64   // packets the decoders rejected
+	encoded  []atomic.Int64 // video frames out of x264, per rendition
+	segCount []atomic.Int64 // segments written, per rendition
 }
 
 // New plans the ladder for in. cfg gets its defaults and is validated.
@@ -101,6 +103,8 @@ func New(cfg Config, in Input, out Output) (*Graph, error) {
 			g.audioOf = append(g.audioOf, idx)
 		}
 	}
+	g.encoded = make([]atomic.Int64, len(g.planned))
+	g.segCount = make([]atomic.Int64, len(g.planned))
 	g.master = newMasterWriter(g)
 	return g, nil
 }
@@ -113,6 +117,37 @@ func (g *Graph) GOP() int { return g.gop }
 
 // Progress reports the video frames decoded so far and the PTS of the last one.
 func (g *Graph) Progress() (frames int64, pts int64) { return g.decoded.Load(), g.lastPTS.Load() }
+
+// Stats is a snapshot of a graph's progress.
+type Stats struct {
+	// Decoded is the number of video frames decoded; LastPTS the PTS of
+	// the last one, in media.ClockRate ticks of the input's time line.
+	Decoded, FirstPTS, LastPTS int64
+	Corrupt                    int64
+	Renditions                 []RenditionStats
+}
+
+// RenditionStats is one rendition's progress.
+type RenditionStats struct {
+	Name          string
+	Width, Height int
+	// Encoded is the number of video frames out of x264, Segments the
+	// number of segments written.
+	Encoded, Segments int64
+}
+
+// Stats returns the graph's progress. It may be called from any goroutine,
+// before, while and after Run.
+func (g *Graph) Stats() Stats {
+	st := Stats{Decoded: g.decoded.Load(), FirstPTS: g.firstPTS.Load(), LastPTS: g.lastPTS.Load(), Corrupt: g.corrupt.Load()}
+	for i, p := range g.planned {
+		st.Renditions = append(st.Renditions, RenditionStats{
+			Name: p.Name, Width: p.OutWidth, Height: p.OutHeight,
+			Encoded: g.encoded[i].Load(), Segments: g.segCount[i].Load(),
+		})
+	}
+	return st
+}
 
 // Corrupt is the number of packets the decoders rejected and skipped.
 func (g *Graph) Corrupt() int64 { return g.corrupt.Load() }

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"path"
 	"runtime"
-	"sync/atomic"
 
 	"github.com/livestream/livestream/codec"
 	"github.com/livestream/livestream/hlsmux"
@@ -22,7 +21,6 @@ type rendition struct {
 	frames  <-chan *codec.Frame
 	audio   <-chan *media.Packet
 	seg     *hlsmux.Segmenter
-	encoded atomic.Int64
 	sawKey  bool
 }
 
@@ -39,6 +37,7 @@ func (g *Graph) newRendition(i, threads int, frames <-chan *codec.Frame, audio <
 		Audio:          g.audioCfg,
 		FrameDuration:  g.frameDuration(),
 		OnSegment: func(s hlsmux.SegmentInfo) {
+			g.segCount[i].Add(1)
 			if g.out.OnSegment != nil {
 				g.out.OnSegment(p.Name, s)
 			}
@@ -129,6 +128,6 @@ func (r *rendition) writeVideo(p *media.Packet) error {
 		r.sawKey = true
 		r.g.master.setCodec(r.index, p.Data)
 	}
-	r.encoded.Add(1)
+	r.g.encoded[r.index].Add(1)
 	return r.seg.WriteVideo(p)
 }

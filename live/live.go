@@ -1,0 +1,269 @@
+// Package live runs the life of every published stream: an authenticated
+// publish becomes a transcoding pipeline writing a live HLS ladder into
+// memory; when the publisher leaves, the playlists end (EXT-X-ENDLIST) and
+// stay for a grace period, then the stream is forgotten. The Manager is the
+// table of live streams that the origin serves from.
+package live
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/livestream/livestream/hlsmux"
+	"github.com/livestream/livestream/pipeline"
+	"github.com/livestream/livestream/registry"
+)
+
+var (
+	// ErrAlreadyLive refuses a second publisher of a channel that is live.
+	ErrAlreadyLive = errors.New("channel is already live")
+	// ErrShuttingDown refuses a publish while the server stops.
+	ErrShuttingDown = errors.New("server is shutting down")
+	// ErrNoVideo refuses a stream without video: the ladder is video.
+	ErrNoVideo = errors.New("stream has no video: audio-only streams are not supported")
+)
+
+// Config configures every stream of a Manager.
+type Config struct {
+	Pipeline pipeline.Config
+	// Grace is how long an ended stream's playlists (with EXT-X-ENDLIST)
+	// and segments stay before they are removed. Default 2 minutes.
+	Grace time.Duration
+	// MirrorDir, when set, mirrors each stream's HLS files to
+	// MirrorDir/<playback id>/ for an external web server. Memory stays
+	// the source the origin serves from.
+	MirrorDir string
+	// QueuePackets bounds the packets waiting for a stream's pipeline; a
+	// full queue pushes back on the publisher's TCP connection. Default 256.
+	QueuePackets int
+	Logger       *slog.Logger
+	// Now is the clock. Default time.Now.
+	Now func() time.Time
+}
+
+func (c Config) withDefaults() Config {
+	if c.Grace <= 0 {
+		c.Grace = 2 * time.Minute
+	}
+	if c.QueuePackets <= 0 {
+		c.QueuePackets = 256
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	return c
+}
+
+// Manager is the table of live streams, by playback id. A stream stays in
+// it from its publish until the grace period after its end.
+type Manager struct {
+	cfg Config
+	log *slog.Logger
+
+	mu       sync.Mutex
+	streams  map[string]*Stream // by playback id
+	lastSeq  map[string]int64   // by playback id: the FirstSeq of its last stream
+	closing  bool
+	running  sync.WaitGroup // streams that have not ended
+	removals sync.WaitGroup // ended streams waiting for their grace period
+	timers   map[*Stream]*time.Timer
+}
+
+// NewManager returns an empty table. cfg.Pipeline is validated here, so a
+// bad ladder fails at start-up rather than at the first publish.
+func NewManager(cfg Config) (*Manager, error) {
+	cfg = cfg.withDefaults()
+	cfg.Pipeline = cfg.Pipeline.WithDefaults()
+	if err := cfg.Pipeline.Validate(); err != nil {
+		return nil, fmt.Errorf("transcode config: %w", err)
+	}
+	if cfg.MirrorDir != "" {
+		if err := os.MkdirAll(cfg.MirrorDir, 0o755); err != nil {
+			return nil, fmt.Errorf("HLS mirror directory: %w", err)
+		}
+	}
+	return &Manager{
+		cfg: cfg, log: cfg.Logger,
+		streams: map[string]*Stream{}, lastSeq: map[string]int64{}, timers: map[*Stream]*time.Timer{},
+	}, nil
+}
+
+// Publish starts a stream for ch. It fails with ErrAlreadyLive while ch has
+// a live stream, and with ErrShuttingDown after Shutdown. A publish of a
+// channel whose previous stream ended within the grace period replaces
+// it, with segment numbers above the old ones (they start at the publish
+// time in milliseconds).
+func (m *Manager) Publish(ch registry.Channel, remoteAddr string) (*Stream, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.closing {
+		return nil, ErrShuttingDown
+	}
+	if old := m.streams[ch.PlaybackID]; old != nil {
+		if !old.isEnded() {
+			return nil, ErrAlreadyLive
+		}
+		m.forget(old)
+	}
+	now := m.cfg.Now()
+	seq := now.UnixMilli()
+	if last, ok := m.lastSeq[ch.PlaybackID]; ok && seq <= last {
+		// The clock went back: stay above every number already served.
+		seq = last + 1_000_000
+	}
+	m.lastSeq[ch.PlaybackID] = seq
+	s, err := m.newStream(ch, remoteAddr, now, seq)
+	if err != nil {
+		return nil, err
+	}
+	m.streams[ch.PlaybackID] = s
+	m.running.Add(1)
+	s.log.Info("publish started")
+	return s, nil
+}
+
+// forget removes s from the table and its mirrored files. m.mu is held.
+func (m *Manager) forget(s *Stream) {
+	if t := m.timers[s]; t != nil && t.Stop() {
+		m.removals.Done()
+	}
+	delete(m.timers, s)
+	if m.streams[s.ch.PlaybackID] == s {
+		delete(m.streams, s.ch.PlaybackID)
+	}
+	if s.mirror != "" {
+		if err := os.RemoveAll(s.mirror); err != nil {
+			s.log.Warn("remove mirrored HLS files", "err", err)
+		}
+	}
+}
+
+// ended is called once by each stream when its pipeline has finished; the
+// stream stays for the grace period.
+func (m *Manager) ended(s *Stream) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	defer m.running.Done()
+	if m.streams[s.ch.PlaybackID] != s {
+		return
+	}
+	if !s.started() {
+		// Nothing was ever served: no grace needed.
+		m.forget(s)
+		return
+	}
+	m.removals.Add(1)
+	m.timers[s] = time.AfterFunc(m.cfg.Grace, func() {
+		m.mu.Lock()
+		defer m.mu.Unlock()
+		if _, ok := m.timers[s]; !ok {
+			return
+		}
+		delete(m.timers, s)
+		m.removals.Done()
+		if m.streams[s.ch.PlaybackID] == s {
+			m.forget(s)
+			s.log.Info("stream removed after its grace period")
+		}
+	})
+}
+
+// Lookup returns the store holding playbackID's HLS files while its stream
+// is live or in its grace period.
+func (m *Manager) Lookup(playbackID string) (hlsmux.Store, bool) {
+	m.mu.Lock()
+	s := m.streams[playbackID]
+	m.mu.Unlock()
+	if s == nil || !s.started() {
+		return nil, false
+	}
+	return s.mem, true
+}
+
+// Kick ends the live stream of channel id, if any: its publisher is
+// disconnected (the key was rotated or revoked).
+func (m *Manager) Kick(channelID string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, s := range m.streams {
+		if s.ch.ID == channelID && !s.isEnded() {
+			s.log.Info("ending publish: stream key rotated or revoked")
+			s.kick()
+		}
+	}
+}
+
+// Streams describes every stream in the table, live ones first, then by
+// start time.
+func (m *Manager) Streams() []Info {
+	m.mu.Lock()
+	list := make([]*Stream, 0, len(m.streams))
+	for _, s := range m.streams {
+		list = append(list, s)
+	}
+	m.mu.Unlock()
+	infos := make([]Info, 0, len(list))
+	for _, s := range list {
+		infos = append(infos, s.Info())
+	}
+	sort.Slice(infos, func(i, j int) bool {
+		if infos[i].Live != infos[j].Live {
+			return infos[i].Live
+		}
+		return infos[i].StartedAt.Before(infos[j].StartedAt)
+	})
+	return infos
+}
+
+// Shutdown refuses new publishes, asks every live stream's publisher to
+// leave and waits until each pipeline has flushed and ended its playlists,
+// or ctx is done. Ended streams are not kept for their grace period: the
+// process is going away.
+func (m *Manager) Shutdown(ctx context.Context) error {
+	m.mu.Lock()
+	m.closing = true
+	for _, s := range m.streams {
+		s.kick()
+	}
+	m.mu.Unlock()
+	done := make(chan struct{})
+	go func() { m.running.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-ctx.Done():
+		// Stop the pipelines themselves: their publishers did not leave.
+		m.mu.Lock()
+		for _, s := range m.streams {
+			s.cancel()
+		}
+		m.mu.Unlock()
+		<-done
+		return ctx.Err()
+	}
+	m.mu.Lock()
+	for s, t := range m.timers {
+		if t.Stop() {
+			m.removals.Done()
+		}
+		delete(m.timers, s)
+	}
+	m.mu.Unlock()
+	return nil
+}
+
+func (m *Manager) mirrorDir(pid string) string {
+	if m.cfg.MirrorDir == "" {
+		return ""
+	}
+	return filepath.Join(m.cfg.MirrorDir, pid)
+}

@@ -1,0 +1,291 @@
+package live
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/livestream/livestream/hlsmux"
+	"github.com/livestream/livestream/media"
+	"github.com/livestream/livestream/pipeline"
+	"github.com/livestream/livestream/registry"
+)
+
+// Stream is one publish of a channel, from its publish to its end. The
+// ingest side calls Start once the codecs are known, WritePacket for each
+// packet, and End once; it watches Done to disconnect the publisher.
+type Stream struct {
+	m        *Manager
+	ch       registry.Channel
+	remote   string
+	log      *slog.Logger
+	begun    time.Time
+	firstSeq int64
+	mem      *hlsmux.MemoryStore
+	store    hlsmux.Store
+	mirror   string
+
+	ctx    context.Context
+	cancel context.CancelFunc
+
+	packets  chan *media.Packet
+	kicked   chan struct{}
+	kickOnce sync.Once
+	endOnce  sync.Once
+
+	graph    atomic.Pointer[pipeline.Graph]
+	finished chan struct{} // closed when the pipeline has returned
+	runErr   error         // set before finished is closed
+
+	ingestBytes   atomic.Int64
+	ingestPackets atomic.Int64
+	firstPacketAt atomic.Int64 // unix ns
+	endedAt       atomic.Int64 // unix ns; 0 while live
+	video         *media.VideoParams
+	audio         *media.AudioParams
+}
+
+func (m *Manager) newStream(ch registry.Channel, remote string, now time.Time, seq int64) (*Stream, error) {
+	s := &Stream{
+		m: m, ch: ch, remote: remote, begun: now, firstSeq: seq,
+		log:      m.log.With("channel_id", ch.ID, "playback_id", ch.PlaybackID),
+		mem:      hlsmux.NewMemoryStore(),
+		packets:  make(chan *media.Packet, m.cfg.QueuePackets),
+		kicked:   make(chan struct{}),
+		finished: make(chan struct{}),
+	}
+	s.store = s.mem
+	if dir := m.mirrorDir(ch.PlaybackID); dir != "" {
+		// The previous stream's files would mix with this one's.
+		if err := os.RemoveAll(dir); err != nil {
+			return nil, fmt.Errorf("clear HLS mirror of %s: %w", ch.PlaybackID, err)
+		}
+		ds, err := hlsmux.NewDirStore(dir)
+		if err != nil {
+			return nil, fmt.Errorf("HLS mirror of %s: %w", ch.PlaybackID, err)
+		}
+		s.mirror = dir
+		s.store = &teeStore{mem: s.mem, dir: ds, log: s.log}
+	}
+	s.ctx, s.cancel = context.WithCancel(context.Background())
+	return s, nil
+}
+
+// Channel is the channel this stream publishes.
+func (s *Stream) Channel() registry.Channel { return s.ch }
+
+// Start builds the pipeline for the stream's codecs and starts it. It is
+// called once, before the first WritePacket.
+func (s *Stream) Start(video *media.VideoParams, audio *media.AudioParams) error {
+	if video == nil {
+		return ErrNoVideo
+	}
+	g, err := pipeline.New(s.m.cfg.Pipeline, pipeline.Input{Video: *video, Audio: audio}, pipeline.Output{
+		Store: s.store, Type: hlsmux.Live, FirstSeq: s.firstSeq, Logger: s.log,
+	})
+	if err != nil {
+		return err
+	}
+	s.video, s.audio = video, audio
+	var names []string
+	for _, r := range g.Renditions() {
+		names = append(names, fmt.Sprintf("%s %dx%d", r.Name, r.OutWidth, r.OutHeight))
+	}
+	attrs := []any{"video", fmt.Sprintf("%dx%d %s fps", video.Width, video.Height, video.FrameRate), "renditions", names}
+	if audio != nil {
+		attrs = append(attrs, "audio", fmt.Sprintf("%s %d Hz %d ch", audio.Codec, audio.SampleRate, audio.Channels))
+	}
+	s.log.Info("transcoding", attrs...)
+	s.graph.Store(g)
+	go func() {
+		s.runErr = g.Run(s.ctx, s.packets)
+		close(s.finished)
+	}()
+	return nil
+}
+
+func (s *Stream) started() bool { return s.graph.Load() != nil }
+
+// WritePacket hands p to the pipeline. It blocks while the pipeline's queue
+// is full, and fails when the pipeline has stopped.
+func (s *Stream) WritePacket(p *media.Packet) error {
+	if !s.started() {
+		return errors.New("live: WritePacket before Start")
+	}
+	if s.ingestPackets.Add(1) == 1 {
+		s.firstPacketAt.Store(time.Now().UnixNano())
+	}
+	s.ingestBytes.Add(int64(len(p.Data)))
+	select {
+	case s.packets <- p:
+		return nil
+	case <-s.finished:
+		if s.runErr != nil {
+			return fmt.Errorf("transcoding stopped: %w", s.runErr)
+		}
+		return errors.New("transcoding stopped")
+	}
+}
+
+// Done is closed when the publisher must be disconnected: its key was
+// rotated or revoked, or the server is shutting down.
+func (s *Stream) Done() <-chan struct{} { return s.kicked }
+
+func (s *Stream) kick() { s.kickOnce.Do(func() { close(s.kicked) }) }
+
+// End ends the stream: the pipeline flushes its last frames, cuts the last
+// segments and ends the playlists with EXT-X-ENDLIST, then the stream stays
+// for the grace period. err is why the publish ended (nil: the publisher
+// unpublished). End may be called once; later calls do nothing.
+func (s *Stream) End(err error) {
+	s.endOnce.Do(func() { s.end(err) })
+}
+
+func (s *Stream) end(reason error) {
+	if s.started() {
+		close(s.packets)
+		<-s.finished
+	}
+	s.endedAt.Store(s.m.cfg.Now().UnixNano())
+	s.cancel()
+	attrs := []any{"duration", s.m.cfg.Now().Sub(s.begun).Round(time.Millisecond)}
+	if g := s.graph.Load(); g != nil {
+		st := g.Stats()
+		attrs = append(attrs, "frames", st.Decoded)
+		if st.Corrupt > 0 {
+			attrs = append(attrs, "corrupt_packets", st.Corrupt)
+		}
+	}
+	switch {
+	case s.runErr != nil && !errors.Is(s.runErr, context.Canceled):
+		s.log.Error("transcoding failed", append(attrs, "err", s.runErr)...)
+	case reason != nil:
+		s.log.Info("publish ended", append(attrs, "reason", reason)...)
+	default:
+		s.log.Info("publish ended", attrs...)
+	}
+	s.m.ended(s)
+}
+
+func (s *Stream) isEnded() bool { return s.endedAt.Load() != 0 }
+
+// Info describes a stream for the admin API and metrics.
+type Info struct {
+	ChannelID  string     `json:"channel_id"`
+	Name       string     `json:"name"`
+	PlaybackID string     `json:"playback_id"`
+	Live       bool       `json:"live"`
+	StartedAt  time.Time  `json:"started_at"`
+	EndedAt    *time.Time `json:"ended_at,omitempty"`
+	// Video and Audio describe the published stream ("1280x720 30 fps h264").
+	Video string `json:"video,omitempty"`
+	Audio string `json:"audio,omitempty"`
+	// IngestBytes and IngestBitrate (bits/s, averaged since the first packet).
+	IngestBytes   int64   `json:"ingest_bytes"`
+	IngestBitrate float64 `json:"ingest_bitrate"`
+	// DecodedFrames is the number of video frames decoded; CorruptPackets
+	// the packets the decoders rejected.
+	DecodedFrames  int64           `json:"decoded_frames"`
+	CorruptPackets int64           `json:"corrupt_packets"`
+	Renditions     []RenditionInfo `json:"renditions"`
+}
+
+// RenditionInfo is one rendition's progress.
+type RenditionInfo struct {
+	Name   string `json:"name"`
+	Width  int    `json:"width"`
+	Height int    `json:"height"`
+	// Frames encoded and segments written.
+	Frames   int64 `json:"frames"`
+	Segments int64 `json:"segments"`
+	// FPS is the encode rate since the first packet.
+	FPS float64 `json:"fps"`
+	// LagSeconds is how far the encoder is behind the publisher: the time
+	// since the first packet less the duration of video encoded. A live
+	// stream that keeps up stays under a second (x264's lookahead).
+	LagSeconds float64 `json:"lag_seconds"`
+}
+
+// Info returns the stream's description now.
+func (s *Stream) Info() Info {
+	in := Info{
+		ChannelID: s.ch.ID, Name: s.ch.Name, PlaybackID: s.ch.PlaybackID,
+		Live: !s.isEnded(), StartedAt: s.begun,
+		IngestBytes: s.ingestBytes.Load(),
+	}
+	if e := s.endedAt.Load(); e != 0 {
+		t := time.Unix(0, e)
+		in.EndedAt = &t
+	}
+	// s.video and s.audio are written before the graph is published.
+	if s.started() {
+		in.Video = fmt.Sprintf("%dx%d %s fps %s", s.video.Width, s.video.Height, s.video.FrameRate, s.video.Codec)
+		if s.audio != nil {
+			in.Audio = fmt.Sprintf("%s %d Hz %d ch", s.audio.Codec, s.audio.SampleRate, s.audio.Channels)
+		}
+	}
+	first := s.firstPacketAt.Load()
+	var elapsed float64
+	if first != 0 {
+		end := time.Now()
+		if e := s.endedAt.Load(); e != 0 {
+			end = time.Unix(0, e)
+		}
+		elapsed = end.Sub(time.Unix(0, first)).Seconds()
+	}
+	if elapsed > 0 {
+		in.IngestBitrate = float64(in.IngestBytes) * 8 / elapsed
+	}
+	g := s.graph.Load()
+	if g == nil {
+		return in
+	}
+	st := g.Stats()
+	in.DecodedFrames, in.CorruptPackets = st.Decoded, st.Corrupt
+	fps := g.FrameRate().Float()
+	for _, r := range st.Renditions {
+		ri := RenditionInfo{Name: r.Name, Width: r.Width, Height: r.Height, Frames: r.Encoded, Segments: r.Segments}
+		if elapsed > 0 {
+			ri.FPS = float64(r.Encoded) / elapsed
+			if in.Live && fps > 0 {
+				ri.LagSeconds = max(0, elapsed-float64(r.Encoded)/fps)
+			}
+		}
+		in.Renditions = append(in.Renditions, ri)
+	}
+	return in
+}
+
+// teeStore writes to memory, which the origin serves, and mirrors to a
+// directory. A failing mirror is logged, never fatal: viewers are served
+// from memory.
+type teeStore struct {
+	mem    *hlsmux.MemoryStore
+	dir    *hlsmux.DirStore
+	log    *slog.Logger
+	failed atomic.Int64
+}
+
+func (t *teeStore) Put(name string, data []byte) error {
+	if err := t.mem.Put(name, data); err != nil {
+		return err
+	}
+	if err := t.dir.Put(name, data); err != nil && t.failed.Add(1)%100 == 1 {
+		t.log.Warn("HLS mirror write failed", "file", name, "err", err, "failures", t.failed.Load())
+	}
+	return nil
+}
+
+func (t *teeStore) Get(name string) ([]byte, error) { return t.mem.Get(name) }
+
+func (t *teeStore) Delete(name string) error {
+	if err := t.dir.Delete(name); err != nil {
+		t.log.Warn("HLS mirror delete failed", "file", name, "err", err)
+	}
+	return t.mem.Delete(name)
+}
