@@ -77,6 +77,8 @@ type Manager struct {
 	running  sync.WaitGroup // streams that have not ended
 	removals sync.WaitGroup // ended streams waiting for their grace period
 	timers   map[*Stream]*time.Timer
+
+	latency latencyStats
 }
 
 // NewManager returns an empty table. cfg.Pipeline is validated here, so a
@@ -223,6 +225,17 @@ func (m *Manager) Streams() []Info {
 		return infos[i].StartedAt.Before(infos[j].StartedAt)
 	})
 	return infos
+}
+
+// SegmentLatency summarises how long after the arrival of a segment's last
+// frame over RTMP the segment was listed in its playlist, over the recent
+// segments of every stream.
+func (m *Manager) SegmentLatency() Latency { return m.latency.summary() }
+
+// SegmentLatencyHistogram is the same distribution since start, as
+// Prometheus histogram data: count, sum in seconds and cumulative buckets.
+func (m *Manager) SegmentLatencyHistogram() (count uint64, sum float64, buckets map[float64]uint64) {
+	return m.latency.histogram()
 }
 
 // Shutdown refuses new publishes, asks every live stream's publisher to

@@ -42,6 +42,8 @@ type Stream struct {
 	finished chan struct{} // closed when the pipeline has returned
 	runErr   error         // set before finished is closed
 
+	arrivals      arrivals
+	ending        atomic.Bool // End has begun: the last segments are flushed
 	ingestBytes   atomic.Int64
 	ingestPackets atomic.Int64
 	firstPacketAt atomic.Int64 // unix ns
@@ -87,6 +89,7 @@ func (s *Stream) Start(video *media.VideoParams, audio *media.AudioParams) error
 	}
 	g, err := pipeline.New(s.m.cfg.Pipeline, pipeline.Input{Video: *video, Audio: audio}, pipeline.Output{
 		Store: s.store, Type: hlsmux.Live, FirstSeq: s.firstSeq, Logger: s.log,
+		OnSegment: s.segmentListed,
 	})
 	if err != nil {
 		return err
@@ -109,6 +112,23 @@ func (s *Stream) Start(video *media.VideoParams, audio *media.AudioParams) error
 	return nil
 }
 
+// segmentListed measures the segment's latency: from the arrival of its
+// last frame to now, when it is listed. Segments cut by the final flush
+// wait for the publisher to leave, not for the pipeline: they are left out.
+func (s *Stream) segmentListed(_ string, seg hlsmux.SegmentInfo) {
+	g := s.graph.Load()
+	if g == nil || s.ending.Load() {
+		return
+	}
+	end, ok := g.SourcePTS(seg.StartPTS + media.Ticks(seg.Duration))
+	if !ok {
+		return
+	}
+	if at, ok := s.arrivals.lastBefore(end); ok {
+		s.m.latency.observe(time.Since(at))
+	}
+}
+
 func (s *Stream) started() bool { return s.graph.Load() != nil }
 
 // WritePacket hands p to the pipeline. It blocks while the pipeline's queue
@@ -121,6 +141,9 @@ func (s *Stream) WritePacket(p *media.Packet) error {
 		s.firstPacketAt.Store(time.Now().UnixNano())
 	}
 	s.ingestBytes.Add(int64(len(p.Data)))
+	if p.Kind == media.Video {
+		s.arrivals.add(p.PTS, time.Now())
+	}
 	select {
 	case s.packets <- p:
 		return nil
@@ -147,6 +170,7 @@ func (s *Stream) End(err error) {
 }
 
 func (s *Stream) end(reason error) {
+	s.ending.Store(true)
 	if s.started() {
 		close(s.packets)
 		<-s.finished

@@ -57,6 +57,8 @@ type Graph struct {
 	lastPTS  atomic.Int64   // PTS of the last decoded video frame
 	firstPTS atomic.Int64   // PTS of the first decoded video frame
 	corrupt  atomic.Int64   // packets the decoders rejected
+	base     atomic.Int64   // input DTS that output outputOffset maps to
+	based    atomic.Bool    // base is set
 	encoded  []atomic.Int64 // video frames out of x264, per rendition
 	segCount []atomic.Int64 // segments written, per rendition
 }
@@ -117,6 +119,15 @@ func (g *Graph) GOP() int { return g.gop }
 
 // Progress reports the video frames decoded so far and the PTS of the last one.
 func (g *Graph) Progress() (frames int64, pts int64) { return g.decoded.Load(), g.lastPTS.Load() }
+
+// SourcePTS maps a PTS of the output (a segment's, say) back to the input's
+// time line; ok is false before the first packet.
+func (g *Graph) SourcePTS(out int64) (in int64, ok bool) {
+	if !g.based.Load() {
+		return 0, false
+	}
+	return out - outputOffset + g.base.Load(), true
+}
 
 // Stats is a snapshot of a graph's progress.
 type Stats struct {
@@ -225,6 +236,8 @@ func (g *Graph) route(ctx context.Context, in <-chan *media.Packet, video, audio
 	for p := range in {
 		if !based {
 			base, based = p.DTS, true
+			g.base.Store(base)
+			g.based.Store(true)
 		}
 		q := *p
 		q.PTS, q.DTS = p.PTS-base+outputOffset, p.DTS-base+outputOffset
