@@ -1,0 +1,135 @@
+package origin
+
+import (
+	"log/slog"
+	"net/http"
+	"path"
+	"time"
+
+	"github.com/livestream/livestream/hlsmux"
+)
+
+// Streams finds the live HLS of a playback id.
+type Streams interface {
+	// Lookup returns the store holding playbackID's HLS files, or ok=false
+	// when no stream of that id is live or in its grace period after ending.
+	Lookup(playbackID string) (store hlsmux.Store, ok bool)
+}
+
+// Options configures a Handler. The zero value is ready to use.
+type Options struct {
+	// Logger receives what a response cannot tell: store failures other
+	// than a missing file. It never receives a request's raw path. Nil
+	// discards.
+	Logger *slog.Logger
+	// OfflineRetry is how often the watch page asks again whether a stream
+	// that is not live has started. Zero means 3 s.
+	OfflineRetry time.Duration
+}
+
+// defaultOfflineRetry keeps a page left open on an offline channel at one
+// HEAD request every few seconds, while a viewer who arrived early sees the
+// stream within a few seconds of its start.
+const defaultOfflineRetry = 3 * time.Second
+
+func (o Options) withDefaults() Options {
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.OfflineRetry <= 0 {
+		o.OfflineRetry = defaultOfflineRetry
+	}
+	return o
+}
+
+// Handler serves, for GET and HEAD (and OPTIONS preflights):
+//
+//	/hls/{pid}/live.m3u8                 master playlist
+//	/hls/{pid}/{rendition}/index.m3u8    media playlist
+//	/hls/{pid}/{rendition}/{seq}.ts      segment
+//	/watch/{pid}                         watch page
+//	/static/{asset}                      the watch page's scripts and style
+//
+// Every response allows any origin (CORS), since players on other sites
+// embed the streams. Unknown streams, files and malformed names are 404;
+// other methods are 405. It is safe for concurrent use.
+type Handler struct {
+	streams Streams
+	log     *slog.Logger
+	retry   time.Duration
+	mux     *http.ServeMux
+}
+
+var _ http.Handler = (*Handler)(nil)
+
+// NewLocal returns a Handler serving the HLS files that s finds in memory
+// (or wherever each stream's store keeps them) on this machine.
+func NewLocal(s Streams, opts Options) *Handler {
+	opts = opts.withDefaults()
+	h := &Handler{streams: s, log: opts.Logger, retry: opts.OfflineRetry, mux: http.NewServeMux()}
+	h.handle("/hls/{pid}/"+masterName, h.serveMaster)
+	h.handle("/hls/{pid}/{rendition}/{file}", h.serveRendition)
+	h.handle("/watch/{pid}", h.serveWatch)
+	h.handle("/static/{asset}", serveAsset)
+	return h
+}
+
+// handle routes GET (which takes HEAD along) and OPTIONS of pattern; the
+// mux answers other methods with 405 and an Allow header.
+func (h *Handler) handle(pattern string, serve http.HandlerFunc) {
+	h.mux.HandleFunc("GET "+pattern, serve)
+	h.mux.HandleFunc("OPTIONS "+pattern, preflight)
+}
+
+// CORS headers. Range and the validators are what players send; the
+// exposed headers let a player's script read a range answer and its size.
+const (
+	allowMethods  = "GET, HEAD, OPTIONS"
+	allowHeaders  = "Range, If-Range, If-None-Match, If-Modified-Since"
+	exposeHeaders = "Content-Length, Content-Range, Accept-Ranges, ETag"
+	// preflightMaxAge lets a browser reuse a preflight for a day: the
+	// answer never changes.
+	preflightMaxAge = "86400"
+)
+
+// ServeHTTP sets the headers every response carries, then routes r.
+// Responses that set no Cache-Control of their own (errors, 405) are
+// "no-cache", so that a 404 for a stream that is about to start is never
+// served from a cache.
+//
+// A path that is not clean ("//", "/./", "/../", a trailing slash) is 404:
+// no player asks for one, and the mux would redirect it to its clean form,
+// repeating the path (and whatever was pasted into it) in the answer.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	hd := w.Header()
+	hd.Set("Access-Control-Allow-Origin", "*")
+	hd.Set("Access-Control-Expose-Headers", exposeHeaders)
+	hd.Set("X-Content-Type-Options", "nosniff")
+	hd.Set("Cache-Control", "no-cache")
+	if p := r.URL.Path; p == "" || path.Clean(p) != p {
+		notFound(w)
+		return
+	}
+	h.mux.ServeHTTP(w, r)
+}
+
+// preflight answers a CORS preflight of any route.
+func preflight(w http.ResponseWriter, _ *http.Request) {
+	hd := w.Header()
+	hd.Set("Access-Control-Allow-Methods", allowMethods)
+	hd.Set("Access-Control-Allow-Headers", allowHeaders)
+	hd.Set("Access-Control-Max-Age", preflightMaxAge)
+	hd.Set("Allow", allowMethods)
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// notFound answers 404 with a fixed text: never the requested name, which
+// may be a stream key pasted in the wrong place.
+func notFound(w http.ResponseWriter) {
+	http.Error(w, "404 not found", http.StatusNotFound)
+}
+
+// internalError answers 500 with a fixed text; the caller logs the cause.
+func internalError(w http.ResponseWriter) {
+	http.Error(w, "500 internal server error", http.StatusInternalServerError)
+}
