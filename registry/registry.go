@@ -5,6 +5,12 @@
 // as its SHA-256 hash, and a public playback id used in every viewer URL,
 // playlist and recording path. Nothing in this package logs, formats or
 // returns a stream key except the call that creates or rotates it.
+//
+// FileStore is the Store of a single machine (`livestream serve`): one JSON
+// file that the `livestream keys` CLI may edit while the server runs.
+// AdminHandler serves the admin API over any Store, and Client calls it.
+// Stream keys are "sk_" and 32 lowercase base32 characters (160 random
+// bits), playback ids 16 characters of [a-z0-9], channel ids "ch_" and 12.
 package registry
 
 import (

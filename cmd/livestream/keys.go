@@ -1,0 +1,244 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"text/tabwriter"
+	"time"
+
+	"github.com/livestream/livestream/registry"
+)
+
+const keysUsage = `Usage:
+  livestream keys create NAME [--json]   make a channel; prints its stream key and URLs
+  livestream keys list [--json]          list channels (never their keys)
+  livestream keys rotate ID [--json]     issue a new stream key; the old one stops working
+  livestream keys revoke ID              delete a channel and its key
+
+Each works on the registry file DIR/channels.json (--data-dir, default ./data),
+which a running "livestream serve" shares, or on a running server's admin API
+(--admin-url and --admin-token). Every flag can be given in the environment
+instead: LIVESTREAM_DATA_DIR, LIVESTREAM_ADMIN_URL, LIVESTREAM_ADMIN_TOKEN,
+LIVESTREAM_JSON.
+`
+
+// Where `keys create` says to publish and watch: the defaults of `serve`.
+const (
+	publishBase = "rtmp://localhost:1935/stream/"
+	viewerBase  = "http://localhost:8080"
+)
+
+// adminTimeout bounds one admin API call of the CLI.
+const adminTimeout = 30 * time.Second
+
+// keyStore is what the keys commands need of a registry: a local
+// registry.FileStore or a remote registry.Client.
+type keyStore interface {
+	Create(ctx context.Context, name string) (registry.Channel, string, error)
+	List(ctx context.Context) ([]registry.Channel, error)
+	Rotate(ctx context.Context, id string) (registry.Channel, string, error)
+	Revoke(ctx context.Context, id string) error
+}
+
+// keysFlags are the options every keys command takes.
+type keysFlags struct {
+	dataDir, adminURL, adminToken string
+	json                          bool
+	cmdLine                       map[string]bool // flags given on the command line
+}
+
+func runKeys(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, keysUsage)
+		return 2
+	}
+	if args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
+		fmt.Fprint(stdout, keysUsage)
+		return 0
+	}
+	sub, args := args[0], args[1:]
+	var arg string // NAME or ID
+	switch sub {
+	case "create":
+		arg = "NAME"
+	case "rotate", "revoke":
+		arg = "ID"
+	case "list":
+	default:
+		fmt.Fprintf(stderr, "livestream keys: unknown command %q\n\n%s", sub, keysUsage)
+		return 2
+	}
+
+	fs := flag.NewFlagSet("keys "+sub, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var f keysFlags
+	fs.StringVar(&f.dataDir, "data-dir", "data", "`dir`ectory of the registry file channels.json")
+	fs.StringVar(&f.adminURL, "admin-url", "", "admin API `url` of a running server, such as http://127.0.0.1:8081 (instead of --data-dir)")
+	fs.StringVar(&f.adminToken, "admin-token", "", "admin `token` for --admin-url")
+	if sub != "revoke" {
+		fs.BoolVar(&f.json, "json", false, "print JSON")
+	}
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "Usage: livestream keys %s [flags]\n", strings.TrimSpace(sub+" "+arg))
+		fs.PrintDefaults()
+	}
+	pos, err := parseInterspersed(fs, args)
+	if err != nil {
+		return 2
+	}
+	if (arg == "") != (len(pos) == 0) || len(pos) > 1 {
+		fs.Usage()
+		return 2
+	}
+	fail := func(err error) int {
+		fmt.Fprintf(stderr, "livestream: keys %s: %v\n", sub, err)
+		return 1
+	}
+	if err := f.fromEnv(fs); err != nil {
+		return fail(err)
+	}
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	store, closeStore, err := f.open()
+	if err != nil {
+		return fail(err)
+	}
+	defer closeStore()
+
+	switch sub {
+	case "create":
+		c, key, err := store.Create(ctx, pos[0])
+		if err != nil {
+			return fail(err)
+		}
+		printIssued(stdout, c, key, f.json, "created")
+	case "rotate":
+		c, key, err := store.Rotate(ctx, pos[0])
+		if err != nil {
+			return fail(err)
+		}
+		printIssued(stdout, c, key, f.json, "has a new stream key; the old one no longer works")
+	case "list":
+		cs, err := store.List(ctx)
+		if err != nil {
+			return fail(err)
+		}
+		printChannels(stdout, cs, f.json)
+	case "revoke":
+		if err := store.Revoke(ctx, pos[0]); err != nil {
+			return fail(err)
+		}
+		fmt.Fprintf(stdout, "revoked %s: its stream key no longer works\n", pos[0])
+	}
+	return 0
+}
+
+// fromEnv fills each flag not given on the command line from
+// LIVESTREAM_<FLAG> (--data-dir from LIVESTREAM_DATA_DIR), if set and not
+// empty.
+func (f *keysFlags) fromEnv(fs *flag.FlagSet) error {
+	f.cmdLine = map[string]bool{}
+	fs.Visit(func(fl *flag.Flag) { f.cmdLine[fl.Name] = true })
+	var err error
+	fs.VisitAll(func(fl *flag.Flag) {
+		env := "LIVESTREAM_" + strings.ToUpper(strings.ReplaceAll(fl.Name, "-", "_"))
+		v := os.Getenv(env)
+		if f.cmdLine[fl.Name] || v == "" || err != nil {
+			return
+		}
+		if serr := fl.Value.Set(v); serr != nil {
+			err = fmt.Errorf("%s: %w", env, serr) // the value is not quoted: it may be a token
+		}
+	})
+	return err
+}
+
+// open returns the admin API's client if an admin URL is set, else the
+// registry file under the data dir.
+func (f *keysFlags) open() (keyStore, func(), error) {
+	if f.adminURL == "" {
+		if f.cmdLine["admin-token"] {
+			return nil, nil, errors.New("--admin-token needs --admin-url")
+		}
+		s, err := registry.OpenFile(filepath.Join(f.dataDir, "channels.json"))
+		if err != nil {
+			return nil, nil, err
+		}
+		return s, func() { s.Close() }, nil
+	}
+	if f.cmdLine["data-dir"] && f.cmdLine["admin-url"] {
+		return nil, nil, errors.New("give --data-dir or --admin-url, not both")
+	}
+	if f.adminToken == "" {
+		return nil, nil, errors.New("--admin-url needs --admin-token (or LIVESTREAM_ADMIN_TOKEN)")
+	}
+	c := &registry.Client{URL: f.adminURL, Token: f.adminToken, HTTP: &http.Client{Timeout: adminTimeout}}
+	return c, func() {}, nil
+}
+
+// printIssued prints a channel with its new stream key: the one time the
+// key is shown, so the block says where it goes and that it is secret.
+func printIssued(w io.Writer, c registry.Channel, key string, asJSON bool, what string) {
+	if asJSON {
+		writeJSON(w, struct {
+			ID         string `json:"channel_id"`
+			Name       string `json:"name"`
+			StreamKey  string `json:"stream_key"`
+			PlaybackID string `json:"playback_id"`
+		}{c.ID, c.Name, key, c.PlaybackID})
+		return
+	}
+	hls := viewerBase + "/hls/" + c.PlaybackID + "/live.m3u8"
+	fmt.Fprintf(w, `Channel %s (%q) %s.
+
+Stream key (secret: anyone who has it can publish as this channel;
+it is shown only now and stored only as a hash):
+  %s
+
+Publish to:   %s%s
+              (OBS: server %s, stream key as above)
+Playback id:  %s
+Watch:        %s/watch/%s
+HLS:          %s
+`, c.ID, c.Name, what, key, publishBase, key, strings.TrimSuffix(publishBase, "/"), c.PlaybackID,
+		viewerBase, c.PlaybackID, hls)
+}
+
+// printChannels prints channels as a table or as JSON.
+func printChannels(w io.Writer, cs []registry.Channel, asJSON bool) {
+	if asJSON {
+		if cs == nil {
+			cs = []registry.Channel{}
+		}
+		writeJSON(w, cs)
+		return
+	}
+	if len(cs) == 0 {
+		fmt.Fprintln(w, `no channels; make one with "livestream keys create NAME"`)
+		return
+	}
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "CHANNEL ID\tPLAYBACK ID\tCREATED\tKEY ISSUED\tNAME")
+	for _, c := range cs {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", c.ID, c.PlaybackID,
+			c.CreatedAt.Local().Format(time.DateTime), c.KeyRotatedAt.Local().Format(time.DateTime), c.Name)
+	}
+	tw.Flush()
+}
+
+func writeJSON(w io.Writer, v any) {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	enc.Encode(v)
+}

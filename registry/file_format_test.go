@@ -1,0 +1,107 @@
+package registry
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+)
+
+const goodChannel = `{"channel_id": "ch_aaaaaaaaaaaa", "name": "x", "playback_id": "aaaaaaaaaaaaaaaa",
+ "created_at": "2026-01-01T00:00:00Z", "key_rotated_at": "2026-01-02T00:00:00Z",
+ "key_sha256": "95808e5d92709002f2a6f0682834d993637ad42dd2baaf8e4549c293cb8db8e0"}`
+
+// fileCases drive TestParseFile and seed FuzzParseFile: what the channels
+// file may hold, and what must be refused (want names the error).
+var fileCases = []struct {
+	name, data, want string
+}{
+	{"empty registry", `{"version": 1, "channels": []}`, ""},
+	{"null channels", `{"version": 1, "channels": null}`, ""},
+	{"one channel", `{"version": 1, "channels": [` + goodChannel + `]}`, ""},
+	{"newest first in the file", `{"version": 1, "channels": [` +
+		strings.NewReplacer("aaaaaaaaaaaaaaaa", "bbbbbbbbbbbbbbbb", "aaaaaaaaaaaa", "bbbbbbbbbbbb", "95808e", "000000", "2026-01-0", "2027-01-0").Replace(goodChannel) +
+		`, ` + goodChannel + `]}`, ""},
+	{"empty file", "", "empty file"},
+	{"whitespace", " \n", "empty file"},
+	{"not JSON", "channels: []", "not a channels file"},
+	{"array", "[]", "not a channels file"},
+	{"truncated", `{"version": 1, "channels": [`, "not a channels file"},
+	{"trailing data", `{"version": 1, "channels": []}]`, "data after"},
+	{"no version", `{"channels": []}`, "version 0"},
+	{"future version", `{"version": 2, "channels": []}`, "version 2"},
+	{"unknown field", `{"version": 1, "channels": [], "relays": {}}`, "unknown field"},
+	{"unknown channel field", `{"version": 1, "channels": [` + strings.Replace(goodChannel, `"name"`, `"stream_key": "sk_", "name"`, 1) + `]}`, "unknown field"},
+	{"bad id", `{"version": 1, "channels": [` + strings.Replace(goodChannel, "ch_aaaaaaaaaaaa", "ch_AAAAAAAAAAAA", 1) + `]}`, "channel_id"},
+	{"bad playback id", `{"version": 1, "channels": [` + strings.Replace(goodChannel, `"aaaaaaaaaaaaaaaa"`, `"aaa"`, 1) + `]}`, "playback_id"},
+	{"bad hash", `{"version": 1, "channels": [` + strings.Replace(goodChannel, "95808e", "95808E", 1) + `]}`, "key_sha256"},
+	{"control in name", `{"version": 1, "channels": [` + strings.Replace(goodChannel, `"x"`, `"x\u001b"`, 1) + `]}`, "name"},
+	{"no created_at", `{"version": 1, "channels": [` + strings.Replace(goodChannel, `"created_at"`, `"_"`, 1) + `]}`, "unknown field"},
+	{"zero created_at", `{"version": 1, "channels": [` + strings.Replace(goodChannel, `"2026-01-01T00:00:00Z"`, `"0001-01-01T00:00:00Z"`, 1) + `]}`, "created_at"},
+	{"duplicate", `{"version": 1, "channels": [` + goodChannel + `, ` + goodChannel + `]}`, "used twice"},
+}
+
+func TestParseFile(t *testing.T) {
+	for _, tc := range fileCases {
+		t.Run(tc.name, func(t *testing.T) {
+			s, err := parseFile([]byte(tc.data))
+			if tc.want == "" {
+				if err != nil {
+					t.Fatalf("parseFile: %v", err)
+				}
+				checkRoundTrip(t, s)
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("parseFile = %v, want an error about %q", err, tc.want)
+			}
+		})
+	}
+	s, err := parseFile([]byte(fileCases[3].data))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cs := s.list(); len(cs) != 2 || cs[0].ID != "ch_aaaaaaaaaaaa" {
+		t.Errorf("channels not sorted oldest first: %+v", cs)
+	}
+}
+
+// checkRoundTrip checks that s encodes to a file that parses back to s, and
+// that encoding is stable.
+func checkRoundTrip(t *testing.T, s *snapshot) {
+	t.Helper()
+	data := s.encode()
+	back, err := parseFile(data)
+	if err != nil {
+		t.Fatalf("parseFile of encode's output: %v\n%s", err, data)
+	}
+	if again := back.encode(); !bytes.Equal(again, data) {
+		t.Fatalf("encode not stable:\n%s\n%s", data, again)
+	}
+	if len(back.channels) != len(s.channels) {
+		t.Fatalf("round trip: %d channels, want %d", len(back.channels), len(s.channels))
+	}
+	for i, c := range s.channels {
+		b := back.channels[i]
+		if !sameChannel(b.Channel, c.Channel) || b.KeyHash != c.KeyHash {
+			t.Fatalf("round trip changed channel %d: %+v, want %+v", i, b, c)
+		}
+		if back.byID[c.ID] != i || back.byPID[c.PlaybackID] != i || back.byHash[c.KeyHash] != i {
+			t.Fatalf("round trip: channel %d is not indexed", i)
+		}
+	}
+}
+
+// FuzzParseFile checks that no file content makes parseFile panic, and that
+// what it accepts survives a round trip through encode.
+func FuzzParseFile(f *testing.F) {
+	for _, tc := range fileCases {
+		f.Add([]byte(tc.data))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		s, err := parseFile(data)
+		if err != nil {
+			return
+		}
+		checkRoundTrip(t, s)
+	})
+}

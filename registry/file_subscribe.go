@@ -1,0 +1,71 @@
+package registry
+
+import (
+	"context"
+	"time"
+)
+
+// Subscribe calls fn with a channel's id when its key is rotated or the
+// channel revoked, here or by another process (see FileStore). fn runs on
+// the goroutine that noticed the change (a caller of the FileStore, or its
+// poll goroutine), possibly at the same time as other calls; it must not
+// block, and may call the FileStore. A call under way when cancel is called
+// may still finish after it.
+func (s *FileStore) Subscribe(fn func(channelID string)) (cancel func()) {
+	s.subMu.Lock()
+	defer s.subMu.Unlock()
+	id := s.nextSub
+	s.nextSub++
+	s.subs[id] = fn
+	select {
+	case <-s.done:
+	default:
+		if !s.polling {
+			s.polling = true
+			s.wg.Add(1)
+			go s.pollFile()
+		}
+	}
+	return func() {
+		s.subMu.Lock()
+		delete(s.subs, id)
+		s.subMu.Unlock()
+	}
+}
+
+// pollFile re-reads the file when it changed, every s.poll until Close, so
+// that subscribers hear of changes made by other processes even when no one
+// calls this FileStore. A file that cannot be read is left for the next
+// call to report.
+func (s *FileStore) pollFile() {
+	defer s.wg.Done()
+	t := time.NewTicker(s.poll)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.done:
+			return
+		case <-t.C:
+			s.current(context.Background())
+		}
+	}
+}
+
+// notify calls every subscriber with each id, outside s.mu so that they may
+// call the FileStore.
+func (s *FileStore) notify(ids []string) {
+	if len(ids) == 0 {
+		return
+	}
+	s.subMu.Lock()
+	fns := make([]func(string), 0, len(s.subs))
+	for _, fn := range s.subs {
+		fns = append(fns, fn)
+	}
+	s.subMu.Unlock()
+	for _, id := range ids {
+		for _, fn := range fns {
+			fn(id)
+		}
+	}
+}
