@@ -1,6 +1,7 @@
 # livestream — see README.md.
 #
-#   make run     build, then transcode a generated sample into data/out
+#   make run     build, then start the all-in-one server (livestream serve)
+#   make sample  build, then transcode a generated sample into data/out
 #   make test    gofmt, vet, tests, race tests, a short fuzz run
 #   make bench   Go benchmarks and the side-by-side run against the ffmpeg CLI
 #
@@ -17,7 +18,7 @@ LDFLAGS := -X main.version=$(VERSION)
 # Packages without cgo hot loops, run again under the race detector. The
 # race detector slows FFmpeg's callers (codec, pipeline) too much to be
 # worth it on every run.
-RACE_PKGS ?= ./media/... ./hlsmux/... ./internal/... ./live/...
+RACE_PKGS ?= ./media/... ./hlsmux/... ./internal/... ./live/... ./registry/... ./origin/... ./ingest/...
 # Packages searched for fuzz targets, and how long each target runs.
 FUZZ_PKGS ?= ./...
 FUZZTIME  ?= 5s
@@ -25,24 +26,26 @@ FUZZTIME  ?= 5s
 BENCHTIME  ?= 3x
 BENCHCOUNT ?= 3
 
-# What `make run` does once built; becomes `serve` with the live server.
-SAMPLE   := data/sample.flv
-OUT      := data/out
-RUN_ARGS ?= transcode $(SAMPLE) $(OUT)
+# `make run` starts the all-in-one server with its data (channels, admin
+# token) in ./data. `make sample` transcodes a generated file instead.
+DATA_DIR := data
+RUN_ARGS ?= serve --data-dir $(DATA_DIR)
+SAMPLE   := $(DATA_DIR)/sample.flv
+OUT      := $(DATA_DIR)/out
 
 # Debian/Ubuntu packages the build and the tests need, and the pkg-config
 # modules that prove the -dev ones are there (libx264-dev's module is "x264").
 APT_PKGS := libavcodec-dev libavformat-dev libavfilter-dev libswscale-dev \
-	libswresample-dev libavutil-dev libavdevice-dev libx264-dev pkg-config ffmpeg
+	libswresample-dev libavutil-dev libavdevice-dev libx264-dev pkg-config ffmpeg chromium
 PC_MODS  := libavcodec libavformat libavfilter libswscale libswresample libavutil x264
 SUDO     := $(shell [ "$$(id -u)" != 0 ] && command -v sudo >/dev/null 2>&1 && echo sudo)
 
-.PHONY: all deps build run test fuzz bench clean
+.PHONY: all deps build run sample test fuzz bench clean
 
 all: build
 
 deps:
-	@if ! pkg-config --exists $(PC_MODS) 2>/dev/null || ! command -v ffmpeg >/dev/null || ! command -v ffprobe >/dev/null; then \
+	@if ! pkg-config --exists $(PC_MODS) 2>/dev/null || ! command -v ffmpeg >/dev/null || ! command -v ffprobe >/dev/null || ! command -v chromium >/dev/null; then \
 		command -v apt-get >/dev/null || { echo "make deps: no apt-get; install FFmpeg 5.1's development libraries, libx264, pkg-config and ffmpeg by hand"; exit 1; }; \
 		[ "$$(id -u)" = 0 ] || [ -n "$(SUDO)" ] || { echo "make deps: run as root or install sudo to install: $(APT_PKGS)"; exit 1; }; \
 		echo "make deps: installing $(APT_PKGS)"; \
@@ -57,12 +60,17 @@ build: deps
 	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/livestream
 
 # Until the live server lands, `make run` transcodes a generated sample.
-run: build $(SAMPLE)
-	@rm -rf $(OUT)
+run: build
+	@echo "Create a channel in another terminal:  $(BIN) keys create \"my channel\" --data-dir $(DATA_DIR)"
+	@echo "then publish to the URL it prints (OBS, or ffmpeg -re -i FILE -c copy -f flv rtmp://localhost:1935/stream/KEY)"
+	@echo "and watch at http://localhost:8080/watch/PLAYBACK_ID. Ctrl-C stops the server."
 	$(BIN) $(RUN_ARGS)
-	@echo
-	@echo "The HLS ladder is in $(OUT)/ (master playlist $(OUT)/live.m3u8, one folder per rendition)."
-	@echo "Play it with: ffplay $(OUT)/live.m3u8   (or any HLS player: VLC, Safari, hls.js)"
+
+# Transcode a generated 20 s sample into $(OUT) (no server needed).
+sample: build $(SAMPLE)
+	@rm -rf $(OUT)
+	$(BIN) transcode $(SAMPLE) $(OUT)
+	@echo "The HLS ladder is in $(OUT)/: play it with ffplay $(OUT)/live.m3u8 (or VLC, Safari, hls.js)."
 
 # A 20 s 720p30 sample with a 440 Hz tone, written under a temporary name so
 # an interrupted run leaves no half file behind.

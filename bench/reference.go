@@ -33,3 +33,24 @@ func ReferenceArgs(src, outDir string, cfg pipeline.Config, plan []pipeline.Plan
 	}
 	return args
 }
+
+// ReferenceLiveArgs is ReferenceArgs for a live stream: the source is read
+// at its native rate (-re, looped for seconds) as if it arrived over the
+// network, and each output is a sliding live playlist.
+func ReferenceLiveArgs(src, outDir string, seconds float64, cfg pipeline.Config, plan []pipeline.Planned, gop int, audio bool) []string {
+	var args []string
+	for _, a := range ReferenceArgs(src, outDir, cfg, plan, gop, audio) {
+		switch a {
+		case "-i":
+			args = append(args, "-re", "-stream_loop", "-1", "-t", strconv.FormatFloat(seconds, 'f', -1, 64), "-i")
+			continue
+		case "-hls_playlist_type":
+			args = append(args, "-hls_list_size", strconv.Itoa(cfg.WithDefaults().PlaylistWindow), "-hls_flags", "delete_segments")
+			continue
+		case "vod":
+			continue
+		}
+		args = append(args, a)
+	}
+	return args
+}

@@ -43,6 +43,7 @@ type Stream struct {
 	runErr   error         // set before finished is closed
 
 	arrivals      arrivals
+	latency       latencyStats
 	ending        atomic.Bool // End has begun: the last segments are flushed
 	ingestBytes   atomic.Int64
 	ingestPackets atomic.Int64
@@ -125,7 +126,9 @@ func (s *Stream) segmentListed(_ string, seg hlsmux.SegmentInfo) {
 		return
 	}
 	if at, ok := s.arrivals.lastBefore(end); ok {
-		s.m.latency.observe(time.Since(at))
+		d := time.Since(at)
+		s.latency.observe(d)
+		s.m.latency.observe(d)
 	}
 }
 
@@ -217,6 +220,9 @@ type Info struct {
 	DecodedFrames  int64           `json:"decoded_frames"`
 	CorruptPackets int64           `json:"corrupt_packets"`
 	Renditions     []RenditionInfo `json:"renditions"`
+	// SegmentLatency: from the arrival of a segment's last frame over RTMP
+	// to its listing in the playlist, over this stream's recent segments.
+	SegmentLatency Latency `json:"segment_latency"`
 }
 
 // RenditionInfo is one rendition's progress.
@@ -240,7 +246,7 @@ func (s *Stream) Info() Info {
 	in := Info{
 		ChannelID: s.ch.ID, Name: s.ch.Name, PlaybackID: s.ch.PlaybackID,
 		Live: !s.isEnded(), StartedAt: s.begun,
-		IngestBytes: s.ingestBytes.Load(),
+		IngestBytes: s.ingestBytes.Load(), SegmentLatency: s.latency.summary(),
 	}
 	if e := s.endedAt.Load(); e != 0 {
 		t := time.Unix(0, e)

@@ -16,6 +16,8 @@ import (
 type Config struct {
 	// Transcode is the ladder and encoder settings of every stream.
 	Transcode pipeline.Config `yaml:"transcode"`
+	// Serve is the all-in-one server's listeners, data directory and logs.
+	Serve ServeConfig `yaml:"serve"`
 }
 
 // loadConfig reads path ("" means the embedded defaults), fills defaults and
@@ -36,6 +38,10 @@ func loadConfig(path string) (Config, error) {
 	c.Transcode = c.Transcode.WithDefaults()
 	if err := c.Transcode.Validate(); err != nil {
 		return c, fmt.Errorf("config %s: transcode: %w", path, err)
+	}
+	c.Serve = c.Serve.withDefaults()
+	if err := c.Serve.validate(); err != nil {
+		return c, fmt.Errorf("config %s: serve: %w", path, err)
 	}
 	return c, nil
 }

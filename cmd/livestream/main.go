@@ -1,5 +1,7 @@
 // Command livestream is the live-streaming server and its tools.
 //
+//	livestream serve [--config FILE] [--rtmp-addr :1935] [--http-addr :8080] …
+//	livestream keys create|list|rotate|revoke …
 //	livestream transcode [--config FILE] [--segment-seconds 6] INPUT OUTDIR
 //	livestream version
 package main
@@ -18,8 +20,13 @@ func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
 const usage = `livestream: a live-streaming server
 
 Usage:
+  livestream serve [--config FILE] [--rtmp-addr :1935] [--http-addr :8080]
+                   [--admin-addr 127.0.0.1:8081] [--data-dir ./data]
+        run the live-streaming server: RTMP ingest, transcoding, HLS, admin API
   livestream transcode [--config FILE] [--segment-seconds 6] INPUT OUTDIR
         transcode a media file into the adaptive HLS ladder (OUTDIR/live.m3u8)
+  livestream keys create NAME | list | rotate ID | revoke ID [--json]
+        manage channels and their stream keys ("livestream keys help")
   livestream version
         print the version and the FFmpeg and x264 libraries linked in
 
@@ -33,8 +40,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	switch args[0] {
+	case "serve":
+		return runServe(args[1:], stdout, stderr)
 	case "transcode":
 		return runTranscode(args[1:], stdout, stderr)
+	case "keys":
+		return runKeys(args[1:], stdout, stderr)
 	case "version", "--version", "-version":
 		return runVersion(stdout)
 	case "help", "-h", "--help":

@@ -1,0 +1,331 @@
+// Command livebench measures live streaming on this machine: for N
+// concurrent real-time 720p30 publishes, `livestream serve` against N
+// reference ffmpeg CLI ladders fed the same stream at its native rate.
+// It reports, for each N, whether each side keeps up with real time, its
+// CPU per stream, and livestream's segment latency (a segment's last frame
+// received over RTMP → the segment listed in its playlist).
+//
+//	go run ./bench/cmd/livebench -livestream bin/livestream -streams 1,2 -seconds 120 SOURCE
+//
+// SOURCE is an FLV of H.264/AAC (bench/live.sh makes one); publishers send
+// it with `ffmpeg -re -stream_loop -1 -c copy`, so they cost next to
+// nothing.
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/livestream/livestream/bench"
+	"github.com/livestream/livestream/codec"
+	"github.com/livestream/livestream/pipeline"
+)
+
+func main() {
+	bin := flag.String("livestream", "bin/livestream", "livestream binary")
+	ffmpeg := flag.String("ffmpeg", "ffmpeg", "ffmpeg CLI")
+	streamsFlag := flag.String("streams", "1,2", "comma-separated numbers of concurrent streams to try")
+	seconds := flag.Float64("seconds", 120, "how long each publish lasts")
+	warmup := flag.Float64("warmup", 10, "seconds of each publish left out of the lag figure")
+	flag.Parse()
+	if flag.NArg() != 1 {
+		fmt.Fprintln(os.Stderr, "usage: livebench [flags] SOURCE")
+		os.Exit(2)
+	}
+	codec.Quiet()
+	src := flag.Arg(0)
+	var counts []int
+	for _, f := range strings.Split(*streamsFlag, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || n < 1 {
+			fmt.Fprintf(os.Stderr, "livebench: -streams: %q\n", f)
+			os.Exit(2)
+		}
+		counts = append(counts, n)
+	}
+	fmt.Printf("source %s, %.0f s publishes, lag counted after %.0f s\n", filepath.Base(src), *seconds, *warmup)
+	fmt.Printf("%-8s %-11s %10s %12s %12s %14s %14s\n", "streams", "side", "keeps up", "max lag (s)", "CPU/stream", "latency p50", "latency p99")
+	for _, n := range counts {
+		o, err := runOurs(*bin, *ffmpeg, src, n, *seconds, *warmup)
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "livebench: livestream with %d streams: %v\n", n, err)
+			os.Exit(1)
+		}
+		r, err := runReference(*ffmpeg, src, n, *seconds)
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "livebench: ffmpeg CLI with %d streams: %v\n", n, err)
+			os.Exit(1)
+		}
+		fmt.Printf("%-8d %-11s %10v %12.2f %11.3f %13.3fs %13.3fs\n", n, "livestream", o.keepsUp, o.maxLag, o.cpuPerStream, o.p50, o.p99)
+		fmt.Printf("%-8d %-11s %10v %12.2f %11.3f %14s %14s\n", n, "ffmpeg CLI", r.keepsUp, r.maxLag, r.cpuPerStream, "-", "-")
+		fmt.Printf("%-8d %-11s %10s %12s %10.3fx\n", n, "ratio", "", "", o.cpuPerStream/r.cpuPerStream)
+	}
+	fmt.Println("CPU/stream is CPU-seconds per second of video per stream; keeps up: lag stays under 1 s.")
+}
+
+type outcome struct {
+	keepsUp      bool
+	maxLag       float64
+	cpuPerStream float64
+	p50, p99     float64
+}
+
+// runOurs starts `livestream serve`, publishes n streams for seconds and
+// samples the streams' encode lag every second.
+func runOurs(bin, ffmpeg, src string, n int, seconds, warmup float64) (outcome, error) {
+	var o outcome
+	dir, err := os.MkdirTemp("", "livebench-")
+	if err != nil {
+		return o, err
+	}
+	defer os.RemoveAll(dir)
+	addr := func() string {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			panic(err)
+		}
+		defer l.Close()
+		return l.Addr().String()
+	}
+	rtmp, web, admin, token := addr(), addr(), addr(), "livebench"
+	srv := exec.Command(bin, "serve", "--rtmp-addr", rtmp, "--http-addr", web, "--admin-addr", admin,
+		"--admin-token", token, "--data-dir", dir, "--log-level", "warn", "--log-format", "text")
+	srv.Stderr = os.Stderr
+	if err := srv.Start(); err != nil {
+		return o, err
+	}
+	defer func() {
+		srv.Process.Signal(syscall.SIGTERM)
+		srv.Wait()
+	}()
+	if err := waitHTTP("http://"+web+"/healthz", 10*time.Second); err != nil {
+		return o, err
+	}
+	var keys []string
+	for i := range n {
+		out, err := exec.Command(bin, "keys", "create", fmt.Sprintf("bench %d", i), "--json", "--data-dir", dir).Output()
+		if err != nil {
+			return o, fmt.Errorf("keys create: %w", err)
+		}
+		var k struct {
+			StreamKey string `json:"stream_key"`
+		}
+		if err := json.Unmarshal(out, &k); err != nil {
+			return o, err
+		}
+		keys = append(keys, k.StreamKey)
+	}
+	cpu0, err := processCPU(srv.Process.Pid)
+	if err != nil {
+		return o, err
+	}
+	start := time.Now()
+	var pubs []*exec.Cmd
+	for _, k := range keys {
+		p := exec.Command(ffmpeg, "-hide_banner", "-loglevel", "error", "-nostdin", "-re", "-stream_loop", "-1",
+			"-t", strconv.FormatFloat(seconds, 'f', -1, 64), "-i", src, "-c", "copy", "-f", "flv", "rtmp://"+rtmp+"/stream/"+k)
+		p.Stderr = os.Stderr
+		if err := p.Start(); err != nil {
+			return o, err
+		}
+		pubs = append(pubs, p)
+	}
+	done := make(chan error, 1)
+	go func() {
+		var err error
+		for _, p := range pubs {
+			err = errors.Join(err, p.Wait())
+		}
+		done <- err
+	}()
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	var last []streamInfo
+	for waiting := true; waiting; {
+		select {
+		case err := <-done:
+			if err != nil {
+				return o, fmt.Errorf("publisher: %w", err)
+			}
+			waiting = false
+		case <-tick.C:
+			infos, err := streams("http://"+admin, token)
+			if err != nil {
+				return o, err
+			}
+			if time.Since(start).Seconds() < warmup {
+				continue
+			}
+			last = infos
+			for _, s := range infos {
+				for _, r := range s.Renditions {
+					o.maxLag = max(o.maxLag, r.LagSeconds)
+				}
+			}
+		}
+	}
+	wall := time.Since(start).Seconds()
+	cpu1, err := processCPU(srv.Process.Pid)
+	if err != nil {
+		return o, err
+	}
+	o.cpuPerStream = (cpu1 - cpu0) / wall / float64(n)
+	o.keepsUp = o.maxLag < 1
+	var p50, p99 []float64
+	for _, s := range last {
+		p50 = append(p50, s.SegmentLatency.P50)
+		p99 = append(p99, s.SegmentLatency.P99)
+	}
+	if len(p50) > 0 {
+		o.p50, o.p99 = slicesMax(p50), slicesMax(p99)
+	}
+	return o, nil
+}
+
+// runReference runs n ffmpeg CLI ladders, each reading the source at its
+// native rate; one keeps up when it ends within a second of the source's
+// duration.
+func runReference(ffmpeg, src string, n int, seconds float64) (outcome, error) {
+	var o outcome
+	cfg := pipeline.DefaultConfig()
+	dmx, err := codec.OpenFile(src)
+	if err != nil {
+		return o, err
+	}
+	v, audio := *dmx.Video, dmx.Audio != nil
+	dmx.Close()
+	plan := pipeline.Plan(cfg.Ladder, v.Width, v.Height)
+	gop := pipeline.GOPFrames(cfg.KeyframeInterval, v.FrameRate)
+	dir, err := os.MkdirTemp("", "livebench-ref-")
+	if err != nil {
+		return o, err
+	}
+	defer os.RemoveAll(dir)
+	type res struct {
+		wall, cpu float64
+		err       error
+	}
+	results := make(chan res, n)
+	for i := range n {
+		out := filepath.Join(dir, strconv.Itoa(i))
+		for _, r := range plan {
+			os.MkdirAll(filepath.Join(out, r.Name), 0o755)
+		}
+		cmd := exec.Command(ffmpeg, bench.ReferenceLiveArgs(src, out, seconds, cfg, plan, gop, audio)...)
+		var stderr bytes.Buffer
+		cmd.Stderr = &stderr
+		go func() {
+			t0 := time.Now()
+			err := cmd.Run()
+			if err != nil {
+				err = fmt.Errorf("%v: %s", err, stderr.String())
+				results <- res{err: err}
+				return
+			}
+			ru := cmd.ProcessState.SysUsage().(*syscall.Rusage)
+			results <- res{wall: time.Since(t0).Seconds(), cpu: float64(ru.Utime.Nano()+ru.Stime.Nano()) / 1e9}
+		}()
+	}
+	var cpu, wall float64
+	for range n {
+		r := <-results
+		if r.err != nil {
+			return o, r.err
+		}
+		cpu += r.cpu
+		wall = max(wall, r.wall)
+		o.maxLag = max(o.maxLag, r.wall-seconds)
+	}
+	o.keepsUp = o.maxLag < 1
+	o.cpuPerStream = cpu / wall / float64(n)
+	return o, nil
+}
+
+type streamInfo struct {
+	Live       bool `json:"live"`
+	Renditions []struct {
+		LagSeconds float64 `json:"lag_seconds"`
+	} `json:"renditions"`
+	SegmentLatency struct {
+		P50 float64 `json:"p50_seconds"`
+		P99 float64 `json:"p99_seconds"`
+	} `json:"segment_latency"`
+}
+
+func streams(admin, token string) ([]streamInfo, error) {
+	req, _ := http.NewRequestWithContext(context.Background(), "GET", admin+"/api/streams", nil)
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != 200 {
+		return nil, fmt.Errorf("GET /api/streams: %s: %s", resp.Status, b)
+	}
+	var infos []streamInfo
+	return infos, json.Unmarshal(b, &infos)
+}
+
+func waitHTTP(url string, timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	for {
+		resp, err := http.Get(url)
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				return nil
+			}
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("%s not up after %v", url, timeout)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// processCPU is a running process's user+system CPU seconds.
+func processCPU(pid int) (float64, error) {
+	f, err := os.Open(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, err
+	}
+	defer f.Close()
+	line, err := bufio.NewReader(f).ReadString('\n')
+	if err != nil && !errors.Is(err, io.EOF) {
+		return 0, err
+	}
+	// Fields after the command name, which is in parentheses.
+	rest := line[strings.LastIndexByte(line, ')')+2:]
+	fields := strings.Fields(rest)
+	if len(fields) < 13 {
+		return 0, fmt.Errorf("/proc/%d/stat: %q", pid, line)
+	}
+	utime, _ := strconv.ParseFloat(fields[11], 64)
+	stime, _ := strconv.ParseFloat(fields[12], 64)
+	return (utime + stime) / 100, nil // USER_HZ
+}
+
+func slicesMax(v []float64) float64 {
+	m := v[0]
+	for _, x := range v[1:] {
+		m = max(m, x)
+	}
+	return m
+}

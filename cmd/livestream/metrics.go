@@ -1,0 +1,68 @@
+package main
+
+import (
+	"github.com/livestream/livestream/live"
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// streamCollector exports the live streams' figures at each scrape, from
+// live.Manager's snapshot: nothing to keep in step while streams come and
+// go. Labels carry the public playback id, never a stream key.
+type streamCollector struct {
+	streams func() []live.Info
+	latency func() (count uint64, sum float64, buckets map[float64]uint64)
+
+	live, ingestBytes, ingestBitrate, decoded, corrupt *prometheus.Desc
+	encoded, fps, lag, segments                        *prometheus.Desc
+	segmentLatency                                     *prometheus.Desc
+}
+
+func newStreamCollector(m *live.Manager) *streamCollector {
+	stream := []string{"playback_id"}
+	rendition := []string{"playback_id", "rendition"}
+	return &streamCollector{
+		streams: m.Streams,
+		latency: m.SegmentLatencyHistogram,
+		segmentLatency: prometheus.NewDesc("livestream_segment_latency_seconds",
+			"From the arrival of a segment's last frame over RTMP to the segment's listing in its playlist.", nil, nil),
+		live:          prometheus.NewDesc("livestream_streams_live", "Streams being published now.", nil, nil),
+		ingestBytes:   prometheus.NewDesc("livestream_ingest_bytes_total", "Media bytes received from the publisher.", stream, nil),
+		ingestBitrate: prometheus.NewDesc("livestream_ingest_bitrate_bits", "Publisher's bitrate in bits/s, averaged since the first packet.", stream, nil),
+		decoded:       prometheus.NewDesc("livestream_decoded_frames_total", "Video frames decoded.", stream, nil),
+		corrupt:       prometheus.NewDesc("livestream_corrupt_packets_total", "Packets the decoders rejected and skipped.", stream, nil),
+		encoded:       prometheus.NewDesc("livestream_encoded_frames_total", "Video frames encoded, per rendition.", rendition, nil),
+		fps:           prometheus.NewDesc("livestream_encode_fps", "Encode rate in frames/s since the first packet, per rendition.", rendition, nil),
+		lag:           prometheus.NewDesc("livestream_encode_lag_seconds", "How far a rendition's encoder is behind the publisher.", rendition, nil),
+		segments:      prometheus.NewDesc("livestream_segments_total", "HLS segments written, per rendition.", rendition, nil),
+	}
+}
+
+func (c *streamCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{c.live, c.ingestBytes, c.ingestBitrate, c.decoded, c.corrupt, c.encoded, c.fps, c.lag, c.segments, c.segmentLatency} {
+		ch <- d
+	}
+}
+
+func (c *streamCollector) Collect(ch chan<- prometheus.Metric) {
+	n := 0
+	for _, s := range c.streams() {
+		if !s.Live {
+			continue
+		}
+		n++
+		pid := s.PlaybackID
+		ch <- prometheus.MustNewConstMetric(c.ingestBytes, prometheus.CounterValue, float64(s.IngestBytes), pid)
+		ch <- prometheus.MustNewConstMetric(c.ingestBitrate, prometheus.GaugeValue, s.IngestBitrate, pid)
+		ch <- prometheus.MustNewConstMetric(c.decoded, prometheus.CounterValue, float64(s.DecodedFrames), pid)
+		ch <- prometheus.MustNewConstMetric(c.corrupt, prometheus.CounterValue, float64(s.CorruptPackets), pid)
+		for _, r := range s.Renditions {
+			ch <- prometheus.MustNewConstMetric(c.encoded, prometheus.CounterValue, float64(r.Frames), pid, r.Name)
+			ch <- prometheus.MustNewConstMetric(c.fps, prometheus.GaugeValue, r.FPS, pid, r.Name)
+			ch <- prometheus.MustNewConstMetric(c.lag, prometheus.GaugeValue, r.LagSeconds, pid, r.Name)
+			ch <- prometheus.MustNewConstMetric(c.segments, prometheus.CounterValue, float64(r.Segments), pid, r.Name)
+		}
+	}
+	ch <- prometheus.MustNewConstMetric(c.live, prometheus.GaugeValue, float64(n))
+	count, sum, buckets := c.latency()
+	ch <- prometheus.MustNewConstHistogram(c.segmentLatency, count, sum, buckets)
+}

@@ -1,0 +1,367 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/livestream/livestream/codec"
+	"github.com/livestream/livestream/ingest"
+	"github.com/livestream/livestream/live"
+	"github.com/livestream/livestream/origin"
+	"github.com/livestream/livestream/registry"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// ServeConfig is the `serve:` section of the config file. Flags and
+// LIVESTREAM_* environment variables override it.
+type ServeConfig struct {
+	// RTMPAddr is where publishers connect (rtmp://HOST:1935/stream/KEY).
+	RTMPAddr string `yaml:"rtmp_addr"`
+	// HTTPAddr serves viewers: HLS, the watch page, /healthz, /metrics.
+	HTTPAddr string `yaml:"http_addr"`
+	// AdminAddr serves the admin API; keep it private.
+	AdminAddr string `yaml:"admin_addr"`
+	// AdminToken is the admin API's bearer token. Empty: one is generated
+	// and kept in DATA_DIR/admin.token.
+	AdminToken string `yaml:"admin_token"`
+	// DataDir holds the channels (channels.json) and the admin token.
+	DataDir string `yaml:"data_dir"`
+	// HLSDir, when set, mirrors every live stream's HLS files to
+	// HLS_DIR/<playback id>/ for an external web server.
+	HLSDir string `yaml:"hls_dir"`
+	// Grace is how long an ended stream's playlists stay (with ENDLIST).
+	Grace time.Duration `yaml:"grace"`
+	// LogFormat is "text", "json" or "auto" (text on a terminal).
+	LogFormat string `yaml:"log_format"`
+	// LogLevel is debug, info, warn or error.
+	LogLevel string `yaml:"log_level"`
+}
+
+func (c ServeConfig) withDefaults() ServeConfig {
+	def := func(v *string, d string) {
+		if *v == "" {
+			*v = d
+		}
+	}
+	def(&c.RTMPAddr, ":1935")
+	def(&c.HTTPAddr, ":8080")
+	def(&c.AdminAddr, "127.0.0.1:8081")
+	def(&c.DataDir, "./data")
+	def(&c.LogFormat, "auto")
+	def(&c.LogLevel, "info")
+	if c.Grace == 0 {
+		c.Grace = 2 * time.Minute
+	}
+	return c
+}
+
+func (c ServeConfig) validate() error {
+	if c.Grace < 0 {
+		return fmt.Errorf("grace %s: must not be negative", c.Grace)
+	}
+	switch c.LogFormat {
+	case "auto", "text", "json":
+	default:
+		return fmt.Errorf("log_format %q: want auto, text or json", c.LogFormat)
+	}
+	if _, err := parseLevel(c.LogLevel); err != nil {
+		return err
+	}
+	return nil
+}
+
+func parseLevel(s string) (slog.Level, error) {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(s)); err != nil {
+		return l, fmt.Errorf("log_level %q: want debug, info, warn or error", s)
+	}
+	return l, nil
+}
+
+const serveUsage = `Usage: livestream serve [--config FILE] [--rtmp-addr :1935] [--http-addr :8080]
+                        [--admin-addr 127.0.0.1:8081] [--data-dir ./data]
+
+Runs everything on one machine: RTMP ingest with stream keys, in-process
+transcoding to the HLS ladder, HLS and the watch page for viewers, and the
+admin API. Every flag also reads LIVESTREAM_<FLAG> from the environment
+(LIVESTREAM_RTMP_ADDR, …); flags win over the environment, which wins over
+the config file.
+`
+
+func runServe(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	configPath := fs.String("config", "", "YAML or JSON config `file`")
+	rtmpAddr := fs.String("rtmp-addr", "", "RTMP listen `address` (default :1935)")
+	httpAddr := fs.String("http-addr", "", "HTTP listen `address` for viewers (default :8080)")
+	adminAddr := fs.String("admin-addr", "", "admin API listen `address` (default 127.0.0.1:8081)")
+	adminToken := fs.String("admin-token", "", "admin API bearer `token` (default: generated, in DATA_DIR/admin.token)")
+	dataDir := fs.String("data-dir", "", "data `directory`: channels and admin token (default ./data)")
+	hlsDir := fs.String("hls-dir", "", "mirror live HLS files to this `directory` (default: memory only)")
+	grace := fs.Duration("grace", 0, "how long an ended stream's playlists stay (default 2m)")
+	logFormat := fs.String("log-format", "", "log format: auto, text or json (default auto: text on a terminal)")
+	logLevel := fs.String("log-level", "", "log level: debug, info, warn or error (default info)")
+	fs.Usage = func() { fmt.Fprint(stderr, serveUsage); fs.PrintDefaults() }
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	if fs.NArg() > 0 {
+		fs.Usage()
+		return 2
+	}
+	if err := flagsFromEnv(fs, os.LookupEnv); err != nil {
+		fmt.Fprintf(stderr, "livestream: serve: %v\n", err)
+		return 2
+	}
+	cfg, err := loadConfig(*configPath)
+	if err != nil {
+		fmt.Fprintf(stderr, "livestream: serve: %v\n", err)
+		return 1
+	}
+	sc := &cfg.Serve
+	set := setFlags(fs)
+	override := func(name string, dst *string, v string) {
+		if set[name] {
+			*dst = v
+		}
+	}
+	override("rtmp-addr", &sc.RTMPAddr, *rtmpAddr)
+	override("http-addr", &sc.HTTPAddr, *httpAddr)
+	override("admin-addr", &sc.AdminAddr, *adminAddr)
+	override("admin-token", &sc.AdminToken, *adminToken)
+	override("data-dir", &sc.DataDir, *dataDir)
+	override("hls-dir", &sc.HLSDir, *hlsDir)
+	override("log-format", &sc.LogFormat, *logFormat)
+	override("log-level", &sc.LogLevel, *logLevel)
+	if set["grace"] {
+		sc.Grace = *grace
+	}
+	*sc = sc.withDefaults()
+	if err := sc.validate(); err != nil {
+		fmt.Fprintf(stderr, "livestream: serve: %v\n", err)
+		return 2
+	}
+	log := newLogger(stderr, *sc)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := serve(ctx, cfg, log); err != nil {
+		log.Error("serve failed", "err", err)
+		return 1
+	}
+	return 0
+}
+
+// flagsFromEnv sets every flag not given on the command line from
+// LIVESTREAM_<FLAG> (dashes as underscores), when that is set.
+func flagsFromEnv(fs *flag.FlagSet, lookup func(string) (string, bool)) error {
+	set := setFlags(fs)
+	var err error
+	fs.VisitAll(func(f *flag.Flag) {
+		if set[f.Name] || err != nil {
+			return
+		}
+		name := "LIVESTREAM_" + strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_"))
+		if v, ok := lookup(name); ok {
+			if e := fs.Set(f.Name, v); e != nil {
+				err = fmt.Errorf("%s: %w", name, e)
+			}
+		}
+	})
+	return err
+}
+
+func setFlags(fs *flag.FlagSet) map[string]bool {
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	return set
+}
+
+// newLogger logs text on a terminal and JSON otherwise (to a collector).
+func newLogger(w io.Writer, c ServeConfig) *slog.Logger {
+	level, _ := parseLevel(c.LogLevel)
+	opts := &slog.HandlerOptions{Level: level}
+	format := c.LogFormat
+	if format == "auto" {
+		format = "json"
+		if f, ok := w.(*os.File); ok {
+			if st, err := f.Stat(); err == nil && st.Mode()&os.ModeCharDevice != 0 {
+				format = "text"
+			}
+		}
+	}
+	if format == "text" {
+		return slog.New(slog.NewTextHandler(w, opts))
+	}
+	return slog.New(slog.NewJSONHandler(w, opts))
+}
+
+// serve runs every part of the all-in-one server until ctx is done, then
+// shuts down in order: stop taking publishes, end the live streams (their
+// playlists get ENDLIST), then stop the HTTP servers.
+func serve(ctx context.Context, cfg Config, log *slog.Logger) error {
+	sc := cfg.Serve
+	codec.SetLogger(log.With("component", "ffmpeg"))
+	if err := os.MkdirAll(sc.DataDir, 0o700); err != nil {
+		return fmt.Errorf("data directory: %w", err)
+	}
+	token, tokenFile, err := adminToken(sc)
+	if err != nil {
+		return err
+	}
+	reg, err := registry.OpenFile(filepath.Join(sc.DataDir, "channels.json"))
+	if err != nil {
+		return err
+	}
+	defer reg.Close()
+	streams, err := live.NewManager(live.Config{
+		Pipeline: cfg.Transcode, Grace: sc.Grace, MirrorDir: sc.HLSDir, Logger: log.With("component", "live"),
+	})
+	if err != nil {
+		return err
+	}
+	unsubscribe := reg.Subscribe(streams.Kick)
+	defer unsubscribe()
+
+	rtmpLn, err := net.Listen("tcp", sc.RTMPAddr)
+	if err != nil {
+		return fmt.Errorf("RTMP listener: %w", err)
+	}
+	httpLn, err := net.Listen("tcp", sc.HTTPAddr)
+	if err != nil {
+		rtmpLn.Close()
+		return fmt.Errorf("HTTP listener: %w", err)
+	}
+	adminLn, err := net.Listen("tcp", sc.AdminAddr)
+	if err != nil {
+		rtmpLn.Close()
+		httpLn.Close()
+		return fmt.Errorf("admin listener: %w", err)
+	}
+
+	rtmp, err := ingest.NewServer(ingest.Config{
+		Auth: reg, Handler: publishHandler{reg, streams}, Logger: log.With("component", "ingest"),
+	})
+	if err != nil {
+		return err
+	}
+	metrics := prometheus.NewRegistry()
+	metrics.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		newStreamCollector(streams))
+	viewers := http.NewServeMux()
+	viewers.Handle("/", origin.NewLocal(streams, origin.Options{Logger: log.With("component", "origin")}))
+	viewers.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		io.WriteString(w, "ok\n")
+	})
+	viewers.Handle("GET /metrics", promhttp.HandlerFor(metrics, promhttp.HandlerOpts{}))
+	httpSrv := &http.Server{Handler: viewers, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
+	adminSrv := &http.Server{
+		Handler:           registry.AdminHandler(reg, token, func() any { return streams.Streams() }),
+		ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+
+	errc := make(chan error, 3)
+	go func() { errc <- serveErr("RTMP", rtmp.Serve(rtmpLn)) }()
+	go func() { errc <- serveErr("HTTP", httpSrv.Serve(httpLn)) }()
+	go func() { errc <- serveErr("admin", adminSrv.Serve(adminLn)) }()
+	log.Info("livestream serving",
+		"version", version, "rtmp", rtmpLn.Addr().String(), "http", httpLn.Addr().String(),
+		"admin", adminLn.Addr().String(), "admin_token_file", tokenFile, "data_dir", sc.DataDir)
+
+	var runErr error
+	select {
+	case <-ctx.Done():
+		log.Info("shutting down")
+	case runErr = <-errc:
+	}
+	// Stop taking publishes and disconnect the publishers; each stream
+	// flushes and ends its playlists.
+	shutCtx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := rtmp.Shutdown(shutCtx); err != nil {
+		log.Warn("RTMP shutdown", "err", err)
+	}
+	if err := streams.Shutdown(shutCtx); err != nil {
+		log.Warn("streams did not end in time", "err", err)
+	}
+	// Players fetch the final playlists with ENDLIST before the HTTP side
+	// goes: give them a moment only if anything was live.
+	httpSrv.Shutdown(shutCtx)
+	adminSrv.Shutdown(shutCtx)
+	log.Info("stopped")
+	return runErr
+}
+
+func serveErr(what string, err error) error {
+	if err == nil || errors.Is(err, http.ErrServerClosed) || errors.Is(err, ingest.ErrServerClosed) {
+		return nil
+	}
+	return fmt.Errorf("%s server: %w", what, err)
+}
+
+// adminToken returns the configured admin token, or the one kept in
+// DATA_DIR/admin.token, made on first start.
+func adminToken(sc ServeConfig) (token, file string, err error) {
+	if sc.AdminToken != "" {
+		return sc.AdminToken, "", nil
+	}
+	file = filepath.Join(sc.DataDir, "admin.token")
+	if b, err := os.ReadFile(file); err == nil {
+		if t := strings.TrimSpace(string(b)); t != "" {
+			return t, file, nil
+		}
+	} else if !errors.Is(err, os.ErrNotExist) {
+		return "", "", fmt.Errorf("admin token: %w", err)
+	}
+	var raw [24]byte
+	if _, err := rand.Read(raw[:]); err != nil {
+		return "", "", err
+	}
+	token = hex.EncodeToString(raw[:])
+	if err := os.WriteFile(file, []byte(token+"\n"), 0o600); err != nil {
+		return "", "", fmt.Errorf("admin token: %w", err)
+	}
+	return token, file, nil
+}
+
+// publishHandler hands each authenticated publish to the table of live
+// streams.
+type publishHandler struct {
+	reg     registry.Store
+	streams *live.Manager
+}
+
+// errKeyChanged refuses a publish whose key was rotated or revoked while it
+// was being accepted.
+var errKeyChanged = errors.New("stream key rotated or revoked")
+
+func (h publishHandler) Publish(ctx context.Context, ch registry.Channel, info ingest.PublishInfo) (ingest.Sink, error) {
+	s, err := h.streams.Publish(ch, info.RemoteAddr)
+	if err != nil {
+		return nil, err
+	}
+	// A rotation between the key check and the registration above kicked
+	// nothing: look again now that the stream is where Kick finds it.
+	now, err := h.reg.Get(ctx, ch.ID)
+	if err != nil || !now.KeyRotatedAt.Equal(ch.KeyRotatedAt) {
+		s.End(errKeyChanged)
+		return nil, errKeyChanged
+	}
+	return s, nil
+}

@@ -1,0 +1,377 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/livestream/livestream/internal/testenv"
+	"github.com/livestream/livestream/pipeline"
+)
+
+// server is a `livestream serve` running in this process on free ports.
+type server struct {
+	t       *testing.T
+	cfg     Config
+	logs    *testenv.LogBuffer
+	cancel  context.CancelFunc
+	done    chan error
+	mu      sync.Mutex
+	traffic bytes.Buffer // every HTTP response body the test saw
+}
+
+func startServer(t *testing.T) *server {
+	t.Helper()
+	testenv.NeedTool(t, "ffmpeg")
+	cfg, err := loadConfig("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Transcode = pipeline.Config{
+		SegmentDuration: 2 * time.Second, KeyframeInterval: time.Second, PlaylistWindow: 4,
+		// One rendition keeps several live encodes real-time on 2 cores.
+		Ladder: []pipeline.Rendition{{Name: "360p", Width: 640, Height: 360, VideoBitrate: 800_000, MaxRate: 856_000, BufSize: 1_200_000, AudioBitrate: 96_000}},
+	}.WithDefaults()
+	cfg.Serve.RTMPAddr = testenv.FreeAddr(t)
+	cfg.Serve.HTTPAddr = testenv.FreeAddr(t)
+	cfg.Serve.AdminAddr = testenv.FreeAddr(t)
+	cfg.Serve.DataDir = t.TempDir()
+	cfg.Serve.AdminToken = "test-admin-token"
+	cfg.Serve.Grace = 3 * time.Second
+	s := &server{t: t, cfg: cfg, logs: &testenv.LogBuffer{}, done: make(chan error, 1)}
+	ctx, cancel := context.WithCancel(context.Background())
+	s.cancel = cancel
+	go func() { s.done <- serve(ctx, cfg, s.logs.Logger()) }()
+	t.Cleanup(func() {
+		s.stop()
+		if t.Failed() {
+			t.Logf("server log:\n%s", s.logs.String())
+		}
+	})
+	testenv.WaitFor(t, 10*time.Second, func() bool {
+		code, _ := s.tryGet("/healthz")
+		return code == 200
+	}, "the server's /healthz")
+	return s
+}
+
+// stop shuts the server down as SIGTERM does and returns serve's error.
+func (s *server) stop() error {
+	if s.cancel == nil {
+		return nil
+	}
+	s.cancel()
+	s.cancel = nil
+	select {
+	case err := <-s.done:
+		return err
+	case <-time.After(30 * time.Second):
+		s.t.Fatal("serve did not return within 30 s of shutdown")
+		return nil
+	}
+}
+
+func (s *server) tryGet(path string) (int, []byte) {
+	resp, err := http.Get("http://" + s.cfg.Serve.HTTPAddr + path)
+	if err != nil {
+		return 0, nil
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	s.mu.Lock()
+	s.traffic.Write(b)
+	fmt.Fprintln(&s.traffic, resp.Header)
+	s.mu.Unlock()
+	return resp.StatusCode, b
+}
+
+func (s *server) get(path string) []byte {
+	s.t.Helper()
+	code, b := s.tryGet(path)
+	if code != 200 {
+		s.t.Fatalf("GET %s: status %d: %s", path, code, b)
+	}
+	return b
+}
+
+func (s *server) admin(method, path string) (int, []byte) {
+	s.t.Helper()
+	req, _ := http.NewRequest(method, "http://"+s.cfg.Serve.AdminAddr+path, nil)
+	req.Header.Set("Authorization", "Bearer "+s.cfg.Serve.AdminToken)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, b
+}
+
+type channelKeys struct {
+	ChannelID  string `json:"channel_id"`
+	StreamKey  string `json:"stream_key"`
+	PlaybackID string `json:"playback_id"`
+}
+
+// createChannel uses the CLI against the server's data directory, as a
+// user would while the server runs.
+func (s *server) createChannel(name string) channelKeys {
+	s.t.Helper()
+	code, stdout, stderr := runCLI(s.t, "keys", "create", name, "--json", "--data-dir", s.cfg.Serve.DataDir)
+	if code != 0 {
+		s.t.Fatalf("keys create: exit %d: %s", code, stderr)
+	}
+	var k channelKeys
+	if err := json.Unmarshal([]byte(stdout), &k); err != nil || k.StreamKey == "" || k.PlaybackID == "" {
+		s.t.Fatalf("keys create --json printed %q (%v)", stdout, err)
+	}
+	return k
+}
+
+// publisher is an ffmpeg CLI publishing a test pattern over RTMP.
+type publisher struct {
+	cmd    *exec.Cmd
+	stderr bytes.Buffer
+	done   chan error
+}
+
+func (s *server) publish(key string, seconds float64) *publisher {
+	s.t.Helper()
+	return s.publishSize(key, seconds, "640x360")
+}
+
+func (s *server) publishSize(key string, seconds float64, size string) *publisher {
+	s.t.Helper()
+	p := &publisher{done: make(chan error, 1)}
+	p.cmd = exec.Command("ffmpeg", "-hide_banner", "-nostdin", "-loglevel", "error", "-re",
+		"-f", "lavfi", "-i", "testsrc2=size="+size+":rate=30",
+		"-f", "lavfi", "-i", "sine=frequency=440:sample_rate=44100",
+		"-t", strconv.FormatFloat(seconds, 'f', -1, 64),
+		"-c:v", "libx264", "-preset", "veryfast", "-tune", "zerolatency", "-g", "60", "-pix_fmt", "yuv420p",
+		"-c:a", "aac", "-ac", "2", "-f", "flv", "rtmp://"+s.cfg.Serve.RTMPAddr+"/stream/"+key)
+	p.cmd.Stderr = &p.stderr
+	if err := p.cmd.Start(); err != nil {
+		s.t.Fatal(err)
+	}
+	go func() { p.done <- p.cmd.Wait() }()
+	s.t.Cleanup(func() { p.cmd.Process.Kill(); <-p.done })
+	return p
+}
+
+func (p *publisher) wait(t *testing.T, timeout time.Duration) error {
+	t.Helper()
+	select {
+	case err := <-p.done:
+		p.done <- err
+		return err
+	case <-time.After(timeout):
+		t.Fatalf("ffmpeg still publishing after %v", timeout)
+		return nil
+	}
+}
+
+var (
+	mediaSeqRe = regexp.MustCompile(`#EXT-X-MEDIA-SEQUENCE:(\d+)`)
+	segRe      = regexp.MustCompile(`(?m)^(\d+)\.ts$`)
+)
+
+func mediaSequence(pl []byte) int64 {
+	m := mediaSeqRe.FindSubmatch(pl)
+	if m == nil {
+		return -1
+	}
+	n, _ := strconv.ParseInt(string(m[1]), 10, 64)
+	return n
+}
+
+func segments(pl []byte) []string {
+	var s []string
+	for _, m := range segRe.FindAllSubmatch(pl, -1) {
+		s = append(s, string(m[1]))
+	}
+	return s
+}
+
+// TestServePublishAndWatch is a user's whole session: create a channel,
+// publish with ffmpeg, watch over HTTP while the playlist slides, get
+// refused with a wrong key or as a second publisher, end, publish again,
+// and see the stream removed after the grace period. The stream key never
+// shows in any HTTP response or log line.
+func TestServePublishAndWatch(t *testing.T) {
+	s := startServer(t)
+	k := s.createChannel("my channel")
+	hls := "/hls/" + k.PlaybackID
+
+	if code, _ := s.tryGet(hls + "/live.m3u8"); code != 404 {
+		t.Errorf("master of a channel that is not live: status %d, want 404", code)
+	}
+	pub := s.publish(k.StreamKey, 12)
+	testenv.WaitFor(t, 20*time.Second, func() bool { code, _ := s.tryGet(hls + "/live.m3u8"); return code == 200 }, "the master playlist")
+	master := s.get(hls + "/live.m3u8")
+	if !bytes.Contains(master, []byte("360p/index.m3u8")) || !bytes.Contains(master, []byte("avc1.4d")) {
+		t.Errorf("master playlist:\n%s", master)
+	}
+
+	// Wrong keys are refused; so is a second publisher of a live channel.
+	bad := s.publish("sk_"+strings.Repeat("a", 32), 2)
+	if err := bad.wait(t, 15*time.Second); err == nil {
+		t.Error("a publish with an unknown key succeeded")
+	}
+	second := s.publish(k.StreamKey, 2)
+	if err := second.wait(t, 15*time.Second); err == nil {
+		t.Error("a second publisher of a live channel was accepted")
+	}
+
+	// The live playlist slides: its media sequence advances across polls.
+	var first []byte
+	testenv.WaitFor(t, 20*time.Second, func() bool {
+		_, first = s.tryGet(hls + "/360p/index.m3u8")
+		return len(segments(first)) >= 2
+	}, "two segments")
+	seq0 := mediaSequence(first)
+	testenv.WaitFor(t, 20*time.Second, func() bool {
+		_, pl := s.tryGet(hls + "/360p/index.m3u8")
+		return mediaSequence(pl) > seq0 || bytes.Contains(pl, []byte("ENDLIST"))
+	}, "the media sequence to advance")
+	if bytes.Contains(first, []byte("#EXT-X-ENDLIST")) {
+		t.Errorf("live playlist already ended:\n%s", first)
+	}
+
+	// A segment, fetched as a player does, is valid H.264 main in MPEG-TS.
+	seg := segments(first)[0]
+	path := filepath.Join(t.TempDir(), "seg.ts")
+	if err := os.WriteFile(path, s.get(hls+"/360p/"+seg+".ts"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	pr := testenv.Probe(t, path)
+	var sawVideo, sawAudio bool
+	for _, st := range pr.Streams {
+		switch st.CodecType {
+		case "video":
+			sawVideo = true
+			if st.CodecName != "h264" || st.Profile != "Main" || st.Width != 640 || st.Height != 360 {
+				t.Errorf("segment video: %+v", st)
+			}
+		case "audio":
+			sawAudio = true
+			if st.CodecName != "aac" || st.SampleRate != "48000" {
+				t.Errorf("segment audio: %+v", st)
+			}
+		}
+	}
+	if !sawVideo || !sawAudio {
+		t.Errorf("segment streams: %+v", pr.Streams)
+	}
+
+	// The admin API lists the live stream.
+	code, body := s.admin("GET", "/api/streams")
+	if code != 200 || !bytes.Contains(body, []byte(k.PlaybackID)) || !bytes.Contains(body, []byte(`"live":true`)) {
+		t.Errorf("GET /api/streams: %d %s", code, body)
+	}
+	metrics := s.get("/metrics")
+	if !bytes.Contains(metrics, []byte("livestream_streams_live 1")) ||
+		!bytes.Contains(metrics, []byte(`livestream_encode_fps{playback_id="`+k.PlaybackID+`",rendition="360p"}`)) {
+		t.Errorf("metrics lack the live stream:\n%s", metrics)
+	}
+
+	// The publisher ends: the playlist gets ENDLIST and stays for the grace period.
+	if err := pub.wait(t, 30*time.Second); err != nil {
+		t.Fatalf("publisher: %v: %s", err, pub.stderr.String())
+	}
+	var last []byte
+	testenv.WaitFor(t, 10*time.Second, func() bool {
+		_, last = s.tryGet(hls + "/360p/index.m3u8")
+		return bytes.Contains(last, []byte("#EXT-X-ENDLIST"))
+	}, "ENDLIST after unpublish")
+	lastSegs := segments(last)
+
+	// Publishing again at once works, with segment numbers above the old ones.
+	again := s.publish(k.StreamKey, 4)
+	if err := again.wait(t, 30*time.Second); err != nil {
+		t.Fatalf("publish again: %v: %s", err, again.stderr.String())
+	}
+	testenv.WaitFor(t, 10*time.Second, func() bool {
+		_, pl := s.tryGet(hls + "/360p/index.m3u8")
+		segs := segments(pl)
+		return len(segs) > 0 && bytes.Contains(pl, []byte("ENDLIST")) && numeric(segs[0]) > numeric(lastSegs[len(lastSegs)-1])
+	}, "the second stream's segments, numbered above the first's")
+
+	// After the grace period the stream is gone.
+	testenv.WaitFor(t, 15*time.Second, func() bool { code, _ := s.tryGet(hls + "/live.m3u8"); return code == 404 }, "the stream's removal after the grace period")
+
+	if err := s.stop(); err != nil {
+		t.Errorf("serve returned %v after shutdown", err)
+	}
+	logs := s.logs.String()
+	if !strings.Contains(logs, "publish started") {
+		t.Errorf("the log has no publish:\n%s", logs)
+	}
+	if strings.Contains(logs, k.StreamKey) {
+		t.Errorf("the stream key appears in the log")
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if bytes.Contains(s.traffic.Bytes(), []byte(k.StreamKey)) {
+		t.Errorf("the stream key appears in an HTTP response")
+	}
+}
+
+func numeric(s string) int64 { n, _ := strconv.ParseInt(s, 10, 64); return n }
+
+// TestServeTwoChannelsAndRotate: two channels live at once stay separate,
+// and rotating one's key ends its publish while the other goes on.
+func TestServeTwoChannelsAndRotate(t *testing.T) {
+	s := startServer(t)
+	a, b := s.createChannel("a"), s.createChannel("b")
+	// Different sizes tell the two streams apart.
+	pa, pb := s.publish(a.StreamKey, 30), s.publishSize(b.StreamKey, 6, "426x240")
+	for _, k := range []channelKeys{a, b} {
+		testenv.WaitFor(t, 20*time.Second, func() bool {
+			code, _ := s.tryGet("/hls/" + k.PlaybackID + "/360p/index.m3u8")
+			return code == 200
+		}, "both channels' playlists")
+	}
+	if m := s.get("/hls/" + a.PlaybackID + "/live.m3u8"); !bytes.Contains(m, []byte("RESOLUTION=640x360")) {
+		t.Errorf("channel a's master playlist:\n%s", m)
+	}
+	if m := s.get("/hls/" + b.PlaybackID + "/live.m3u8"); !bytes.Contains(m, []byte("RESOLUTION=426x240")) {
+		t.Errorf("channel b's master playlist:\n%s", m)
+	}
+	code, body := s.admin("POST", "/api/channels/"+a.ChannelID+"/rotate")
+	if code != 200 || bytes.Contains(body, []byte(a.StreamKey)) {
+		t.Fatalf("rotate: %d %s", code, body)
+	}
+	if err := pa.wait(t, 20*time.Second); err == nil {
+		t.Log("ffmpeg exited cleanly after the server ended its publish")
+	}
+	testenv.WaitFor(t, 10*time.Second, func() bool {
+		_, pl := s.tryGet("/hls/" + a.PlaybackID + "/360p/index.m3u8")
+		return bytes.Contains(pl, []byte("ENDLIST"))
+	}, "the rotated channel's stream to end")
+	select {
+	case err := <-pb.done:
+		pb.done <- err
+		t.Errorf("rotating channel a ended channel b's publish: %v", err)
+	default:
+	}
+	// The old key no longer publishes.
+	old := s.publish(a.StreamKey, 2)
+	if err := old.wait(t, 15*time.Second); err == nil {
+		t.Error("the rotated-away key still publishes")
+	}
+	if err := pb.wait(t, 30*time.Second); err != nil {
+		t.Errorf("channel b: %v: %s", err, pb.stderr.String())
+	}
+}
