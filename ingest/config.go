@@ -1,0 +1,125 @@
+package ingest
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+)
+
+// Config sets up a Server. Zero fields take the defaults named.
+type Config struct {
+	// App is the RTMP application publishers connect to: they publish to
+	// rtmp://HOST:PORT/App/STREAM_KEY. Default "stream".
+	App string `yaml:"app" json:"app"`
+	// Auth resolves a stream key to its channel. Required.
+	Auth Authenticator `yaml:"-" json:"-"`
+	// Handler receives each authenticated publish. Required.
+	Handler Handler `yaml:"-" json:"-"`
+	// Logger receives the server's logs, with a child per connection.
+	// Default slog.Default().
+	Logger *slog.Logger `yaml:"-" json:"-"`
+
+	// IdleTimeout closes a connection that sent nothing for this long: a
+	// publisher whose network died without a FIN or RST. Default 10 s.
+	IdleTimeout time.Duration `yaml:"idle_timeout" json:"idle_timeout"`
+	// HandshakeTimeout bounds the time from accept to the publish command
+	// (RTMP handshake, connect, createStream, publish), so that a peer
+	// cannot hold a connection open without publishing. Default 5 s.
+	HandshakeTimeout time.Duration `yaml:"handshake_timeout" json:"handshake_timeout"`
+	// MaxMessageSize caps one RTMP message of an authorized publisher (a
+	// video frame); a bigger one closes the connection. Before the publish
+	// is authorized, every message is capped at 64 KiB. Default 4 MiB, at
+	// least 64 KiB, at most 16 MiB − 1 (RTMP's 24-bit length).
+	MaxMessageSize int `yaml:"max_message_size" json:"max_message_size"`
+	// StartTimeout is how long after publish the codec headers may take.
+	// The Sink starts as soon as every announced track has its header; a
+	// track announced but silent is given up after this long and the
+	// stream starts with what there is; with no header at all by then, the
+	// publish ends. Default 5 s.
+	StartTimeout time.Duration `yaml:"start_timeout" json:"start_timeout"`
+	// AuthFailures rate-limits failed authentications per remote address.
+	AuthFailures AuthFailures `yaml:"auth_failures" json:"auth_failures"`
+}
+
+// AuthFailures limits how often one address may fail to authenticate.
+type AuthFailures struct {
+	// Max is the number of failures from one address (an IPv4 address, an
+	// IPv6 /64) within Window after which its publishes are refused
+	// without looking the key up, until the window ends. Default 5;
+	// negative turns the limit off.
+	Max int `yaml:"max" json:"max"`
+	// Window is counted from the first failure. Default 1 minute.
+	Window time.Duration `yaml:"window" json:"window"`
+}
+
+// Bounds of Config.MaxMessageSize.
+const (
+	minMaxMessageSize = preAuthMaxMessage
+	maxMaxMessageSize = 1<<24 - 1
+)
+
+// WithDefaults returns c with its zero fields set to their defaults.
+func (c Config) WithDefaults() Config {
+	if c.App == "" {
+		c.App = "stream"
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	if c.IdleTimeout == 0 {
+		c.IdleTimeout = 10 * time.Second
+	}
+	if c.HandshakeTimeout == 0 {
+		c.HandshakeTimeout = 5 * time.Second
+	}
+	if c.MaxMessageSize == 0 {
+		c.MaxMessageSize = 4 << 20
+	}
+	if c.StartTimeout == 0 {
+		c.StartTimeout = 5 * time.Second
+	}
+	if c.AuthFailures.Max == 0 {
+		c.AuthFailures.Max = 5
+	}
+	if c.AuthFailures.Window == 0 {
+		c.AuthFailures.Window = time.Minute
+	}
+	return c
+}
+
+// Validate reports every field of c (with defaults applied) that cannot
+// work, each named as in a config file.
+func (c Config) Validate() error {
+	var errs []error
+	bad := func(field, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%s: "+format, append([]any{field}, args...)...))
+	}
+	if c.Auth == nil {
+		bad("auth", "must be set")
+	}
+	if c.Handler == nil {
+		bad("handler", "must be set")
+	}
+	if c.App == "" || strings.ContainsAny(c.App, "/?") {
+		bad("app", "%q: must be one path segment", c.App)
+	}
+	for _, d := range []struct {
+		field string
+		v     time.Duration
+	}{
+		{"idle_timeout", c.IdleTimeout},
+		{"handshake_timeout", c.HandshakeTimeout},
+		{"start_timeout", c.StartTimeout},
+		{"auth_failures.window", c.AuthFailures.Window},
+	} {
+		if d.v <= 0 {
+			bad(d.field, "%v: must be positive", d.v)
+		}
+	}
+	if c.MaxMessageSize < minMaxMessageSize || c.MaxMessageSize > maxMaxMessageSize {
+		bad("max_message_size", "%d: must be %d to %d", c.MaxMessageSize, minMaxMessageSize, maxMaxMessageSize)
+	}
+	return errors.Join(errs...)
+}

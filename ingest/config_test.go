@@ -1,0 +1,34 @@
+package ingest
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestConfigDefaults(t *testing.T) {
+	c := Config{Auth: &testAuth{}, Handler: &testHandler{}}.WithDefaults()
+	if c.App != "stream" || c.IdleTimeout != 10*time.Second || c.HandshakeTimeout != 5*time.Second || c.StartTimeout != 5*time.Second ||
+		c.MaxMessageSize != 4<<20 || c.AuthFailures != (AuthFailures{Max: 5, Window: time.Minute}) || c.Logger == nil {
+		t.Errorf("defaults %+v", c)
+	}
+	if err := c.Validate(); err != nil {
+		t.Errorf("the defaults do not validate: %v", err)
+	}
+}
+
+func TestConfigValidate(t *testing.T) {
+	c := Config{App: "live/x", IdleTimeout: -time.Second, MaxMessageSize: 100}.WithDefaults()
+	err := c.Validate()
+	if err == nil {
+		t.Fatal("a bad config validates")
+	}
+	for _, field := range []string{"auth:", "handler:", "app:", "idle_timeout:", "max_message_size:"} {
+		if !strings.Contains(err.Error(), field) {
+			t.Errorf("the error does not name %s: %v", field, err)
+		}
+	}
+	if _, err := NewServer(Config{}); err == nil {
+		t.Error("NewServer without Auth and Handler")
+	}
+}

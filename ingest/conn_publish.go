@@ -1,0 +1,116 @@
+package ingest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"time"
+
+	"github.com/livestream/livestream/registry"
+	rtmp "github.com/yutopp/go-rtmp"
+	"github.com/yutopp/go-rtmp/message"
+)
+
+// authTimeout bounds a key lookup (a Redis round trip in a cluster).
+const authTimeout = 5 * time.Second
+
+// OnPublish authenticates the key in the publishing name and asks the
+// Handler for a Sink. An error refuses the publish: we send an onStatus
+// error saying why, go-rtmp its own "Publish failed." and closes.
+func (c *conn) OnPublish(sc *rtmp.StreamContext, _ uint32, cmd *message.NetStreamPublish) (err error) {
+	defer c.catch(&err)
+	c.addSecret(cmd.PublishingName)
+	if c.pub != nil {
+		return c.fail(errors.New("publish twice on one connection"))
+	}
+	key, rawQuery := splitPublishingName(cmd.PublishingName)
+	ch, err := c.authenticate(key)
+	if err != nil {
+		code, desc := message.NetStreamOnStatusCodePublishBadName, "unauthorized: unknown or revoked stream key"
+		switch {
+		case errors.Is(err, ErrRateLimited):
+			code, desc = message.NetStreamOnStatusCodePublishFailed, "too many failed authentications: try again later"
+		case !errors.Is(err, ErrUnauthorized):
+			code, desc = message.NetStreamOnStatusCodePublishFailed, "authentication unavailable: try again later"
+		}
+		c.sendStatus(sc.StreamID, code, desc)
+		return c.fail(err)
+	}
+	c.log = c.log.With("channel", ch.ID)
+
+	query, qerr := url.ParseQuery(rawQuery)
+	if qerr != nil { // the pairs before the bad one are kept; none is logged
+		c.log.Warn("ignoring malformed query parameters in the publishing name")
+	}
+	sink, err := c.srv.cfg.Handler.Publish(c.ctx, ch, PublishInfo{RemoteAddr: c.remote, Query: query})
+	if err != nil {
+		desc := c.redact(err.Error())
+		c.log.Warn("publish refused by handler", "err", desc)
+		c.sendStatus(sc.StreamID, message.NetStreamOnStatusCodePublishFailed, desc)
+		return c.fail(fmt.Errorf("handler refused publish: %s", desc))
+	}
+
+	now := time.Now()
+	c.pub = newPublish(sink, c.log, c.srv.cfg.StartTimeout, now)
+	c.publishedAt = now
+	c.streamID = sc.StreamID
+	c.rw.authorize(c.srv.cfg.MaxMessageSize)
+	c.log.Info("publish accepted", "playback_id", ch.PlaybackID)
+
+	pub := c.pub
+	c.startTimer = time.AfterFunc(c.srv.cfg.StartTimeout+startGrace, func() {
+		if pub.abandon() {
+			c.stop(pub.noHeaders())
+		}
+	})
+	c.watch.Go(func() {
+		select {
+		case <-sink.Done():
+			c.log.Info("publish ended by its sink")
+			c.stop(ErrSinkDone)
+		case <-c.ctx.Done():
+		}
+	})
+	return nil
+}
+
+// authenticate resolves key to its channel, refusing it with
+// ErrRateLimited or ErrUnauthorized (logged with the address and reason,
+// never the key), or with an error of the Authenticator's.
+func (c *conn) authenticate(key streamKey) (registry.Channel, error) {
+	now := time.Now()
+	lim := c.srv.limiter
+	if ok, first := lim.allowed(c.addr, now); !ok {
+		level := slog.LevelDebug
+		if first {
+			level = slog.LevelWarn
+		}
+		c.log.Log(c.ctx, level, "refused publish: too many failed authentications from this address")
+		return registry.Channel{}, ErrRateLimited
+	}
+	var ch registry.Channel
+	err := fmt.Errorf("key of %d bytes: %w", len(key), registry.ErrMalformedKey)
+	if key.wellFormed() {
+		ctx, cancel := context.WithTimeout(c.ctx, authTimeout)
+		ch, err = c.srv.cfg.Auth.Authenticate(ctx, key.reveal())
+		cancel()
+	}
+	switch {
+	case err == nil:
+		return ch, nil
+	case errors.Is(err, registry.ErrUnknownKey), errors.Is(err, registry.ErrMalformedKey):
+		lim.fail(c.addr, now)
+		reason := "unknown or revoked stream key"
+		if errors.Is(err, registry.ErrMalformedKey) {
+			reason = "malformed stream key"
+		}
+		c.log.Warn("refused publish: "+reason, "key_hash", key.hash())
+		return registry.Channel{}, fmt.Errorf("%s: %w", reason, ErrUnauthorized)
+	default:
+		msg := c.redact(err.Error())
+		c.log.Error("authenticate stream key", "key_hash", key.hash(), "err", msg)
+		return registry.Channel{}, fmt.Errorf("authenticate stream key: %s", msg)
+	}
+}

@@ -1,0 +1,16 @@
+// Package ingest is the RTMP front of a server: it accepts publishers
+// (go-rtmp), authenticates their stream key, turns their FLV audio and video
+// messages into media.Packets and hands each publish to a Handler (the live
+// package) as a Sink.
+//
+// It owns the RTMP connection's life: deadlines (go-rtmp sets none), limits
+// on what a peer may send before and after it is authenticated, the set of
+// open connections (go-rtmp tracks none) and their shutdown, and the rate
+// limit on failed authentications. FLV → packet conversion (flv*.go) is pure
+// and kept apart from the network (server.go, conn*.go).
+//
+// It must not transcode, remux or know what happens to a publish after the
+// Sink, and it must never log, return or put in a status message a stream
+// key: logs name the channel id once it is known, before that at most a
+// short hash of the key. It imports media and registry only.
+package ingest

@@ -1,0 +1,39 @@
+package ingest
+
+import "errors"
+
+var (
+	// ErrServerClosed is returned by Serve after Shutdown, and is the reason
+	// Sink.End gets for a publish that Shutdown ended.
+	ErrServerClosed = errors.New("ingest: server closed")
+
+	// ErrUnauthorized refuses a publish whose stream key is unknown,
+	// revoked, rotated away or malformed, or whose app is not Config.App.
+	ErrUnauthorized = errors.New("ingest: unauthorized")
+	// ErrRateLimited refuses a publish, without looking its key up, from an
+	// address that failed to authenticate too often (Config.AuthFailures).
+	ErrRateLimited = errors.New("ingest: too many failed authentications")
+
+	// ErrUnsupportedCodec ends a publish whose codec is not H.264, AAC or
+	// MP3 (HEVC, AV1, VP9, VP6, Sorenson, Speex, …).
+	ErrUnsupportedCodec = errors.New("ingest: unsupported codec")
+	// ErrParamsChanged ends a publish whose sequence header changes once
+	// the Sink has started: the pipeline cannot follow a new resolution or
+	// sample rate, so the publisher has to reconnect.
+	ErrParamsChanged = errors.New("ingest: codec parameters changed mid-stream")
+	// ErrNoCodecHeaders ends a publish that sent no usable sequence header
+	// within Config.StartTimeout.
+	ErrNoCodecHeaders = errors.New("ingest: no codec headers")
+
+	// ErrIdleTimeout ends a connection that sent nothing for
+	// Config.IdleTimeout, or that did not reach publish within
+	// Config.HandshakeTimeout.
+	ErrIdleTimeout = errors.New("ingest: connection idle")
+	// ErrProtocol ends a connection that broke RTMP or our limits on it: a
+	// message over Config.MaxMessageSize, too many chunk streams, an AMF
+	// value nested too deep, bytes that are not RTMP.
+	ErrProtocol = errors.New("ingest: RTMP protocol violation")
+	// ErrSinkDone is the reason Sink.End gets when the Sink's Done channel
+	// closed (key revoked, stream stopped by the operator).
+	ErrSinkDone = errors.New("ingest: publish ended by its sink")
+)
