@@ -97,6 +97,7 @@ fuzz:
 bench: build
 	$(GO) test -run='^$$' -bench=. -benchtime=$(BENCHTIME) -count=$(BENCHCOUNT) -timeout 60m ./bench/...
 	bash bench/compare.sh
+	bash bench/live.sh
 
 clean:
 	rm -rf bin data
