@@ -35,28 +35,41 @@ OUT      := $(DATA_DIR)/out
 
 # Debian/Ubuntu packages the build and the tests need, and the pkg-config
 # modules that prove the -dev ones are there (libx264-dev's module is "x264").
-APT_PKGS := libavcodec-dev libavformat-dev libavfilter-dev libswscale-dev \
-	libswresample-dev libavutil-dev libavdevice-dev libx264-dev pkg-config ffmpeg chromium
-PC_MODS  := libavcodec libavformat libavfilter libswscale libswresample libavutil x264
-SUDO     := $(shell [ "$$(id -u)" != 0 ] && command -v sudo >/dev/null 2>&1 && echo sudo)
+BUILD_PKGS := libavcodec-dev libavformat-dev libavfilter-dev libswscale-dev \
+	libswresample-dev libavutil-dev libavdevice-dev libx264-dev pkg-config
+# The tests also drive the ffmpeg/ffprobe CLI and a headless Chromium.
+TEST_PKGS  := ffmpeg chromium
+TEST_TOOLS := ffmpeg ffprobe chromium
+PC_MODS    := libavcodec libavformat libavfilter libswscale libswresample libavutil x264
+SUDO       := $(shell [ "$$(id -u)" != 0 ] && command -v sudo >/dev/null 2>&1 && echo sudo)
 
-.PHONY: all deps build run sample test fuzz bench clean
+.PHONY: all deps deps-build build run sample test fuzz bench clean
 
 all: build
 
-deps:
-	@if ! pkg-config --exists $(PC_MODS) 2>/dev/null || ! command -v ffmpeg >/dev/null || ! command -v ffprobe >/dev/null || ! command -v chromium >/dev/null; then \
-		command -v apt-get >/dev/null || { echo "make deps: no apt-get; install FFmpeg 5.1's development libraries, libx264, pkg-config and ffmpeg by hand"; exit 1; }; \
-		[ "$$(id -u)" = 0 ] || [ -n "$(SUDO)" ] || { echo "make deps: run as root or install sudo to install: $(APT_PKGS)"; exit 1; }; \
-		echo "make deps: installing $(APT_PKGS)"; \
+# install PACKAGES when CHECK fails.
+define apt_install
+	@if ! { $(2); }; then \
+		command -v apt-get >/dev/null || { echo "make deps: no apt-get; install by hand: $(1)"; exit 1; }; \
+		[ "$$(id -u)" = 0 ] || [ -n "$(SUDO)" ] || { echo "make deps: run as root or install sudo to install: $(1)"; exit 1; }; \
+		echo "make deps: installing $(1)"; \
 		$(SUDO) apt-get update -qq && \
-		$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(APT_PKGS) >/dev/null && \
-		pkg-config --exists --print-errors $(PC_MODS); \
+		$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(1) >/dev/null; \
 	fi
+endef
+
+# What the build needs: FFmpeg 5.1's and libx264's development packages.
+deps-build:
+	$(call apt_install,$(BUILD_PKGS),pkg-config --exists $(PC_MODS) 2>/dev/null)
+	@pkg-config --exists --print-errors $(PC_MODS)
 	@pkg-config --exists 'libavcodec >= 59' 'libavcodec < 60' || { \
 		echo "make deps: livestream links FFmpeg 5.1 (libavcodec 59, through go-astiav v0.16), but this machine has libavcodec $$(pkg-config --modversion libavcodec): build on Debian 12 (bookworm) or with Dockerfile.build"; exit 1; }
 
-build: deps
+# What the build and the tests need.
+deps: deps-build
+	$(call apt_install,$(TEST_PKGS),$(foreach t,$(TEST_TOOLS),command -v $(t) >/dev/null &&) true)
+
+build: deps-build
 	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/livestream
 
 # Until the live server lands, `make run` transcodes a generated sample.
@@ -94,7 +107,7 @@ test: deps
 fuzz:
 	FUZZTIME=$(FUZZTIME) bash scripts/fuzz.sh $(FUZZ_PKGS)
 
-bench: build
+bench: deps build
 	$(GO) test -run='^$$' -bench=. -benchtime=$(BENCHTIME) -count=$(BENCHCOUNT) -timeout 60m ./bench/...
 	bash bench/compare.sh
 	bash bench/live.sh
