@@ -144,24 +144,11 @@ func runKeys(args []string, stdout, stderr io.Writer) int {
 	return 0
 }
 
-// fromEnv fills each flag not given on the command line from
-// LIVESTREAM_<FLAG> (--data-dir from LIVESTREAM_DATA_DIR), if set and not
-// empty.
+// fromEnv fills each flag not given on the command line from the
+// environment (flagsFromEnv), remembering which were given.
 func (f *keysFlags) fromEnv(fs *flag.FlagSet) error {
-	f.cmdLine = map[string]bool{}
-	fs.Visit(func(fl *flag.Flag) { f.cmdLine[fl.Name] = true })
-	var err error
-	fs.VisitAll(func(fl *flag.Flag) {
-		env := "LIVESTREAM_" + strings.ToUpper(strings.ReplaceAll(fl.Name, "-", "_"))
-		v := os.Getenv(env)
-		if f.cmdLine[fl.Name] || v == "" || err != nil {
-			return
-		}
-		if serr := fl.Value.Set(v); serr != nil {
-			err = fmt.Errorf("%s: %w", env, serr) // the value is not quoted: it may be a token
-		}
-	})
-	return err
+	f.cmdLine = setFlags(fs)
+	return flagsFromEnv(fs, os.LookupEnv)
 }
 
 // open returns the admin API's client if an admin URL is set, else the

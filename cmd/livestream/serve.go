@@ -167,31 +167,6 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 	return 0
 }
 
-// flagsFromEnv sets every flag not given on the command line from
-// LIVESTREAM_<FLAG> (dashes as underscores), when that is set.
-func flagsFromEnv(fs *flag.FlagSet, lookup func(string) (string, bool)) error {
-	set := setFlags(fs)
-	var err error
-	fs.VisitAll(func(f *flag.Flag) {
-		if set[f.Name] || err != nil {
-			return
-		}
-		name := "LIVESTREAM_" + strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_"))
-		if v, ok := lookup(name); ok {
-			if e := fs.Set(f.Name, v); e != nil {
-				err = fmt.Errorf("%s: %w", name, e)
-			}
-		}
-	})
-	return err
-}
-
-func setFlags(fs *flag.FlagSet) map[string]bool {
-	set := map[string]bool{}
-	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
-	return set
-}
-
 // newLogger logs text on a terminal and JSON otherwise (to a collector).
 func newLogger(w io.Writer, c ServeConfig) *slog.Logger {
 	level, _ := parseLevel(c.LogLevel)

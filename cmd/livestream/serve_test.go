@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"flag"
 	"fmt"
 	"io"
 	"net/http"
@@ -373,5 +374,47 @@ func TestServeTwoChannelsAndRotate(t *testing.T) {
 	}
 	if err := pb.wait(t, 30*time.Second); err != nil {
 		t.Errorf("channel b: %v: %s", err, pb.stderr.String())
+	}
+}
+
+// TestServeFlagsEnvironmentAndConfig: a flag beats LIVESTREAM_<FLAG>,
+// which beats the config file, which beats the default.
+func TestServeFlagsEnvironmentAndConfig(t *testing.T) {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	a := fs.String("rtmp-addr", "", "")
+	b := fs.String("http-addr", "", "")
+	c := fs.String("data-dir", "", "")
+	if err := fs.Parse([]string{"--rtmp-addr", ":1"}); err != nil {
+		t.Fatal(err)
+	}
+	env := map[string]string{"LIVESTREAM_RTMP_ADDR": ":2", "LIVESTREAM_HTTP_ADDR": ":3", "LIVESTREAM_DATA_DIR": ""}
+	if err := flagsFromEnv(fs, func(k string) (string, bool) { v, ok := env[k]; return v, ok }); err != nil {
+		t.Fatal(err)
+	}
+	set := setFlags(fs)
+	if *a != ":1" || *b != ":3" || *c != "" || !set["http-addr"] || set["data-dir"] {
+		t.Errorf("rtmp %q http %q data %q set %v", *a, *b, *c, set)
+	}
+	d := fs.Duration("grace", 0, "")
+	env["LIVESTREAM_GRACE"] = "soon"
+	err := flagsFromEnv(fs, func(k string) (string, bool) { v, ok := env[k]; return v, ok })
+	if err == nil || !strings.Contains(err.Error(), "LIVESTREAM_GRACE") || strings.Contains(err.Error(), "soon") {
+		t.Errorf("bad LIVESTREAM_GRACE: %v (grace %v)", err, *d)
+	}
+}
+
+// TestServeBadConfig fails at start with a message naming the field.
+func TestServeBadConfig(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "bad.yaml")
+	os.WriteFile(path, []byte("serve:\n  log_format: xml\n"), 0o644)
+	code, _, stderr := runCLI(t, "serve", "--config", path, "--data-dir", dir)
+	if code == 0 || !strings.Contains(stderr, "log_format") {
+		t.Errorf("exit %d: %s", code, stderr)
+	}
+	code, _, stderr = runCLI(t, "serve", "--rtmp-addr", "256.0.0.1:99999", "--http-addr", testenv.FreeAddr(t),
+		"--admin-addr", testenv.FreeAddr(t), "--data-dir", dir, "--log-format", "text")
+	if code != 1 || !strings.Contains(stderr, "RTMP listener") {
+		t.Errorf("unusable RTMP address: exit %d: %s", code, stderr)
 	}
 }
