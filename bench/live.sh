@@ -3,7 +3,7 @@
 # serve`, side by side with N ffmpeg CLI ladders fed the same stream at its
 # native rate. Prints, per N, who keeps up, CPU per stream and livestream's
 # segment latency (last frame received → segment listed).
-#   STREAMS=1,2 SECONDS_=120 bash bench/live.sh
+#   STREAMS=1,2 SECONDS_=120 [CONFIG=file.yaml] bash bench/live.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 STREAMS=${STREAMS:-1,2}
@@ -21,4 +21,4 @@ if [ ! -s "$src" ]; then
     -t 30 -c:v libx264 -preset veryfast -g 60 -bf 2 -b:v 4500k -maxrate 4500k -bufsize 9000k \
     -c:a aac -b:a 160k -f flv "$src"
 fi
-go run ./bench/cmd/livebench -livestream bin/livestream -streams "$STREAMS" -seconds "$LEN" "$src"
+go run ./bench/cmd/livebench -livestream bin/livestream -streams "$STREAMS" -seconds "$LEN" -config "${CONFIG:-}" "$src"

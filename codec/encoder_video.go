@@ -24,6 +24,9 @@ type VideoEncoderConfig struct {
 	GOP int
 	// Threads is x264's thread count (0: x264's choice, 1.5 per core).
 	Threads int
+	// Lookahead is x264's rate-control lookahead in frames (0: the
+	// preset's). Every frame of it delays each packet by one frame.
+	Lookahead int
 }
 
 // VideoEncoder encodes yuv420p pictures to H.264 Annex B access units with
@@ -75,6 +78,7 @@ func NewVideoEncoder(c VideoEncoderConfig) (_ *VideoEncoder, err error) {
 	set("g", strconv.Itoa(c.GOP))
 	set("keyint_min", strconv.Itoa(c.GOP))
 	set("threads", strconv.Itoa(c.Threads))
+	set("rc-lookahead", strconv.Itoa(c.Lookahead))
 	set("aud", "1")
 	if err == nil {
 		err = opts.Set("sc_threshold", "0", astiav.NewDictionaryFlags())

@@ -40,6 +40,10 @@ type Config struct {
 	Preset  string  `yaml:"preset" json:"preset"`
 	Profile string  `yaml:"profile" json:"profile"`
 	CRF     float64 `yaml:"crf" json:"crf"`
+	// Lookahead is x264's rate-control lookahead in frames; 0 keeps the
+	// preset's (10 at veryfast). Each frame less lists a live segment one
+	// frame sooner, at some cost in quality.
+	Lookahead int `yaml:"lookahead" json:"lookahead"`
 	// AudioSampleRate and AudioChannels of the AAC output. Defaults 48000, 2.
 	AudioSampleRate int `yaml:"audio_sample_rate" json:"audio_sample_rate"`
 	AudioChannels   int `yaml:"audio_channels" json:"audio_channels"`
@@ -161,6 +165,9 @@ func (c Config) Validate() error {
 	}
 	if c.EncoderThreads < 0 || c.EncoderThreads > 64 {
 		bad("encoder_threads", "must be 0 to 64")
+	}
+	if c.Lookahead < 0 || c.Lookahead > 250 {
+		bad("lookahead", "%d: want 0 (the preset's) to 250 frames", c.Lookahead)
 	}
 	if c.DecoderThreads < 0 || c.DecoderThreads > 64 {
 		bad("decoder_threads", "must be 0 to 64")

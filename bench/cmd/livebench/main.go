@@ -42,6 +42,7 @@ func main() {
 	streamsFlag := flag.String("streams", "1,2", "comma-separated numbers of concurrent streams to try")
 	seconds := flag.Float64("seconds", 120, "how long each publish lasts")
 	warmup := flag.Float64("warmup", 10, "seconds of each publish left out of the lag figure")
+	config := flag.String("config", "", "config `file` for livestream serve (e.g. another ladder or lookahead)")
 	flag.Parse()
 	if flag.NArg() != 1 {
 		fmt.Fprintln(os.Stderr, "usage: livebench [flags] SOURCE")
@@ -61,7 +62,7 @@ func main() {
 	fmt.Printf("source %s, %.0f s publishes, lag counted after %.0f s\n", filepath.Base(src), *seconds, *warmup)
 	fmt.Printf("%-8s %-11s %10s %12s %12s %14s %14s\n", "streams", "side", "keeps up", "max lag (s)", "CPU/stream", "latency p50", "latency p99")
 	for _, n := range counts {
-		o, err := runOurs(*bin, *ffmpeg, src, n, *seconds, *warmup)
+		o, err := runOurs(*bin, *ffmpeg, src, *config, n, *seconds, *warmup)
 		if err != nil {
 			fmt.Fprintf(os.Stderr, "livebench: livestream with %d streams: %v\n", n, err)
 			os.Exit(1)
@@ -87,7 +88,7 @@ type outcome struct {
 
 // runOurs starts `livestream serve`, publishes n streams for seconds and
 // samples the streams' encode lag every second.
-func runOurs(bin, ffmpeg, src string, n int, seconds, warmup float64) (outcome, error) {
+func runOurs(bin, ffmpeg, src, config string, n int, seconds, warmup float64) (outcome, error) {
 	var o outcome
 	dir, err := os.MkdirTemp("", "livebench-")
 	if err != nil {
@@ -103,8 +104,12 @@ func runOurs(bin, ffmpeg, src string, n int, seconds, warmup float64) (outcome, 
 		return l.Addr().String()
 	}
 	rtmp, web, admin, token := addr(), addr(), addr(), "livebench"
-	srv := exec.Command(bin, "serve", "--rtmp-addr", rtmp, "--http-addr", web, "--admin-addr", admin,
-		"--admin-token", token, "--data-dir", dir, "--log-level", "warn", "--log-format", "text")
+	args := []string{"serve", "--rtmp-addr", rtmp, "--http-addr", web, "--admin-addr", admin,
+		"--admin-token", token, "--data-dir", dir, "--log-level", "warn", "--log-format", "text"}
+	if config != "" {
+		args = append(args, "--config", config)
+	}
+	srv := exec.Command(bin, args...)
 	srv.Stderr = os.Stderr
 	if err := srv.Start(); err != nil {
 		return o, err
