@@ -37,10 +37,15 @@ func ReferenceArgs(src, outDir string, cfg pipeline.Config, plan []pipeline.Plan
 // ReferenceLiveArgs is ReferenceArgs for a live stream: the source is read
 // at its native rate (-re, looped for seconds) as if it arrived over the
 // network, and each output is a sliding live playlist.
+//
+// x264 gets the lookahead livestream uses for live streams, so that both
+// sides do the same work.
 func ReferenceLiveArgs(src, outDir string, seconds float64, cfg pipeline.Config, plan []pipeline.Planned, gop int, audio bool) []string {
 	var args []string
 	for _, a := range ReferenceArgs(src, outDir, cfg, plan, gop, audio) {
 		switch a {
+		case "-c:v":
+			args = append(args, "-rc-lookahead", strconv.Itoa(pipeline.Lookahead(cfg, true)))
 		case "-i":
 			args = append(args, "-re", "-stream_loop", "-1", "-t", strconv.FormatFloat(seconds, 'f', -1, 64), "-i")
 			continue

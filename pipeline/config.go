@@ -40,9 +40,10 @@ type Config struct {
 	Preset  string  `yaml:"preset" json:"preset"`
 	Profile string  `yaml:"profile" json:"profile"`
 	CRF     float64 `yaml:"crf" json:"crf"`
-	// Lookahead is x264's rate-control lookahead in frames; 0 keeps the
-	// preset's (10 at veryfast). Each frame less lists a live segment one
-	// frame sooner, at some cost in quality.
+	// Lookahead is x264's rate-control lookahead in frames. 0 chooses:
+	// LiveLookahead for live streams, the preset's (10 at veryfast) for
+	// files. Each frame less lists a live segment one frame sooner, at some
+	// cost in quality.
 	Lookahead int `yaml:"lookahead" json:"lookahead"`
 	// AudioSampleRate and AudioChannels of the AAC output. Defaults 48000, 2.
 	AudioSampleRate int `yaml:"audio_sample_rate" json:"audio_sample_rate"`

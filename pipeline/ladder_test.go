@@ -129,3 +129,15 @@ func TestDecoderThreads(t *testing.T) {
 		}
 	}
 }
+
+func TestLookaheadForLive(t *testing.T) {
+	if got := Lookahead(Config{}, true); got != LiveLookahead {
+		t.Errorf("live default: %d, want %d", got, LiveLookahead)
+	}
+	if got := Lookahead(Config{}, false); got != 0 {
+		t.Errorf("file default: %d, want 0 (the preset's)", got)
+	}
+	if got := Lookahead(Config{Lookahead: 20}, true); got != 20 {
+		t.Errorf("configured: %d, want 20", got)
+	}
+}

@@ -66,7 +66,7 @@ func (r *rendition) Run(ctx context.Context) error {
 		Width: p.OutWidth, Height: p.OutHeight, FrameRate: r.g.frameRate,
 		Bitrate: int(p.VideoBitrate), MaxRate: int(p.MaxRate), BufSize: int(p.BufSize),
 		CRF: r.g.cfg.CRF, Preset: r.g.cfg.Preset, Profile: r.g.cfg.Profile,
-		GOP: r.g.gop, Threads: r.threads, Lookahead: r.g.cfg.Lookahead,
+		GOP: r.g.gop, Threads: r.threads, Lookahead: Lookahead(r.g.cfg, r.g.out.Type == hlsmux.Live),
 	})
 	if err != nil {
 		return fmt.Errorf("rendition %s: %w", p.Name, err)
