@@ -2,21 +2,17 @@ package origin
 
 import (
 	"context"
-	"encoding/json"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	cdplog "github.com/chromedp/cdproto/log"
-	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
 
 	"github.com/livestream/livestream/hlsmux"
+	"github.com/livestream/livestream/internal/browser"
 	"github.com/livestream/livestream/internal/testenv"
 )
 
@@ -116,7 +112,7 @@ func TestWatchPageInChromium(t *testing.T) {
 
 	ctx, cancel := context.WithTimeout(context.Background(), browserTimeout)
 	defer cancel()
-	browser := startChromium(ctx, t, chromium)
+	page := browser.Start(ctx, t, chromium)
 
 	isTS := func(rendition string) func(loggedRequest) bool {
 		return func(r loggedRequest) bool {
@@ -126,7 +122,7 @@ func TestWatchPageInChromium(t *testing.T) {
 	}
 	state := func() pageState {
 		t.Helper()
-		s, err := chromedp.Run(browser, chromedp.Evaluate[pageState](readPageState))
+		s, err := chromedp.Run(page, chromedp.Evaluate[pageState](readPageState))
 		if err != nil {
 			t.Fatalf("read the page's state: %v", err)
 		}
@@ -134,8 +130,8 @@ func TestWatchPageInChromium(t *testing.T) {
 	}
 	waitState := func(want string, timeout time.Duration) pageState {
 		t.Helper()
-		expr := `document.getElementById('player').dataset.state === ` + jsString(want)
-		_, err := chromedp.Run(browser, chromedp.Poll[bool](expr,
+		expr := `document.getElementById('player').dataset.state === ` + browser.JSString(want)
+		_, err := chromedp.Run(page, chromedp.Poll[bool](expr,
 			chromedp.WithPollingInterval(50*time.Millisecond), chromedp.WithPollingTimeout(timeout)))
 		if err != nil {
 			t.Fatalf("waiting for the page to show %q: %v; page: %+v", want, err, state())
@@ -144,7 +140,7 @@ func TestWatchPageInChromium(t *testing.T) {
 	}
 
 	// Not live: the page says so, and keeps asking.
-	if err := chromedp.Do(browser, chromedp.Navigate(srv.URL+"/watch/"+pid)); err != nil {
+	if err := chromedp.Do(page, chromedp.Navigate(srv.URL+"/watch/"+pid)); err != nil {
 		t.Fatalf("open the watch page: %v", err)
 	}
 	s := waitState("offline", 10*time.Second)
@@ -167,7 +163,7 @@ func TestWatchPageInChromium(t *testing.T) {
 	}
 	testenv.WaitFor(t, 10*time.Second, func() bool { return reqs.count(0, isTS("")) >= 2 },
 		"the player to fetch two fragments")
-	_, err := chromedp.Run(browser, chromedp.Poll[bool](`document.getElementById('video').currentTime > 0.5`,
+	_, err := chromedp.Run(page, chromedp.Poll[bool](`document.getElementById('video').currentTime > 0.5`,
 		chromedp.WithPollingInterval(50*time.Millisecond), chromedp.WithPollingTimeout(10*time.Second)))
 	if err != nil {
 		t.Fatalf("waiting for the video to play half a second: %v; page: %+v", err, state())
@@ -183,9 +179,9 @@ func TestWatchPageInChromium(t *testing.T) {
 		other, value = "180p", "1"
 	}
 	before := reqs.len()
-	err = chromedp.Do(browser, chromedp.Evaluate[chromedp.Void](`(() => {
+	err = chromedp.Do(page, chromedp.Evaluate[chromedp.Void](`(() => {
 		const q = document.getElementById('quality');
-		q.value = `+jsString(value)+`;
+		q.value = `+browser.JSString(value)+`;
 		q.dispatchEvent(new Event('change'));
 	})()`))
 	if err != nil {
@@ -204,83 +200,4 @@ func TestWatchPageInChromium(t *testing.T) {
 	if !strings.Contains(s.Status, "ended") {
 		t.Errorf("ended status reads %q", s.Status)
 	}
-}
-
-// startChromium starts headless Chromium with its profile in a temporary
-// directory and returns a context for its first tab. Cleanup closes it and
-// fails the test if any of its processes is left.
-func startChromium(ctx context.Context, t *testing.T, path string) context.Context {
-	t.Helper()
-	profile := t.TempDir()
-	opts := append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(path),
-		// Chromium keeps its crash reports under XDG_CONFIG_HOME whatever
-		// the profile, and its crash handlers, which detach from it, name
-		// that directory: so both stay in the test's directory, where the
-		// cleanup finds them.
-		chromedp.Env("XDG_CONFIG_HOME="+profile, "XDG_CACHE_HOME="+profile),
-		chromedp.UserDataDir(profile),
-		chromedp.NoSandbox, // tests run as root, where Chromium's sandbox refuses to start
-		chromedp.DisableGPU,
-		chromedp.Flag("autoplay-policy", "no-user-gesture-required"),
-		chromedp.Flag("mute-audio", true),
-	)
-	allocCtx, cancelAlloc := chromedp.NewExecAllocator(ctx, opts...)
-	browser, cancelBrowser := chromedp.NewContext(allocCtx, chromedp.WithListener(func(ev any) {
-		logBrowserEvent(t, ev)
-	}))
-	t.Cleanup(func() {
-		cancelBrowser() // closes the browser and waits for it
-		cancelAlloc()
-		testenv.WaitFor(t, 5*time.Second, func() bool { return len(processesUsing(profile)) == 0 },
-			"Chromium's processes to exit")
-	})
-	if err := chromedp.Do(browser); err != nil {
-		t.Fatalf("start %s: %v", path, err)
-	}
-	return browser
-}
-
-// logBrowserEvent logs the browser's console and fails the test on a
-// script exception or a security error (a CSP violation).
-func logBrowserEvent(t *testing.T, ev any) {
-	switch ev := ev.(type) {
-	case *runtime.EventExceptionThrown:
-		d := ev.ExceptionDetails
-		desc := ""
-		if d.Exception != nil {
-			desc = d.Exception.Description
-		}
-		t.Errorf("page script threw at %s:%d: %s %s", d.URL, d.LineNumber+1, d.Text, desc)
-	case *cdplog.EventEntryAdded:
-		t.Logf("browser %s %s: %s %s", ev.Entry.Level, ev.Entry.Source, ev.Entry.Text, ev.Entry.URL)
-		if ev.Entry.Source == cdplog.EntrySourceSecurity {
-			t.Errorf("browser security error (CSP?): %s", ev.Entry.Text)
-		}
-	case *runtime.EventConsoleAPICalled:
-		var args []string
-		for _, a := range ev.Args {
-			args = append(args, string(a.Value))
-		}
-		t.Logf("console.%s %s", ev.Type, strings.Join(args, " "))
-	}
-}
-
-// processesUsing lists the PIDs whose command line mentions dir.
-func processesUsing(dir string) []string {
-	var pids []string
-	entries, _ := os.ReadDir("/proc")
-	for _, e := range entries {
-		cmdline, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
-		if err == nil && strings.Contains(string(cmdline), dir) {
-			pids = append(pids, e.Name())
-		}
-	}
-	return pids
-}
-
-// jsString quotes s as a JavaScript string literal.
-func jsString(s string) string {
-	b, _ := json.Marshal(s)
-	return string(b)
 }

@@ -18,6 +18,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/chromedp"
+
+	"github.com/livestream/livestream/internal/browser"
 	"github.com/livestream/livestream/internal/testenv"
 	"github.com/livestream/livestream/pipeline"
 )
@@ -416,5 +419,36 @@ func TestServeBadConfig(t *testing.T) {
 		"--admin-addr", testenv.FreeAddr(t), "--data-dir", dir, "--log-format", "text")
 	if code != 1 || !strings.Contains(stderr, "RTMP listener") {
 		t.Errorf("unusable RTMP address: exit %d: %s", code, stderr)
+	}
+}
+
+// TestServeWatchPageInChromium: a viewer opens the watch page before the
+// channel is live, sees it offline, and the page starts playing the live
+// ladder once the creator publishes.
+func TestServeWatchPageInChromium(t *testing.T) {
+	chromium := testenv.NeedTool(t, "chromium")
+	s := startServer(t)
+	k := s.createChannel("watched")
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	page := browser.Start(ctx, t, chromium)
+	waitPage := func(expr string, timeout time.Duration, what string) {
+		t.Helper()
+		_, err := chromedp.Run(page, chromedp.Poll[bool](expr,
+			chromedp.WithPollingInterval(100*time.Millisecond), chromedp.WithPollingTimeout(timeout)))
+		if err != nil {
+			t.Fatalf("waiting for %s: %v\nserver log:\n%s", what, err, s.logs.String())
+		}
+	}
+	if err := chromedp.Do(page, chromedp.Navigate("http://"+s.cfg.Serve.HTTPAddr+"/watch/"+k.PlaybackID)); err != nil {
+		t.Fatal(err)
+	}
+	waitPage(`document.getElementById('player').dataset.state === 'offline'`, 15*time.Second, "the offline state")
+	s.publish(k.StreamKey, 20)
+	waitPage(`document.getElementById('player').dataset.state === 'playing'`, 40*time.Second, "the page to play")
+	waitPage(`document.getElementById('video').currentTime > 1`, 30*time.Second, "a second of live video")
+	errText, err := chromedp.Run(page, chromedp.Evaluate[string](`document.getElementById('player').dataset.error || ''`))
+	if err != nil || errText != "" {
+		t.Errorf("player error %q (%v)", errText, err)
 	}
 }

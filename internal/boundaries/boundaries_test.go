@@ -41,6 +41,7 @@ var mayImport = map[string][]string{
 	"bench":               {"pipeline", "codec"},
 	"internal/testenv":    {},
 	"internal/boundaries": {},
+	"internal/browser":    {"internal/testenv"},
 }
 
 // Only codec touches FFmpeg; only these may import go-astiav directly.
