@@ -28,6 +28,9 @@ type Config struct {
 	// (RTMP handshake, connect, createStream, publish), so that a peer
 	// cannot hold a connection open without publishing. Default 5 s.
 	HandshakeTimeout time.Duration `yaml:"handshake_timeout" json:"handshake_timeout"`
+	// MaxConns caps the RTMP connections open at once, publishing or not;
+	// one more is closed as soon as it is accepted. Default 1000.
+	MaxConns int `yaml:"max_conns" json:"max_conns"`
 	// MaxMessageSize caps one RTMP message of an authorized publisher (a
 	// video frame); a bigger one closes the connection. Before the publish
 	// is authorized, every message is capped at 64 KiB. Default 4 MiB, at
@@ -77,6 +80,9 @@ func (c Config) WithDefaults() Config {
 	if c.MaxMessageSize == 0 {
 		c.MaxMessageSize = 4 << 20
 	}
+	if c.MaxConns == 0 {
+		c.MaxConns = 1000
+	}
 	if c.StartTimeout == 0 {
 		c.StartTimeout = 5 * time.Second
 	}
@@ -117,6 +123,9 @@ func (c Config) Validate() error {
 		if d.v <= 0 {
 			bad(d.field, "%v: must be positive", d.v)
 		}
+	}
+	if c.MaxConns < 0 {
+		bad("max_conns", "%d: must not be negative", c.MaxConns)
 	}
 	if c.MaxMessageSize < minMaxMessageSize || c.MaxMessageSize > maxMaxMessageSize {
 		bad("max_message_size", "%d: must be %d to %d", c.MaxMessageSize, minMaxMessageSize, maxMaxMessageSize)

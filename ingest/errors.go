@@ -33,6 +33,9 @@ var (
 	// message over Config.MaxMessageSize, too many chunk streams, an AMF
 	// value nested too deep, bytes that are not RTMP.
 	ErrProtocol = errors.New("ingest: RTMP protocol violation")
+	// ErrTooManyConnections closes a connection accepted while
+	// Config.MaxConns connections are open.
+	ErrTooManyConnections = errors.New("ingest: too many connections")
 	// ErrSinkDone is the reason Sink.End gets when the Sink's Done channel
 	// closed (key revoked, stream stopped by the operator).
 	ErrSinkDone = errors.New("ingest: publish ended by its sink")

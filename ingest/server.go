@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	rtmp "github.com/yutopp/go-rtmp"
@@ -31,6 +32,8 @@ type Server struct {
 	listeners map[*listener]struct{}
 	conns     map[*conn]struct{}
 	addr      net.Addr
+	// refusedConns counts connections closed over Config.MaxConns.
+	refusedConns atomic.Int64
 }
 
 // NewServer returns a server for cfg, with defaults for its zero fields.
@@ -136,6 +139,13 @@ func (s *Server) onConnect(nc net.Conn) (io.ReadWriteCloser, *rtmp.ConnConfig) {
 	if s.closing {
 		s.mu.Unlock()
 		c.stop(ErrServerClosed) // go-rtmp's handshake fails at once
+	} else if len(s.conns) >= s.cfg.MaxConns {
+		s.mu.Unlock()
+		if s.refusedConns.Add(1)%100 == 1 {
+			s.log.Warn("too many RTMP connections: closing new ones", "max_conns", s.cfg.MaxConns,
+				"remote", nc.RemoteAddr().String(), "closed_so_far", s.refusedConns.Load())
+		}
+		c.stop(ErrTooManyConnections)
 	} else {
 		s.conns[c] = struct{}{}
 		s.mu.Unlock()

@@ -230,3 +230,32 @@ func TestShutdownBlockedSink(t *testing.T) {
 	}
 	waitExit(t, cmd, 10*time.Second)
 }
+
+// TestMaxConns: connections over Config.MaxConns are closed at once, the
+// open ones are unaffected, and room frees up when one leaves.
+func TestMaxConns(t *testing.T) {
+	h := newHarness(t, func(c *Config) { slowTimeouts(c); c.MaxConns = 2 })
+	a := rawConn(t, h.addr)
+	rawConn(t, h.addr)
+	extra, err := net.Dial("tcp", h.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer extra.Close()
+	closedWithin(t, extra, 2*time.Second)
+	a.Close()
+	testenv.WaitFor(t, 5*time.Second, func() bool {
+		c, err := net.Dial("tcp", h.addr)
+		if err != nil {
+			return false
+		}
+		c.SetDeadline(time.Now().Add(time.Second))
+		ok := handshakeClient(c) == nil
+		if !ok {
+			c.Close()
+		} else {
+			t.Cleanup(func() { c.Close() })
+		}
+		return ok
+	}, "room for a connection once one left")
+}
