@@ -18,7 +18,7 @@ LDFLAGS := -X main.version=$(VERSION)
 # Packages without cgo hot loops, run again under the race detector. The
 # race detector slows FFmpeg's callers (codec, pipeline) too much to be
 # worth it on every run.
-RACE_PKGS ?= ./media/... ./hlsmux/... ./internal/... ./live/... ./registry/... ./origin/... ./ingest/...
+RACE_PKGS ?= ./media/... ./hlsmux/... ./internal/... ./live/... ./registry/... ./origin/... ./ingest/... ./relay/...
 # Packages searched for fuzz targets, and how long each target runs.
 FUZZ_PKGS ?= ./...
 FUZZTIME  ?= 5s
@@ -37,9 +37,10 @@ OUT      := $(DATA_DIR)/out
 # modules that prove the -dev ones are there (libx264-dev's module is "x264").
 BUILD_PKGS := libavcodec-dev libavformat-dev libavfilter-dev libswscale-dev \
 	libswresample-dev libavutil-dev libavdevice-dev libx264-dev pkg-config
-# The tests also drive the ffmpeg/ffprobe CLI and a headless Chromium.
-TEST_PKGS  := ffmpeg chromium
-TEST_TOOLS := ffmpeg ffprobe chromium
+# The tests also drive the ffmpeg/ffprobe CLI, a headless Chromium and nginx with
+# its RTMP module (a stand-in relay destination).
+TEST_PKGS  := ffmpeg chromium nginx libnginx-mod-rtmp
+TEST_TOOLS := ffmpeg ffprobe chromium nginx
 PC_MODS    := libavcodec libavformat libavfilter libswscale libswresample libavutil x264
 SUDO       := $(shell [ "$$(id -u)" != 0 ] && command -v sudo >/dev/null 2>&1 && echo sudo)
 
@@ -67,7 +68,7 @@ deps-build:
 
 # What the build and the tests need.
 deps: deps-build
-	$(call apt_install,$(TEST_PKGS),$(foreach t,$(TEST_TOOLS),command -v $(t) >/dev/null &&) true)
+	$(call apt_install,$(TEST_PKGS),$(foreach t,$(TEST_TOOLS),command -v $(t) >/dev/null &&) test -e /usr/lib/nginx/modules/ngx_rtmp_module.so)
 
 build: deps-build
 	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/livestream

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/url"
 	"os"
 	"path/filepath"
 	"sort"
@@ -40,6 +41,8 @@ type Config struct {
 	// MirrorDir/<playback id>/ for an external web server. Memory stays
 	// the source the origin serves from.
 	MirrorDir string
+	// Relays says where the destinations named in publish URLs push to.
+	Relays RelayConfig
 	// QueuePackets bounds the packets waiting for a stream's pipeline; a
 	// full queue pushes back on the publisher's TCP connection. Default 256.
 	QueuePackets int
@@ -105,7 +108,10 @@ func NewManager(cfg Config) (*Manager, error) {
 // channel whose previous stream ended within the grace period replaces
 // it, with segment numbers above the old ones (they start at the publish
 // time in milliseconds).
-func (m *Manager) Publish(ch registry.Channel, remoteAddr string) (*Stream, error) {
+//
+// query is the publish URL's query: relay destinations (?youtube=KEY, …)
+// start with the stream and get its packets as they are.
+func (m *Manager) Publish(ch registry.Channel, remoteAddr string, query url.Values) (*Stream, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.closing {
@@ -128,6 +134,7 @@ func (m *Manager) Publish(ch registry.Channel, remoteAddr string) (*Stream, erro
 	if err != nil {
 		return nil, err
 	}
+	s.dests = destinationsFromQuery(query)
 	m.streams[ch.PlaybackID] = s
 	m.running.Add(1)
 	s.log.Info("publish started")

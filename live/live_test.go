@@ -128,7 +128,7 @@ func TestPublishWritesLiveLadderThenEnds(t *testing.T) {
 		t.Fatal("Lookup found a stream before any publish")
 	}
 	before := time.Now().UnixMilli()
-	s, err := m.Publish(ch, "127.0.0.1:5000")
+	s, err := m.Publish(ch, "127.0.0.1:5000", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -177,15 +177,15 @@ func TestOnePublisherPerChannel(t *testing.T) {
 	}
 	defer m.Shutdown(context.Background())
 	ch := channel(2)
-	first, err := m.Publish(ch, "127.0.0.1:5000")
+	first, err := m.Publish(ch, "127.0.0.1:5000", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := m.Publish(ch, "127.0.0.1:5001"); !errors.Is(err, ErrAlreadyLive) {
+	if _, err := m.Publish(ch, "127.0.0.1:5001", nil); !errors.Is(err, ErrAlreadyLive) {
 		t.Fatalf("second publisher: err = %v, want ErrAlreadyLive", err)
 	}
 	// Another channel is unaffected.
-	other, err := m.Publish(channel(3), "127.0.0.1:5002")
+	other, err := m.Publish(channel(3), "127.0.0.1:5002", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -196,7 +196,7 @@ func TestOnePublisherPerChannel(t *testing.T) {
 
 	// Within the grace period the channel publishes again at once, with
 	// segment numbers above every old one.
-	second, err := m.Publish(ch, "127.0.0.1:5003")
+	second, err := m.Publish(ch, "127.0.0.1:5003", nil)
 	if err != nil {
 		t.Fatalf("publish again after the end: %v", err)
 	}
@@ -222,7 +222,7 @@ func TestEndedStreamRemovedAfterGrace(t *testing.T) {
 	}
 	defer m.Shutdown(context.Background())
 	ch := channel(4)
-	s, err := m.Publish(ch, "127.0.0.1:5000")
+	s, err := m.Publish(ch, "127.0.0.1:5000", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -279,11 +279,11 @@ func TestKickAndShutdown(t *testing.T) {
 		}()
 		return done
 	}
-	a, err := m.Publish(channel(5), "127.0.0.1:5000")
+	a, err := m.Publish(channel(5), "127.0.0.1:5000", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, err := m.Publish(channel(6), "127.0.0.1:5001")
+	b, err := m.Publish(channel(6), "127.0.0.1:5001", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -313,7 +313,7 @@ func TestKickAndShutdown(t *testing.T) {
 	if pl := get(t, st, "360p/index.m3u8"); !bytes.Contains(pl, []byte("#EXT-X-ENDLIST")) {
 		t.Errorf("shutdown did not end the playlist:\n%s", pl)
 	}
-	if _, err := m.Publish(channel(7), "127.0.0.1:5002"); !errors.Is(err, ErrShuttingDown) {
+	if _, err := m.Publish(channel(7), "127.0.0.1:5002", nil); !errors.Is(err, ErrShuttingDown) {
 		t.Errorf("publish after shutdown: %v", err)
 	}
 }
@@ -323,7 +323,7 @@ func TestStreamWithoutVideoRefused(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := m.Publish(channel(8), "127.0.0.1:5000")
+	s, err := m.Publish(channel(8), "127.0.0.1:5000", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -336,7 +336,7 @@ func TestStreamWithoutVideoRefused(t *testing.T) {
 	if _, ok := m.Lookup(channel(8).PlaybackID); ok {
 		t.Error("a stream that never started is listed")
 	}
-	if _, err := m.Publish(channel(8), "127.0.0.1:5000"); err != nil {
+	if _, err := m.Publish(channel(8), "127.0.0.1:5000", nil); err != nil {
 		t.Errorf("publish after a refused start: %v", err)
 	}
 }

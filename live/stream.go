@@ -14,6 +14,7 @@ import (
 	"github.com/livestream/livestream/media"
 	"github.com/livestream/livestream/pipeline"
 	"github.com/livestream/livestream/registry"
+	"github.com/livestream/livestream/relay"
 )
 
 // Stream is one publish of a channel, from its publish to its end. The
@@ -42,6 +43,8 @@ type Stream struct {
 	finished chan struct{} // closed when the pipeline has returned
 	runErr   error         // set before finished is closed
 
+	dests         []destination
+	relays        relays
 	arrivals      arrivals
 	latency       latencyStats
 	ending        atomic.Bool // End has begun: the last segments are flushed
@@ -105,6 +108,7 @@ func (s *Stream) Start(video *media.VideoParams, audio *media.AudioParams) error
 		attrs = append(attrs, "audio", fmt.Sprintf("%s %d Hz %d ch", audio.Codec, audio.SampleRate, audio.Channels))
 	}
 	s.log.Info("transcoding", attrs...)
+	s.relays.start(s.m.cfg.Relays, s.dests, video, audio, s.log)
 	s.graph.Store(g)
 	go func() {
 		s.runErr = g.Run(s.ctx, s.packets)
@@ -147,6 +151,7 @@ func (s *Stream) WritePacket(p *media.Packet) error {
 	if p.Kind == media.Video {
 		s.arrivals.add(p.PTS, time.Now())
 	}
+	s.relays.write(p)
 	select {
 	case s.packets <- p:
 		return nil
@@ -174,6 +179,7 @@ func (s *Stream) End(err error) {
 
 func (s *Stream) end(reason error) {
 	s.ending.Store(true)
+	s.relays.stop()
 	if s.started() {
 		close(s.packets)
 		<-s.finished
@@ -223,6 +229,8 @@ type Info struct {
 	// SegmentLatency: from the arrival of a segment's last frame over RTMP
 	// to its listing in the playlist, over this stream's recent segments.
 	SegmentLatency Latency `json:"segment_latency"`
+	// Relays are the destinations the stream is restreamed to.
+	Relays []relay.Status `json:"relays,omitempty"`
 }
 
 // RenditionInfo is one rendition's progress.
@@ -247,6 +255,7 @@ func (s *Stream) Info() Info {
 		ChannelID: s.ch.ID, Name: s.ch.Name, PlaybackID: s.ch.PlaybackID,
 		Live: !s.isEnded(), StartedAt: s.begun,
 		IngestBytes: s.ingestBytes.Load(), SegmentLatency: s.latency.summary(),
+		Relays: s.relays.status(),
 	}
 	if e := s.endedAt.Load(); e != 0 {
 		t := time.Unix(0, e)

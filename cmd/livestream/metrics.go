@@ -2,6 +2,7 @@ package main
 
 import (
 	"github.com/livestream/livestream/live"
+	"github.com/livestream/livestream/relay"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -15,14 +16,21 @@ type streamCollector struct {
 	live, ingestBytes, ingestBitrate, decoded, corrupt *prometheus.Desc
 	encoded, fps, lag, segments                        *prometheus.Desc
 	segmentLatency                                     *prometheus.Desc
+	relayUp, relayBytes, relayDropped, relayReconnects *prometheus.Desc
 }
 
 func newStreamCollector(m *live.Manager) *streamCollector {
 	stream := []string{"playback_id"}
 	rendition := []string{"playback_id", "rendition"}
+	// A relay is labelled by its kind (youtube, facebook, …), never its key.
+	relayLabels := []string{"playback_id", "destination"}
 	return &streamCollector{
-		streams: m.Streams,
-		latency: m.SegmentLatencyHistogram,
+		streams:         m.Streams,
+		latency:         m.SegmentLatencyHistogram,
+		relayUp:         prometheus.NewDesc("livestream_relay_up", "1 while a relay destination is receiving the stream.", relayLabels, nil),
+		relayBytes:      prometheus.NewDesc("livestream_relay_bytes_total", "Bytes sent to a relay destination.", relayLabels, nil),
+		relayDropped:    prometheus.NewDesc("livestream_relay_dropped_packets_total", "Packets a slow relay destination missed (dropped to the next keyframe).", relayLabels, nil),
+		relayReconnects: prometheus.NewDesc("livestream_relay_reconnects_total", "Reconnections to a relay destination.", relayLabels, nil),
 		segmentLatency: prometheus.NewDesc("livestream_segment_latency_seconds",
 			"From the arrival of a segment's last frame over RTMP to the segment's listing in its playlist.", nil, nil),
 		live:          prometheus.NewDesc("livestream_streams_live", "Streams being published now.", nil, nil),
@@ -38,7 +46,7 @@ func newStreamCollector(m *live.Manager) *streamCollector {
 }
 
 func (c *streamCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{c.live, c.ingestBytes, c.ingestBitrate, c.decoded, c.corrupt, c.encoded, c.fps, c.lag, c.segments, c.segmentLatency} {
+	for _, d := range []*prometheus.Desc{c.live, c.ingestBytes, c.ingestBitrate, c.decoded, c.corrupt, c.encoded, c.fps, c.lag, c.segments, c.segmentLatency, c.relayUp, c.relayBytes, c.relayDropped, c.relayReconnects} {
 		ch <- d
 	}
 }
@@ -55,6 +63,16 @@ func (c *streamCollector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(c.ingestBitrate, prometheus.GaugeValue, s.IngestBitrate, pid)
 		ch <- prometheus.MustNewConstMetric(c.decoded, prometheus.CounterValue, float64(s.DecodedFrames), pid)
 		ch <- prometheus.MustNewConstMetric(c.corrupt, prometheus.CounterValue, float64(s.CorruptPackets), pid)
+		for _, r := range s.Relays {
+			up := 0.0
+			if r.State == relay.Live {
+				up = 1
+			}
+			ch <- prometheus.MustNewConstMetric(c.relayUp, prometheus.GaugeValue, up, pid, r.Kind)
+			ch <- prometheus.MustNewConstMetric(c.relayBytes, prometheus.CounterValue, float64(r.BytesSent), pid, r.Kind)
+			ch <- prometheus.MustNewConstMetric(c.relayDropped, prometheus.CounterValue, float64(r.Dropped), pid, r.Kind)
+			ch <- prometheus.MustNewConstMetric(c.relayReconnects, prometheus.CounterValue, float64(r.Reconnects), pid, r.Kind)
+		}
 		for _, r := range s.Renditions {
 			ch <- prometheus.MustNewConstMetric(c.encoded, prometheus.CounterValue, float64(r.Frames), pid, r.Name)
 			ch <- prometheus.MustNewConstMetric(c.fps, prometheus.GaugeValue, r.FPS, pid, r.Name)

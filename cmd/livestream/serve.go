@@ -23,6 +23,7 @@ import (
 	"github.com/livestream/livestream/live"
 	"github.com/livestream/livestream/origin"
 	"github.com/livestream/livestream/registry"
+	"github.com/livestream/livestream/relay"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -47,6 +48,12 @@ type ServeConfig struct {
 	HLSDir string `yaml:"hls_dir"`
 	// Grace is how long an ended stream's playlists stay (with ENDLIST).
 	Grace time.Duration `yaml:"grace"`
+	// RelayYouTubeURL, RelayFacebookURL and RelayTwitchURL are the URL
+	// prefixes a relay destination's key is appended to (other ingest
+	// regions, tests). Defaults: YouTube's, Facebook's and Twitch's.
+	RelayYouTubeURL  string `yaml:"relay_youtube_url"`
+	RelayFacebookURL string `yaml:"relay_facebook_url"`
+	RelayTwitchURL   string `yaml:"relay_twitch_url"`
 	// LogFormat is "text", "json" or "auto" (text on a terminal).
 	LogFormat string `yaml:"log_format"`
 	// LogLevel is debug, info, warn or error.
@@ -65,6 +72,9 @@ func (c ServeConfig) withDefaults() ServeConfig {
 	def(&c.DataDir, "./data")
 	def(&c.LogFormat, "auto")
 	def(&c.LogLevel, "info")
+	def(&c.RelayYouTubeURL, relay.YouTubeBase)
+	def(&c.RelayFacebookURL, relay.FacebookBase)
+	def(&c.RelayTwitchURL, relay.TwitchBase)
 	if c.Grace == 0 {
 		c.Grace = 2 * time.Minute
 	}
@@ -117,6 +127,9 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 	grace := fs.Duration("grace", 0, "how long an ended stream's playlists stay (default 2m)")
 	logFormat := fs.String("log-format", "", "log format: auto, text or json (default auto: text on a terminal)")
 	logLevel := fs.String("log-level", "", "log level: debug, info, warn or error (default info)")
+	relayYouTube := fs.String("relay-youtube-url", "", "YouTube ingest `URL` the key is appended to (default "+relay.YouTubeBase+")")
+	relayFacebook := fs.String("relay-facebook-url", "", "Facebook ingest `URL` the key is appended to (default "+relay.FacebookBase+")")
+	relayTwitch := fs.String("relay-twitch-url", "", "Twitch ingest `URL` the key is appended to (default "+relay.TwitchBase+")")
 	fs.Usage = func() { fmt.Fprint(stderr, serveUsage); fs.PrintDefaults() }
 	if err := fs.Parse(args); err != nil {
 		return 2
@@ -149,6 +162,9 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 	override("hls-dir", &sc.HLSDir, *hlsDir)
 	override("log-format", &sc.LogFormat, *logFormat)
 	override("log-level", &sc.LogLevel, *logLevel)
+	override("relay-youtube-url", &sc.RelayYouTubeURL, *relayYouTube)
+	override("relay-facebook-url", &sc.RelayFacebookURL, *relayFacebook)
+	override("relay-twitch-url", &sc.RelayTwitchURL, *relayTwitch)
 	if set["grace"] {
 		sc.Grace = *grace
 	}
@@ -206,6 +222,7 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger) error {
 	defer reg.Close()
 	streams, err := live.NewManager(live.Config{
 		Pipeline: cfg.Transcode, Grace: sc.Grace, MirrorDir: sc.HLSDir, Logger: log.With("component", "live"),
+		Relays: live.RelayConfig{YouTube: sc.RelayYouTubeURL, Facebook: sc.RelayFacebookURL, Twitch: sc.RelayTwitchURL},
 	})
 	if err != nil {
 		return err
@@ -327,7 +344,7 @@ type publishHandler struct {
 var errKeyChanged = errors.New("stream key rotated or revoked")
 
 func (h publishHandler) Publish(ctx context.Context, ch registry.Channel, info ingest.PublishInfo) (ingest.Sink, error) {
-	s, err := h.streams.Publish(ch, info.RemoteAddr)
+	s, err := h.streams.Publish(ch, info.RemoteAddr, info.Query)
 	if err != nil {
 		return nil, err
 	}

@@ -38,6 +38,12 @@ type server struct {
 
 func startServer(t *testing.T) *server {
 	t.Helper()
+	return startServerWith(t, nil)
+}
+
+// startServerWith starts a server whose config configure may change first.
+func startServerWith(t *testing.T, configure func(*Config)) *server {
+	t.Helper()
 	testenv.NeedTool(t, "ffmpeg")
 	cfg, err := loadConfig("")
 	if err != nil {
@@ -54,6 +60,9 @@ func startServer(t *testing.T) *server {
 	cfg.Serve.DataDir = t.TempDir()
 	cfg.Serve.AdminToken = "test-admin-token"
 	cfg.Serve.Grace = 3 * time.Second
+	if configure != nil {
+		configure(&cfg)
+	}
 	s := &server{t: t, cfg: cfg, logs: &testenv.LogBuffer{}, done: make(chan error, 1)}
 	ctx, cancel := context.WithCancel(context.Background())
 	s.cancel = cancel
@@ -157,6 +166,12 @@ func (s *server) publish(key string, seconds float64) *publisher {
 }
 
 func (s *server) publishSize(key string, seconds float64, size string) *publisher {
+	s.t.Helper()
+	return s.publishURL(key, seconds, size)
+}
+
+// publishURL publishes to stream/<key>, which may carry a query.
+func (s *server) publishURL(key string, seconds float64, size string) *publisher {
 	s.t.Helper()
 	p := &publisher{done: make(chan error, 1)}
 	p.cmd = exec.Command("ffmpeg", "-hide_banner", "-nostdin", "-loglevel", "error", "-re",
@@ -450,5 +465,46 @@ func TestServeWatchPageInChromium(t *testing.T) {
 	errText, err := chromedp.Run(page, chromedp.Evaluate[string](`document.getElementById('player').dataset.error || ''`))
 	if err != nil || errText != "" {
 		t.Errorf("player error %q (%v)", errText, err)
+	}
+}
+
+// TestServeRelaysToYouTube: a publish naming ?youtube=KEY is restreamed as
+// it is to the YouTube ingest URL, here a second livestream server, which
+// serves it live; the relay's status shows in the admin API, the key in
+// neither server's log.
+func TestServeRelaysToYouTube(t *testing.T) {
+	dest := startServer(t)
+	dk := dest.createChannel("youtube stand-in")
+	src := startServerWith(t, func(c *Config) {
+		c.Serve.RelayYouTubeURL = "rtmp://" + dest.cfg.Serve.RTMPAddr + "/stream"
+	})
+	k := src.createChannel("relayed")
+	pub := src.publishURL(k.StreamKey+"?youtube="+dk.StreamKey, 10, "640x360")
+	testenv.WaitFor(t, 30*time.Second, func() bool {
+		code, _ := dest.tryGet("/hls/" + dk.PlaybackID + "/360p/index.m3u8")
+		return code == 200
+	}, "the relayed stream live on the destination")
+	code, body := src.admin("GET", "/api/streams")
+	if code != 200 || !bytes.Contains(body, []byte(`"kind":"youtube"`)) || bytes.Contains(body, []byte(dk.StreamKey)) {
+		t.Errorf("relay status in /api/streams: %d %s", code, body)
+	}
+	if !bytes.Contains(src.get("/metrics"), []byte(`livestream_relay_up{destination="youtube",playback_id="`+k.PlaybackID+`"} 1`)) {
+		t.Errorf("/metrics has no live youtube relay")
+	}
+	if err := pub.wait(t, 30*time.Second); err != nil {
+		t.Fatalf("publisher: %v: %s", err, pub.stderr.String())
+	}
+	testenv.WaitFor(t, 15*time.Second, func() bool {
+		_, pl := dest.tryGet("/hls/" + dk.PlaybackID + "/360p/index.m3u8")
+		return bytes.Contains(pl, []byte("#EXT-X-ENDLIST"))
+	}, "the relay to unpublish from the destination when the stream ends")
+	_, pl := dest.tryGet("/hls/" + dk.PlaybackID + "/360p/index.m3u8")
+	if n := len(segments(pl)); n < 3 {
+		t.Errorf("the destination got %d segments of a 10 s stream cut every 2 s:\n%s", n, pl)
+	}
+	for _, logs := range []string{src.logs.String(), dest.logs.String()} {
+		if strings.Contains(logs, dk.StreamKey) || strings.Contains(logs, k.StreamKey) {
+			t.Errorf("a stream key appears in a log")
+		}
 	}
 }
