@@ -87,6 +87,13 @@ func skipAMF0(b []byte, depth int) ([]byte, error) {
 		}
 		return skipProperties(rest, depth)
 	case amfECMAArray:
+		// go-amf0 v0.1.0 panics on an ECMA array inside another value once
+		// a sibling property has been decoded (it reuses the sibling's
+		// reflect.Value and asks an interface type for its Elem). Metadata
+		// is one flat ECMA array: refuse the nested ones.
+		if depth > 0 {
+			return nil, fmt.Errorf("AMF0 ECMA array nested in another value: %w", errAMFUnsafe)
+		}
 		if len(b) < 4 {
 			return nil, errAMFEnd
 		}
