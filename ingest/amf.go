@@ -47,7 +47,7 @@ var (
 func checkAMF0(b []byte) error {
 	for len(b) > 0 {
 		var err error
-		if b, err = skipAMF0(b, 0); err != nil {
+		if b, err = walkAMF0(b, 0, true); err != nil {
 			if errors.Is(err, errAMFUnsafe) {
 				return err
 			}
@@ -58,7 +58,11 @@ func checkAMF0(b []byte) error {
 }
 
 // skipAMF0 returns what follows the AMF0 value at the start of b.
-func skipAMF0(b []byte, depth int) ([]byte, error) {
+func skipAMF0(b []byte, depth int) ([]byte, error) { return walkAMF0(b, depth, false) }
+
+// walkAMF0 is skipAMF0; forGoAMF0 also refuses what go-amf0, which go-rtmp
+// decodes every command and data message with, cannot decode safely.
+func walkAMF0(b []byte, depth int, forGoAMF0 bool) ([]byte, error) {
 	if depth > maxAMFDepth {
 		return nil, fmt.Errorf("AMF0 values nested over %d deep: %w", maxAMFDepth, errAMFUnsafe)
 	}
@@ -79,25 +83,25 @@ func skipAMF0(b []byte, depth int) ([]byte, error) {
 	case amfReference:
 		return skipN(b, 2)
 	case amfObject:
-		return skipProperties(b, depth)
+		return skipProperties(b, depth, forGoAMF0)
 	case amfTypedObject:
 		_, rest, err := amfUTF8(b) // class name
 		if err != nil {
 			return nil, err
 		}
-		return skipProperties(rest, depth)
+		return skipProperties(rest, depth, forGoAMF0)
 	case amfECMAArray:
 		// go-amf0 v0.1.0 panics on an ECMA array inside another value once
 		// a sibling property has been decoded (it reuses the sibling's
 		// reflect.Value and asks an interface type for its Elem). Metadata
 		// is one flat ECMA array: refuse the nested ones.
-		if depth > 0 {
+		if forGoAMF0 && depth > 0 {
 			return nil, fmt.Errorf("AMF0 ECMA array nested in another value: %w", errAMFUnsafe)
 		}
 		if len(b) < 4 {
 			return nil, errAMFEnd
 		}
-		return skipProperties(b[4:], depth) // the count is a hint; the end marker ends it
+		return skipProperties(b[4:], depth, forGoAMF0) // the count is a hint; the end marker ends it
 	case amfStrictArray:
 		if len(b) < 4 {
 			return nil, errAMFEnd
@@ -109,7 +113,7 @@ func skipAMF0(b []byte, depth int) ([]byte, error) {
 		}
 		for range n {
 			var err error
-			if b, err = skipAMF0(b, depth+1); err != nil {
+			if b, err = walkAMF0(b, depth+1, forGoAMF0); err != nil {
 				return nil, err
 			}
 		}
@@ -126,7 +130,7 @@ func skipAMF0(b []byte, depth int) ([]byte, error) {
 }
 
 // skipProperties skips an object's key/value pairs and its end marker.
-func skipProperties(b []byte, depth int) ([]byte, error) {
+func skipProperties(b []byte, depth int, forGoAMF0 bool) ([]byte, error) {
 	for {
 		key, rest, err := amfUTF8(b)
 		if err != nil {
@@ -138,7 +142,7 @@ func skipProperties(b []byte, depth int) ([]byte, error) {
 			}
 			return rest[1:], nil
 		}
-		if b, err = skipAMF0(rest, depth+1); err != nil {
+		if b, err = walkAMF0(rest, depth+1, forGoAMF0); err != nil {
 			return nil, err
 		}
 	}
