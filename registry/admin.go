@@ -34,6 +34,7 @@ type IssuedKey struct {
 //	POST   /api/channels/{id}/rotate  → 200 IssuedKey with the new key, or 404
 //	DELETE /api/channels/{id}         → 204, or 404
 //	GET    /api/streams               → 200 the JSON of streams() ([] if streams is nil)
+//	GET    /api/streams/{playback_id} → 200 the element of that list whose "playback_id" it is | 404
 //
 // Every request must carry "Authorization: Bearer TOKEN"; any other gets 401
 // with a WWW-Authenticate challenge, and every request does when token is
@@ -50,12 +51,14 @@ func AdminHandler(s Store, token string, streams func() any) http.Handler {
 	mux.HandleFunc("DELETE /api/channels/{id}", a.revoke)
 	mux.HandleFunc("POST /api/channels/{id}/rotate", a.rotate)
 	mux.HandleFunc("GET /api/streams", a.listStreams)
+	mux.HandleFunc("GET /api/streams/{playback_id}", a.getStream)
 	// The same paths without a method match only requests with another
 	// method (a pattern with a method is the more specific).
 	mux.Handle("/api/channels", methodNotAllowed("GET, POST"))
 	mux.Handle("/api/channels/{id}", methodNotAllowed("GET, DELETE"))
 	mux.Handle("/api/channels/{id}/rotate", methodNotAllowed("POST"))
 	mux.Handle("/api/streams", methodNotAllowed("GET"))
+	mux.Handle("/api/streams/{playback_id}", methodNotAllowed("GET"))
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		// The path is not echoed: a key pasted into the wrong URL stays
 		// out of the answer, and out of whatever logs the answer.
@@ -125,6 +128,32 @@ func (a *admin) revoke(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.WriteHeader(http.StatusNoContent)
+}
+
+// getStream answers with the stream whose "playback_id" is the path's,
+// from the same list as GET /api/streams: whatever streams() returns, as
+// long as its JSON is a list of objects with a "playback_id".
+func (a *admin) getStream(w http.ResponseWriter, r *http.Request) {
+	pid := r.PathValue("playback_id")
+	if a.streams != nil {
+		b, err := json.Marshal(a.streams())
+		if err != nil {
+			writeError(w, http.StatusInternalServerError, "describe the streams: "+err.Error())
+			return
+		}
+		var list []map[string]json.RawMessage
+		if json.Unmarshal(b, &list) == nil {
+			want, _ := json.Marshal(pid)
+			for _, s := range list {
+				if string(s["playback_id"]) == string(want) {
+					writeJSON(w, http.StatusOK, s)
+					return
+				}
+			}
+		}
+	}
+	// Not echoed: the path may hold a key pasted in the wrong place.
+	writeError(w, http.StatusNotFound, "no live stream with that playback id")
 }
 
 func (a *admin) listStreams(w http.ResponseWriter, r *http.Request) {

@@ -201,6 +201,16 @@ func TestAdminChannels(t *testing.T) {
 	if a.status != http.StatusOK || !streamsCalled.Load() || strings.TrimSpace(a.body) != `[{"playback_id":"abc","viewers":3}]` {
 		t.Errorf("streams: %d %s", a.status, a.body)
 	}
+	a = call(t, srv, "GET", "/api/streams/abc", bearer, "")
+	if a.status != http.StatusOK || strings.TrimSpace(a.body) != `{"playback_id":"abc","viewers":3}` {
+		t.Errorf("one stream: %d %s", a.status, a.body)
+	}
+	if a := call(t, srv, "GET", "/api/streams/"+created.StreamKey, bearer, ""); a.status != http.StatusNotFound || strings.Contains(a.body, created.StreamKey) {
+		t.Errorf("unknown stream: %d %s", a.status, a.body)
+	}
+	if a := call(t, srv, "GET", "/api/streams/abc", "", ""); a.status != http.StatusUnauthorized {
+		t.Errorf("one stream without the token: %d", a.status)
+	}
 
 	// Delete, then everything about the channel is 404.
 	if a := call(t, srv, "DELETE", "/api/channels/"+created.ID, bearer, ""); a.status != http.StatusNoContent || a.body != "" {

@@ -484,9 +484,10 @@ func TestServeRelaysToYouTube(t *testing.T) {
 		code, _ := dest.tryGet("/hls/" + dk.PlaybackID + "/360p/index.m3u8")
 		return code == 200
 	}, "the relayed stream live on the destination")
-	code, body := src.admin("GET", "/api/streams")
-	if code != 200 || !bytes.Contains(body, []byte(`"kind":"youtube"`)) || bytes.Contains(body, []byte(dk.StreamKey)) {
-		t.Errorf("relay status in /api/streams: %d %s", code, body)
+	code, body := src.admin("GET", "/api/streams/"+k.PlaybackID)
+	if code != 200 || !bytes.Contains(body, []byte(`"kind":"youtube"`)) || !bytes.Contains(body, []byte(`"state":"live"`)) ||
+		bytes.Contains(body, []byte(dk.StreamKey)) {
+		t.Errorf("relay status in /api/streams/%s: %d %s", k.PlaybackID, code, body)
 	}
 	if !bytes.Contains(src.get("/metrics"), []byte(`livestream_relay_up{destination="youtube",playback_id="`+k.PlaybackID+`"} 1`)) {
 		t.Errorf("/metrics has no live youtube relay")
