@@ -20,17 +20,6 @@ import (
 	"github.com/livestream/livestream/media/h264"
 )
 
-// needTool returns the path of a command, or skips the test when it is
-// not installed.
-func needTool(t testing.TB, name string) string {
-	t.Helper()
-	p, err := exec.LookPath(name)
-	if err != nil {
-		t.Skipf("%s not installed: %v", name, err)
-	}
-	return p
-}
-
 // encode runs the ffmpeg CLI on a test pattern and a tone: x264 with
 // 2 s GOPs of closed IDRs and B-frames, and 48 kHz stereo AAC, in MPEG-TS
 // so that every access unit keeps its PTS and DTS. It returns the video in
@@ -38,7 +27,7 @@ func needTool(t testing.TB, name string) string {
 // AAC frames in PTS order.
 func encode(t testing.TB, seconds int) (video, audio []*media.Packet) {
 	t.Helper()
-	ffmpeg := needTool(t, "ffmpeg")
+	ffmpeg := testenv.NeedTool(t, "ffmpeg")
 	out, err := exec.Command(ffmpeg, "-hide_banner", "-loglevel", "error",
 		"-f", "lavfi", "-i", "testsrc2=size=320x240:rate=30", "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000",
 		"-t", strconv.Itoa(seconds), "-c:v", "libx264", "-preset", "veryfast", "-g", "60", "-keyint_min", "60",
@@ -89,7 +78,7 @@ func encode(t testing.TB, seconds int) (video, audio []*media.Packet) {
 // ffprobe read every segment and the playlist as a whole.
 func TestSegmenterFFprobe(t *testing.T) {
 	video, audio := encode(t, 13)
-	ffprobe := needTool(t, "ffprobe")
+	ffprobe := testenv.NeedTool(t, "ffprobe")
 	reordered := 0
 	for _, v := range video {
 		if v.PTS != v.DTS {
