@@ -24,7 +24,14 @@ import (
 
 func TestMain(m *testing.M) {
 	codec.Quiet()
-	os.Exit(m.Run())
+	dir, err := os.MkdirTemp("", "live-test-")
+	if err != nil {
+		panic(err)
+	}
+	sourceDir = dir
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
 }
 
 // testConfig keeps streams short: 2 s segments, 1 s GOPs.
@@ -38,6 +45,7 @@ func testConfig(t *testing.T) Config {
 var (
 	sourceOnce sync.Once
 	sourcePath string
+	sourceDir  string // the package's, removed after the tests
 )
 
 // source is a 5 s 640x360 FLV with audio, made once for the package.
@@ -50,11 +58,7 @@ func source(t *testing.T) (video *media.VideoParams, audio *media.AudioParams, p
 		if err != nil {
 			t.Fatal(err)
 		}
-		dir, err := os.MkdirTemp("", "live-test-")
-		if err != nil {
-			t.Fatal(err)
-		}
-		sourcePath = filepath.Join(dir, "src.flv")
+		sourcePath = filepath.Join(sourceDir, "src.flv")
 		if err := os.WriteFile(sourcePath, b, 0o644); err != nil {
 			t.Fatal(err)
 		}

@@ -49,8 +49,7 @@ type Stream struct {
 	latency       latencyStats
 	ending        atomic.Bool // End has begun: the last segments are flushed
 	ingestBytes   atomic.Int64
-	ingestPackets atomic.Int64
-	firstPacketAt atomic.Int64 // unix ns
+	firstPacketAt atomic.Int64 // unix ns; 0 before the first packet
 	endedAt       atomic.Int64 // unix ns; 0 while live
 	video         *media.VideoParams
 	audio         *media.AudioParams
@@ -144,12 +143,11 @@ func (s *Stream) WritePacket(p *media.Packet) error {
 	if !s.started() {
 		return errors.New("live: WritePacket before Start")
 	}
-	if s.ingestPackets.Add(1) == 1 {
-		s.firstPacketAt.Store(time.Now().UnixNano())
-	}
+	now := time.Now()
+	s.firstPacketAt.CompareAndSwap(0, now.UnixNano())
 	s.ingestBytes.Add(int64(len(p.Data)))
 	if p.Kind == media.Video {
-		s.arrivals.add(p.PTS, time.Now())
+		s.arrivals.add(p.PTS, now)
 	}
 	s.relays.write(p)
 	select {
