@@ -292,8 +292,7 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger) error {
 	if err := streams.Shutdown(shutCtx); err != nil {
 		log.Warn("streams did not end in time", "err", err)
 	}
-	// Players fetch the final playlists with ENDLIST before the HTTP side
-	// goes: give them a moment only if anything was live.
+	// Then the HTTP side: requests in flight finish, none start.
 	httpSrv.Shutdown(shutCtx)
 	adminSrv.Shutdown(shutCtx)
 	log.Info("stopped")
