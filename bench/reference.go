@@ -41,21 +41,20 @@ func ReferenceArgs(src, outDir string, cfg pipeline.Config, plan []pipeline.Plan
 // x264 gets the lookahead livestream uses for live streams, so that both
 // sides do the same work.
 func ReferenceLiveArgs(src, outDir string, seconds float64, cfg pipeline.Config, plan []pipeline.Planned, gop int, audio bool) []string {
+	ref := ReferenceArgs(src, outDir, cfg, plan, gop, audio)
 	var args []string
-	for _, a := range ReferenceArgs(src, outDir, cfg, plan, gop, audio) {
-		switch a {
+	for i := 0; i < len(ref); i++ {
+		switch ref[i] {
 		case "-c:v":
 			args = append(args, "-rc-lookahead", strconv.Itoa(pipeline.Lookahead(cfg, true)))
 		case "-i":
-			args = append(args, "-re", "-stream_loop", "-1", "-t", strconv.FormatFloat(seconds, 'f', -1, 64), "-i")
-			continue
-		case "-hls_playlist_type":
+			args = append(args, "-re", "-stream_loop", "-1", "-t", strconv.FormatFloat(seconds, 'f', -1, 64))
+		case "-hls_playlist_type": // and its value, "vod"
 			args = append(args, "-hls_list_size", strconv.Itoa(cfg.WithDefaults().PlaylistWindow), "-hls_flags", "delete_segments")
-			continue
-		case "vod":
+			i++
 			continue
 		}
-		args = append(args, a)
+		args = append(args, ref[i])
 	}
 	return args
 }

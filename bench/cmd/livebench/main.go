@@ -26,6 +26,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -197,7 +198,7 @@ func runOurs(bin, ffmpeg, src, config string, n int, seconds, warmup float64) (o
 		p99 = append(p99, s.SegmentLatency.P99)
 	}
 	if len(p50) > 0 {
-		o.p50, o.p99 = slicesMax(p50), slicesMax(p99)
+		o.p50, o.p99 = slices.Max(p50), slices.Max(p99)
 	}
 	return o, nil
 }
@@ -325,12 +326,4 @@ func processCPU(pid int) (float64, error) {
 	utime, _ := strconv.ParseFloat(fields[11], 64)
 	stime, _ := strconv.ParseFloat(fields[12], 64)
 	return (utime + stime) / 100, nil // USER_HZ
-}
-
-func slicesMax(v []float64) float64 {
-	m := v[0]
-	for _, x := range v[1:] {
-		m = max(m, x)
-	}
-	return m
 }
