@@ -258,3 +258,58 @@ func BenchmarkAVCCToAnnexB(b *testing.B) {
 		dst, _ = AVCCToAnnexB(dst[:0], au, 4)
 	}
 }
+
+// TestParseSPSFieldHeightOverflow is the input the fuzzer found: interlaced
+// coding with 2^31 map units, whose doubled height wrapped to zero in 32 bits.
+func TestParseSPSFieldHeightOverflow(t *testing.T) {
+	w := &bitWriter{}
+	w.bits(0x67, 8) // NAL header: SPS
+	w.bits(66, 8)   // profile_idc baseline
+	w.bits(0, 8)    // constraint flags
+	w.bits(30, 8)   // level_idc
+	w.ue(0)         // seq_parameter_set_id
+	w.ue(0)         // log2_max_frame_num_minus4
+	w.ue(2)         // pic_order_cnt_type
+	w.ue(1)         // max_num_ref_frames
+	w.bits(0, 1)    // gaps_in_frame_num_value_allowed_flag
+	w.ue(0)         // pic_width_in_mbs_minus1
+	w.ue(1<<31 - 1) // pic_height_in_map_units_minus1
+	w.bits(0, 1)    // frame_mbs_only_flag: field coding doubles the height
+	w.bits(0, 1)    // mb_adaptive_frame_field_flag
+	w.bits(1, 1)    // direct_8x8_inference_flag
+	w.bits(0, 1)    // frame_cropping_flag
+	w.bits(0, 1)    // vui_parameters_present_flag
+	w.bits(1, 1)    // rbsp_stop_one_bit
+	if s, err := ParseSPS(w.bytes()); err == nil {
+		t.Fatalf("ParseSPS accepted %dx%d", s.Width, s.Height)
+	}
+}
+
+type bitWriter struct {
+	buf  []byte
+	nbit int
+}
+
+func (w *bitWriter) bits(v uint64, n int) {
+	for i := n - 1; i >= 0; i-- {
+		if w.nbit%8 == 0 {
+			w.buf = append(w.buf, 0)
+		}
+		if v>>uint(i)&1 == 1 {
+			w.buf[len(w.buf)-1] |= 0x80 >> uint(w.nbit%8)
+		}
+		w.nbit++
+	}
+}
+
+func (w *bitWriter) ue(v uint64) {
+	v++
+	n := 0
+	for x := v; x > 1; x >>= 1 {
+		n++
+	}
+	w.bits(0, n)
+	w.bits(v, n+1)
+}
+
+func (w *bitWriter) bytes() []byte { return w.buf }

@@ -85,8 +85,10 @@ func ParseSPS(nal []byte) (*SPS, error) {
 	}
 	r.ue()   // max_num_ref_frames
 	r.flag() // gaps_in_frame_num_value_allowed_flag
-	wMbs := r.ue() + 1
-	hMapUnits := r.ue() + 1
+	// Sizes are counted in uint64: a 32-bit count of map units doubled for
+	// field coding can wrap to zero.
+	wMbs := uint64(r.ue()) + 1
+	hMapUnits := uint64(r.ue()) + 1
 	frameMbsOnly := r.flag()
 	if !frameMbsOnly {
 		r.flag() // mb_adaptive_frame_field_flag
