@@ -313,3 +313,69 @@ func TestLookaheadShortensDelay(t *testing.T) {
 		t.Errorf("lookahead 3 holds %d pictures, the preset's %d: the option has no effect", short, preset)
 	}
 }
+
+// TestScalerKeepsSharedPictures holds a clone of one scaled picture, as a
+// second consumer of a rendition's frames does, while the scaler scales the
+// next: the held picture must not change, and a released one is reused.
+func TestScalerKeepsSharedPictures(t *testing.T) {
+	src := testenv.GenerateSource(t, testenv.SourceOptions{Width: 320, Height: 240, FPS: 30, Seconds: 2, Format: "flv"})
+	d, err := OpenFile(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	video, _ := readAll(t, d)
+	dec, err := NewVideoDecoder(*d.Video, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer dec.Close()
+	var frames []*Frame
+	for _, p := range video {
+		if err := dec.Decode(p, func(f *Frame) error { frames = append(frames, f); return nil }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	defer func() {
+		for _, f := range frames {
+			f.Release()
+		}
+	}()
+	if len(frames) < 40 {
+		t.Fatalf("decoded %d frames", len(frames))
+	}
+	sc := NewScaler(160, 120)
+	defer sc.Close()
+	pixels := func(f *Frame) []byte {
+		b, err := f.f.Data().Bytes(1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	held, err := sc.Scale(frames[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer held.Release()
+	before := pixels(held)
+	next, err := sc.Scale(frames[35]) // another picture of testsrc
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(pixels(next)) == string(before) {
+		t.Fatal("frames 0 and 35 scale to the same picture: the test proves nothing")
+	}
+	if string(pixels(held)) != string(before) {
+		t.Fatal("scaling the next picture overwrote a picture still held")
+	}
+	next.Release()
+	again, err := sc.Scale(frames[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer again.Release()
+	if string(pixels(held)) != string(before) {
+		t.Fatal("held picture changed")
+	}
+}

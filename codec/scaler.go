@@ -1,5 +1,9 @@
 package codec
 
+// #cgo pkg-config: libavutil
+// #include <libavutil/frame.h>
+import "C"
+
 import (
 	"fmt"
 
@@ -29,13 +33,20 @@ func NeedsScaling(f *Frame, w, h int) bool {
 	return f.f.Width() != w || f.f.Height() != h || f.f.PixelFormat() != astiav.PixelFormatYuv420P
 }
 
-// Scale converts src and returns the result, which the caller must Release
-// before it calls Scale again: the scaler reuses one picture buffer, so
-// there is no allocation per frame. src is not released.
+// Scale converts src and returns the result, which the caller releases.
+// The scaler reuses one picture buffer, so there is no allocation per frame
+// as long as every reference to the last result is released before the
+// next call; while one is still held (a clone sent to another consumer),
+// the scaler writes a new buffer instead. src is not released.
 func (s *Scaler) Scale(src *Frame) (*Frame, error) {
 	w, h, pf := src.f.Width(), src.f.Height(), src.f.PixelFormat()
 	if s.ssc == nil || w != s.srcW || h != s.srcH || pf != s.srcFmt {
 		if err := s.reset(w, h, pf); err != nil {
+			return nil, err
+		}
+	}
+	if C.av_frame_is_writable((*C.AVFrame)(s.dst.UnsafePointer())) == 0 {
+		if err := s.newPicture(); err != nil {
 			return nil, err
 		}
 	}
@@ -55,11 +66,21 @@ func (s *Scaler) reset(w, h int, pf astiav.PixelFormat) error {
 	}
 	s.ssc, s.srcW, s.srcH, s.srcFmt = ssc, w, h, pf
 	s.dst = astiav.AllocFrame()
+	if err := s.newPicture(); err != nil {
+		s.Close()
+		return err
+	}
+	return nil
+}
+
+// newPicture gives s.dst a buffer of its own, dropping its reference to the
+// old one (which its other holders keep).
+func (s *Scaler) newPicture() error {
+	s.dst.Unref()
 	s.dst.SetWidth(s.dstW)
 	s.dst.SetHeight(s.dstH)
 	s.dst.SetPixelFormat(astiav.PixelFormatYuv420P)
 	if err := s.dst.AllocBuffer(0); err != nil {
-		s.Close()
 		return fmt.Errorf("allocate %dx%d picture: %w", s.dstW, s.dstH, err)
 	}
 	return nil
