@@ -16,6 +16,7 @@ import (
 	"github.com/livestream/livestream/codec"
 	"github.com/livestream/livestream/hlsmux"
 	"github.com/livestream/livestream/internal/testenv"
+	"github.com/livestream/livestream/media"
 )
 
 func TestMain(m *testing.M) {
@@ -321,8 +322,23 @@ func TestManyPipelinesNoLeak(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		// Two taps: one shares the 360p rendition's scaled pictures (the
+		// scaler then allocates a picture per frame), one scales its own.
+		var taps []*Tap
+		for _, size := range [][2]int{{640, 360}, {320, 180}} {
+			tap, err := f.AddTap(TapConfig{Name: "leak", Width: size[0], Height: size[1], Bitrate: 300_000,
+				Queue: 30, Emit: func(*media.Packet) {}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			taps = append(taps, tap)
+		}
 		if err := f.Run(context.Background()); err != nil {
 			t.Fatal(err)
+		}
+		for _, tap := range taps {
+			<-tap.Done()
+			tap.Close()
 		}
 		f.Close()
 	}

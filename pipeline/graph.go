@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"sync/atomic"
 
 	"github.com/livestream/livestream/codec"
@@ -61,6 +62,10 @@ type Graph struct {
 	based    atomic.Bool    // base is set
 	encoded  []atomic.Int64 // video frames out of x264, per rendition
 	segCount []atomic.Int64 // segments written, per rendition
+
+	tapsMu sync.Mutex
+	taps   []*Tap // copy on write
+	ended  bool   // every stage has returned; no tap may be added
 }
 
 // New plans the ladder for in. cfg gets its defaults and is validated.
@@ -208,6 +213,7 @@ func (g *Graph) Run(ctx context.Context, in <-chan *media.Packet) error {
 		eg.Go(func() error { return st.Run(ctx) })
 	}
 	err := eg.Wait()
+	g.endTaps()
 	if err != nil {
 		return err
 	}

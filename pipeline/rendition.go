@@ -120,6 +120,9 @@ func (r *rendition) encode(enc *codec.VideoEncoder, scaler *codec.Scaler, f *cod
 		defer s.Release()
 		pic = s
 	}
+	for _, t := range r.g.tapsFrom(r.index) {
+		t.offer(pic)
+	}
 	return enc.Encode(pic, r.writeVideo)
 }
 
