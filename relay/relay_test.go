@@ -186,8 +186,17 @@ func startTLSTerminator(t *testing.T, backend string) (string, *x509.CertPool) {
 			mu.Lock()
 			conns = append(conns, c, b)
 			mu.Unlock()
-			wg.Go(func() { _, _ = io.Copy(b, c); b.Close() })
-			wg.Go(func() { _, _ = io.Copy(c, b); c.Close() })
+			// Close as a proxy must: when the client is done, half-close
+			// towards nginx and keep reading nginx until it closes. A full
+			// close with nginx's answers unread would reset the
+			// connection, and nginx would drop what it had not read yet.
+			wg.Go(func() { _, _ = io.Copy(b, c); _ = b.(*net.TCPConn).CloseWrite() })
+			wg.Go(func() {
+				_, _ = io.Copy(c, b)
+				_, _ = io.Copy(io.Discard, b)
+				c.Close()
+				b.Close()
+			})
 		}
 	})
 	t.Cleanup(func() {
