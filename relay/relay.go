@@ -93,6 +93,9 @@ const (
 // Status is a snapshot of a relay, safe to show to the stream's owner: it
 // never contains the key or the full URL.
 type Status struct {
+	// ID names the destination to its owner: the stored destination's id,
+	// or "url:KIND" for one named in the publish URL. Set by the caller.
+	ID    string `json:"id,omitempty"`
 	Kind  string `json:"kind"`
 	State State  `json:"state"`
 	// LastError is why the last attempt ended; empty before any failure.
@@ -107,6 +110,9 @@ type Status struct {
 	Reconnects int64 `json:"reconnects"`
 	// Destination is scheme://host[:port].
 	Destination string `json:"destination"`
+	// Transcoded is true when the destination gets a re-encode of the
+	// stream (Twitch) rather than the published packets.
+	Transcoded bool `json:"transcoded,omitempty"`
 }
 
 // Relay pushes one stream to one destination. Its methods may be called
@@ -128,6 +134,10 @@ type Relay struct {
 	dropping bool
 
 	closeOnce sync.Once
+
+	// sentKeyframe: a session has started sending; only the sending
+	// goroutine uses it.
+	sentKeyframe bool
 
 	bytesSent, packetsSent, dropped, reconnects atomic.Int64
 

@@ -214,9 +214,15 @@ func (r *Relay) send(sock *socket, cc *rtmp.ClientConn, stream *rtmp.Stream) err
 		}
 		if !started {
 			if !r.isKeyframe(p) {
-				r.drop(1)
+				// A relay begins at a keyframe: what comes before the
+				// first one of its life (a relay started mid-stream)
+				// was never its to send. After a reconnect it is lost.
+				if r.sentKeyframe {
+					r.drop(1)
+				}
 				continue
 			}
+			r.sentKeyframe = true
 			if err := w.headers(r.timestamp(p.DTS)); err != nil {
 				return err
 			}

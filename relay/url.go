@@ -112,3 +112,13 @@ func redact(raw string) string {
 	}
 	return strings.ToLower(u.Scheme) + "://" + u.Host
 }
+
+// Check validates a destination URL as Start does, and returns the part of
+// it that may be shown: scheme://host[:port].
+func Check(raw string) (public string, err error) {
+	d, err := parseDestination(raw)
+	if err != nil {
+		return "", err
+	}
+	return d.public, nil
+}
