@@ -34,7 +34,9 @@ type TapConfig struct {
 	Preset, Profile string
 	// Queue is how many pictures may wait for the encoder; when it is full
 	// the picture is dropped and counted, so that a tap never slows the
-	// ladder. Default 8.
+	// ladder. Default 30: a second at 30 fps of slack for x264's bursts
+	// and a busy machine (up to 41 MB of 720p pictures, held only while
+	// the encoder is behind).
 	Queue int
 	// Emit receives each encoded packet, from the tap's goroutine: H.264
 	// Annex B with an AUD and SPS/PPS before every IDR, timestamps on the
@@ -61,10 +63,13 @@ type Tap struct {
 
 	mu     sync.Mutex // offer against Close
 	closed bool
+	dec    decimator // in offer: frames above the rate never take a slot
 
 	encoded, dropped atomic.Int64
 	err              atomic.Pointer[error]
 }
+
+const defaultTapQueue = 30
 
 // ErrGraphEnded is returned by AddTap after the graph's input has ended.
 var ErrGraphEnded = errors.New("pipeline: the stream has ended")
@@ -86,7 +91,7 @@ func (g *Graph) AddTap(cfg TapConfig) (*Tap, error) {
 		cfg.Profile = g.cfg.Profile
 	}
 	if cfg.Queue <= 0 {
-		cfg.Queue = frameQueue
+		cfg.Queue = defaultTapQueue
 	}
 	p := Plan([]Rendition{{Width: cfg.Width, Height: cfg.Height}}, g.in.Video.Width, g.in.Video.Height)
 	if len(p) == 0 {
@@ -101,6 +106,7 @@ func (g *Graph) AddTap(cfg TapConfig) (*Tap, error) {
 		t.rate = m
 	}
 	t.gop = GOPFrames(cfg.KeyframeInterval, t.rate)
+	t.dec.interval = t.frameInterval()
 	for i, r := range g.planned {
 		if r.OutWidth == t.w && r.OutHeight == t.h {
 			t.source = i
@@ -167,7 +173,7 @@ func (t *Tap) Close() {
 func (t *Tap) offer(f *codec.Frame) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if t.closed {
+	if t.closed || !t.dec.keep(f.PTS()) {
 		return
 	}
 	c := f.Clone()
@@ -218,12 +224,8 @@ func (t *Tap) encodeAll() error {
 		t.cfg.Emit(p)
 		return nil
 	}
-	dec := decimator{interval: t.frameInterval()}
 	encode := func(f *codec.Frame) error {
 		defer f.Release()
-		if !dec.keep(f.PTS()) {
-			return nil
-		}
 		pic := f
 		if codec.NeedsScaling(f, t.w, t.h) {
 			s, err := scaler.Scale(f)
