@@ -12,7 +12,7 @@ import (
 )
 
 // maxRequestBody bounds an admin request's body: the largest, a new
-// channel's {"name": …}, is a few hundred bytes.
+// destination, is a few kilobytes at most.
 const maxRequestBody = 64 << 10
 
 // adminRealm is the realm of the admin API's WWW-Authenticate challenges.
@@ -33,8 +33,17 @@ type IssuedKey struct {
 //	GET    /api/channels/{id}         → 200 Channel, or 404
 //	POST   /api/channels/{id}/rotate  → 200 IssuedKey with the new key, or 404
 //	DELETE /api/channels/{id}         → 204, or 404
+//	GET    /api/channels/{id}/destinations           → 200 [Destination, …], oldest first, or 404
+//	POST   /api/channels/{id}/destinations           {"kind", "key", "url", "enabled"} → 201 Destination
+//	GET    /api/channels/{id}/destinations/{dest_id} → 200 Destination, or 404
+//	PATCH  /api/channels/{id}/destinations/{dest_id} any of {"enabled", "key", "url"} → 200 Destination
+//	DELETE /api/channels/{id}/destinations/{dest_id} → 204, or 404
 //	GET    /api/streams               → 200 the JSON of streams() ([] if streams is nil)
 //	GET    /api/streams/{playback_id} → 200 the element of that list whose "playback_id" it is | 404
+//
+// A new destination is enabled unless "enabled" is false; a destination that
+// is not valid (Destination.Validate) or one too many is 400. Destinations
+// are answered Redacted, always: their keys go in, never out.
 //
 // Every request must carry "Authorization: Bearer TOKEN"; any other gets 401
 // with a WWW-Authenticate challenge, and every request does when token is
@@ -50,6 +59,11 @@ func AdminHandler(s Store, token string, streams func() any) http.Handler {
 	mux.HandleFunc("GET /api/channels/{id}", a.get)
 	mux.HandleFunc("DELETE /api/channels/{id}", a.revoke)
 	mux.HandleFunc("POST /api/channels/{id}/rotate", a.rotate)
+	mux.HandleFunc("GET /api/channels/{id}/destinations", a.listDestinations)
+	mux.HandleFunc("POST /api/channels/{id}/destinations", a.addDestination)
+	mux.HandleFunc("GET /api/channels/{id}/destinations/{dest_id}", a.getDestination)
+	mux.HandleFunc("PATCH /api/channels/{id}/destinations/{dest_id}", a.updateDestination)
+	mux.HandleFunc("DELETE /api/channels/{id}/destinations/{dest_id}", a.deleteDestination)
 	mux.HandleFunc("GET /api/streams", a.listStreams)
 	mux.HandleFunc("GET /api/streams/{playback_id}", a.getStream)
 	// The same paths without a method match only requests with another
@@ -57,6 +71,8 @@ func AdminHandler(s Store, token string, streams func() any) http.Handler {
 	mux.Handle("/api/channels", methodNotAllowed("GET, POST"))
 	mux.Handle("/api/channels/{id}", methodNotAllowed("GET, DELETE"))
 	mux.Handle("/api/channels/{id}/rotate", methodNotAllowed("POST"))
+	mux.Handle("/api/channels/{id}/destinations", methodNotAllowed("GET, POST"))
+	mux.Handle("/api/channels/{id}/destinations/{dest_id}", methodNotAllowed("GET, PATCH, DELETE"))
 	mux.Handle("/api/streams", methodNotAllowed("GET"))
 	mux.Handle("/api/streams/{playback_id}", methodNotAllowed("GET"))
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
@@ -231,12 +247,13 @@ func decodeBody(w http.ResponseWriter, r *http.Request, v any) bool {
 }
 
 // writeStoreError answers with the status a Store error calls for. Store
-// errors never hold a stream key, so their text is safe to return.
+// errors never hold a stream key nor a destination's key or URL, so their
+// text is safe to return.
 func writeStoreError(w http.ResponseWriter, err error) {
 	switch {
-	case errors.Is(err, ErrNotFound):
+	case errors.Is(err, ErrNotFound), errors.Is(err, ErrNoDestination):
 		writeError(w, http.StatusNotFound, err.Error())
-	case errors.Is(err, ErrInvalidName):
+	case errors.Is(err, ErrInvalidName), errors.Is(err, ErrInvalidDestination):
 		writeError(w, http.StatusBadRequest, err.Error())
 	default:
 		writeError(w, http.StatusInternalServerError, err.Error())
@@ -247,8 +264,9 @@ func writeError(w http.ResponseWriter, status int, msg string) {
 	writeJSON(w, status, map[string]string{"error": msg})
 }
 
-// writeJSON answers with v as JSON. no-store keeps issued keys out of
-// every cache between the server and the admin.
+// writeJSON answers with v as JSON. no-store keeps issued keys, and what
+// there is of destinations, out of every cache between the server and the
+// admin.
 func writeJSON(w http.ResponseWriter, status int, v any) {
 	data, err := json.Marshal(v)
 	if err != nil {

@@ -22,8 +22,9 @@ var errTokenRejected = errors.New("admin token rejected")
 
 // Client calls the admin API of a running server (AdminHandler), for the
 // `livestream keys` CLI and scripts. Its methods mirror the Store's and
-// return the same ErrNotFound and ErrInvalidName; a 401 is an "admin token
-// rejected" error.
+// return the same ErrNotFound, ErrInvalidName, ErrNoDestination and
+// ErrInvalidDestination; a 401 is an "admin token rejected" error. Unlike
+// the Store's, its destinations are Redacted, as the admin API answers.
 //
 // The token travels in the clear over http://: use https:// (or a loopback
 // address) for a server on another machine.
@@ -140,14 +141,20 @@ func apiError(base string, status int, body []byte) error {
 	case http.StatusUnauthorized:
 		return fmt.Errorf("admin API at %s: %w: %s", base, errTokenRejected, msg)
 	case http.StatusNotFound:
-		// Only the store's own "no such channel": a 404 from a URL that
-		// is not the admin API is a wrong URL, not a missing channel.
-		if strings.Contains(msg, ErrNotFound.Error()) {
-			return fmt.Errorf("%w (admin API at %s)", ErrNotFound, base)
+		// Only the store's own "no such channel" or "no such
+		// destination": a 404 from a URL that is not the admin API is a
+		// wrong URL, not a missing channel.
+		for _, sentinel := range []error{ErrNoDestination, ErrNotFound} {
+			if strings.Contains(msg, sentinel.Error()) {
+				return fmt.Errorf("%w (admin API at %s)", sentinel, base)
+			}
 		}
 	case http.StatusBadRequest:
-		if strings.HasPrefix(msg, ErrInvalidName.Error()) {
-			return fmt.Errorf("%w%s", ErrInvalidName, strings.TrimPrefix(msg, ErrInvalidName.Error()))
+		// With the server's reason, which follows the sentinel's text.
+		for _, sentinel := range []error{ErrInvalidName, ErrInvalidDestination} {
+			if _, reason, ok := strings.Cut(msg, sentinel.Error()); ok {
+				return fmt.Errorf("%w%s", sentinel, reason)
+			}
 		}
 	}
 	return fmt.Errorf("admin API at %s: %d %s: %s", base, status, http.StatusText(status), msg)

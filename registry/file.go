@@ -31,11 +31,11 @@ var errClosed = errors.New("registry is closed")
 // lost and no reader sees half a file. Reads take no lock: each stats the
 // file and re-reads it when its inode, size or mtime changed.
 //
-// Subscribers hear of rotations and revocations made through this FileStore
-// as soon as they are written, and of those made by other processes when
-// this FileStore next reads the file: on any call, and at the latest within
-// a second, from a goroutine that polls the file from the first Subscribe
-// until Close.
+// Subscribers hear of rotations, revocations and destination changes made
+// through this FileStore as soon as they are written, and of those made by
+// other processes when this FileStore next reads the file: on any call, and
+// at the latest within a second, from a goroutine that polls the file from
+// the first Subscribe until Close.
 //
 // A FileStore is safe for concurrent use. Close it when done.
 type FileStore struct {
@@ -49,7 +49,7 @@ type FileStore struct {
 	closed bool
 
 	subMu   sync.Mutex
-	subs    map[int]func(channelID string)
+	subs    map[int]func(Change)
 	nextSub int
 	polling bool
 	done    chan struct{}
@@ -68,7 +68,7 @@ func OpenFile(path string) (*FileStore, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open registry lock: %w", err)
 	}
-	s := &FileStore{path: path, poll: pollInterval, lock: lock, subs: map[int]func(string){}, done: make(chan struct{})}
+	s := &FileStore{path: path, poll: pollInterval, lock: lock, subs: map[int]func(Change){}, done: make(chan struct{})}
 	if err := s.init(); err != nil {
 		lock.Close()
 		return nil, err
@@ -163,8 +163,8 @@ func (s *FileStore) Rotate(ctx context.Context, id string) (Channel, string, err
 	return c, key, nil
 }
 
-// Revoke deletes channel id and its key. Subscribers are called before it
-// returns.
+// Revoke deletes channel id, its key and its destinations. Subscribers are
+// called before it returns.
 func (s *FileStore) Revoke(ctx context.Context, id string) error {
 	err := s.mutate(ctx, func(cur *snapshot) ([]fileChannel, error) {
 		i, ok := cur.byID[id]
@@ -234,8 +234,8 @@ func (s *FileStore) Authenticate(ctx context.Context, key string) (Channel, erro
 }
 
 // current returns the registry as the file holds it now, re-reading the
-// file if it changed since the last read, and notifies subscribers of keys
-// that stopped working meanwhile.
+// file if it changed since the last read, and notifies subscribers of what
+// changed meanwhile.
 func (s *FileStore) current(ctx context.Context) (*snapshot, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
@@ -245,16 +245,16 @@ func (s *FileStore) current(ctx context.Context) (*snapshot, error) {
 		s.mu.Unlock()
 		return nil, errClosed
 	}
-	var gone []string
+	var changes []Change
 	fi, err := os.Stat(s.path)
 	if err == nil && !stampOf(fi).equal(s.stamp) {
-		gone, err = s.load()
+		changes, err = s.load()
 	} else if err != nil {
 		err = fmt.Errorf("read registry: %w", err)
 	}
 	snap := s.snap
 	s.mu.Unlock()
-	s.notify(gone)
+	s.notify(changes)
 	if err != nil {
 		return nil, err
 	}
@@ -269,13 +269,13 @@ func (s *FileStore) mutate(ctx context.Context, change func(*snapshot) ([]fileCh
 		return err
 	}
 	s.mu.Lock()
-	gone, err := s.mutateLocked(ctx, change)
+	changes, err := s.mutateLocked(ctx, change)
 	s.mu.Unlock()
-	s.notify(gone)
+	s.notify(changes)
 	return err
 }
 
-func (s *FileStore) mutateLocked(ctx context.Context, change func(*snapshot) ([]fileChannel, error)) (gone []string, err error) {
+func (s *FileStore) mutateLocked(ctx context.Context, change func(*snapshot) ([]fileChannel, error)) (changes []Change, err error) {
 	if s.closed {
 		return nil, errClosed
 	}
@@ -289,30 +289,30 @@ func (s *FileStore) mutateLocked(ctx context.Context, change func(*snapshot) ([]
 	}()
 	// Re-read whatever the stamp says: another process may have written
 	// just before we took the lock.
-	gone, err = s.load()
+	changes, err = s.load()
 	if err != nil {
-		return gone, err
+		return changes, err
 	}
 	channels, err := change(s.snap)
 	if err != nil {
-		return gone, err
+		return changes, err
 	}
 	next, err := newSnapshot(channels)
 	if err != nil {
-		return gone, fmt.Errorf("registry %s: %w", s.path, err) // a bug in change
+		return changes, fmt.Errorf("registry %s: %w", s.path, err) // a bug in change
 	}
 	st, err := writeAtomic(s.path, next.encode())
 	if err != nil {
-		return gone, fmt.Errorf("write registry: %w", err)
+		return changes, fmt.Errorf("write registry: %w", err)
 	}
-	gone = append(gone, s.snap.gone(next)...)
+	changes = append(changes, s.snap.changes(next)...)
 	s.snap, s.stamp = next, st
-	return gone, nil
+	return changes, nil
 }
 
-// load reads the file into s.snap and returns the channels whose key the
-// new contents no longer accept. s.mu is held.
-func (s *FileStore) load() (gone []string, err error) {
+// load reads the file into s.snap and returns what changed for
+// subscribers (snapshot.changes). s.mu is held.
+func (s *FileStore) load() (changes []Change, err error) {
 	f, err := os.Open(s.path)
 	if err != nil {
 		return nil, fmt.Errorf("read registry: %w", err)
@@ -333,9 +333,9 @@ func (s *FileStore) load() (gone []string, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("registry file %s: %w", s.path, err)
 	}
-	gone = s.snap.gone(next)
+	changes = s.snap.changes(next)
 	s.snap, s.stamp = next, stampOf(fi)
-	return gone, nil
+	return changes, nil
 }
 
 // unused draws ids from gen until one not in taken. Ids are random and

@@ -20,19 +20,22 @@ const maxFileSize = 64 << 20
 
 // fileContent is the JSON of the channels file.
 //
-// Unknown fields are refused on reading: a newer livestream may add fields
-// (relay destinations, say), and an older one rewriting the file would
-// silently drop them.
+// Unknown fields are refused on reading: a newer livestream may add fields,
+// and an older one rewriting the file would silently drop them. So a channel
+// with no destinations is written without "destinations": livestream
+// versions from before destinations read such a file, and refuse one that
+// holds destinations rather than lose them.
 type fileContent struct {
 	Version  int           `json:"version"`
 	Channels []fileChannel `json:"channels"`
 }
 
 // fileChannel is a channel as stored: with the hash of its key, never the
-// key.
+// key, and its relay destinations with their keys, in the order added.
 type fileChannel struct {
 	Channel
-	KeyHash string `json:"key_sha256"`
+	KeyHash      string        `json:"key_sha256"`
+	Destinations []Destination `json:"destinations,omitempty"`
 }
 
 // snapshot is the registry as read from or written to the file at one
@@ -42,16 +45,19 @@ type snapshot struct {
 	byID     map[string]int
 	byPID    map[string]int
 	byHash   map[string]int
+	byDest   map[string]int // destination id → index of its channel
 }
 
 // newSnapshot indexes channels, which must be oldest first, and checks
-// every field and that no id, playback id or key hash is used twice.
+// every field and that no id, playback id, key hash or destination id is
+// used twice.
 func newSnapshot(channels []fileChannel) (*snapshot, error) {
 	s := &snapshot{
 		channels: channels,
 		byID:     make(map[string]int, len(channels)),
 		byPID:    make(map[string]int, len(channels)),
 		byHash:   make(map[string]int, len(channels)),
+		byDest:   map[string]int{},
 	}
 	for i, c := range channels {
 		if err := checkStored(c); err != nil {
@@ -67,6 +73,12 @@ func newSnapshot(channels []fileChannel) (*snapshot, error) {
 			return nil, fmt.Errorf("channel %d (%s): key_sha256 used twice", i, c.ID)
 		}
 		s.byID[c.ID], s.byPID[c.PlaybackID], s.byHash[c.KeyHash] = i, i, i
+		for j, d := range c.Destinations {
+			if _, dup := s.byDest[d.ID]; dup {
+				return nil, fmt.Errorf("channel %d (%s): destinations[%d]: id %s used twice", i, c.ID, j, d.ID)
+			}
+			s.byDest[d.ID] = i
+		}
 	}
 	return s, nil
 }
@@ -87,6 +99,30 @@ func checkStored(c fileChannel) error {
 	}
 	if err := checkName(c.Name); err != nil {
 		return fmt.Errorf("%s: name: %w", c.ID, err)
+	}
+	if len(c.Destinations) > MaxDestinations {
+		return fmt.Errorf("%s: %d destinations, at most %d", c.ID, len(c.Destinations), MaxDestinations)
+	}
+	for j, d := range c.Destinations {
+		if err := checkStoredDestination(d); err != nil {
+			return fmt.Errorf("%s: destinations[%d]: %w", c.ID, j, err)
+		}
+	}
+	return nil
+}
+
+// checkStoredDestination checks a destination read from the file. Like
+// Validate's, its errors quote no key or URL; nor the id, which is quoted
+// only once known to be one.
+func checkStoredDestination(d Destination) error {
+	switch {
+	case !validDestinationID(d.ID):
+		return fmt.Errorf("id: want %q and %d of [a-z0-9]", destinationPrefix, destinationRandLen)
+	case d.CreatedAt.IsZero():
+		return fmt.Errorf("%s: created_at missing", d.ID)
+	}
+	if err := d.Validate(); err != nil {
+		return fmt.Errorf("%s: %w", d.ID, err)
 	}
 	return nil
 }
@@ -116,7 +152,9 @@ func parseFile(data []byte) (*snapshot, error) {
 }
 
 // encode returns the file's JSON, indented: people read this file when
-// something goes wrong, and it holds no secret to hide.
+// something goes wrong. It holds no stream key, but it does hold relay
+// destinations' keys, which the server needs as they are: the file has mode
+// 0600, and nothing prints it.
 func (s *snapshot) encode() []byte {
 	channels := s.channels
 	if channels == nil {
@@ -147,18 +185,39 @@ func (s *snapshot) list() []Channel {
 	return out
 }
 
-// gone returns the ids of channels of s whose key stopped working in next:
-// rotated away, or the channel revoked. s may be nil (nothing was loaded).
-func (s *snapshot) gone(next *snapshot) []string {
+// changes returns what subscribers must hear of going from s to next, in
+// the order of s's channels: keys that stopped working (rotated away, or
+// the channel revoked) and destinations that changed. Channels new in next
+// have no live stream to tell. s may be nil (nothing was loaded).
+func (s *snapshot) changes(next *snapshot) []Change {
 	if s == nil {
 		return nil
 	}
-	var ids []string
+	var out []Change
 	for _, c := range s.channels {
 		n, ok := next.lookup(next.byID, c.ID)
-		if !ok || n.KeyHash != c.KeyHash {
-			ids = append(ids, c.ID)
+		if !ok {
+			out = append(out, Change{c.ID, ChannelRevoked})
+			continue
+		}
+		if n.KeyHash != c.KeyHash {
+			out = append(out, Change{c.ID, KeyChanged})
+		}
+		if !slices.EqualFunc(c.Destinations, n.Destinations, sameDestination) {
+			out = append(out, Change{c.ID, DestinationsChanged})
 		}
 	}
-	return ids
+	return out
+}
+
+// sameDestination compares destinations field by field, times by Equal:
+// one read back from the file has lost its monotonic clock reading.
+func sameDestination(a, b Destination) bool {
+	return a.ID == b.ID && a.Kind == b.Kind && a.Key == b.Key && a.URL == b.URL &&
+		a.Enabled == b.Enabled && a.CreatedAt.Equal(b.CreatedAt)
+}
+
+// destination returns the index of channel i's destination destID, or -1.
+func (s *snapshot) destination(i int, destID string) int {
+	return slices.IndexFunc(s.channels[i].Destinations, func(d Destination) bool { return d.ID == destID })
 }

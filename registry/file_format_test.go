@@ -2,6 +2,8 @@ package registry
 
 import (
 	"bytes"
+	"fmt"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -9,6 +11,20 @@ import (
 const goodChannel = `{"channel_id": "ch_aaaaaaaaaaaa", "name": "x", "playback_id": "aaaaaaaaaaaaaaaa",
  "created_at": "2026-01-01T00:00:00Z", "key_rotated_at": "2026-01-02T00:00:00Z",
  "key_sha256": "95808e5d92709002f2a6f0682834d993637ad42dd2baaf8e4549c293cb8db8e0"}`
+
+// otherChannel is goodChannel with other ids, hash and times.
+var otherChannel = strings.NewReplacer("aaaaaaaaaaaaaaaa", "bbbbbbbbbbbbbbbb", "aaaaaaaaaaaa", "bbbbbbbbbbbb", "95808e", "000000", "2026-01-0", "2027-01-0").Replace(goodChannel)
+
+// Destinations as the file holds them.
+const (
+	goodTwitch = `{"id": "ds_aaaaaaaa", "kind": "twitch", "key": "live_1234", "enabled": true, "created_at": "2026-01-03T00:00:00Z"}`
+	goodCustom = `{"id": "ds_bbbbbbbb", "kind": "custom", "url": "rtmp://h/app/k?q=1", "enabled": false, "created_at": "2026-01-04T00:00:00Z"}`
+)
+
+// withDestinations is channel (goodChannel's JSON) with destinations.
+func withDestinations(channel string, destinations ...string) string {
+	return strings.TrimSuffix(channel, "}") + `, "destinations": [` + strings.Join(destinations, ", ") + `]}`
+}
 
 // fileCases drive TestParseFile and seed FuzzParseFile: what the channels
 // file may hold, and what must be refused (want names the error).
@@ -18,9 +34,10 @@ var fileCases = []struct {
 	{"empty registry", `{"version": 1, "channels": []}`, ""},
 	{"null channels", `{"version": 1, "channels": null}`, ""},
 	{"one channel", `{"version": 1, "channels": [` + goodChannel + `]}`, ""},
-	{"newest first in the file", `{"version": 1, "channels": [` +
-		strings.NewReplacer("aaaaaaaaaaaaaaaa", "bbbbbbbbbbbbbbbb", "aaaaaaaaaaaa", "bbbbbbbbbbbb", "95808e", "000000", "2026-01-0", "2027-01-0").Replace(goodChannel) +
-		`, ` + goodChannel + `]}`, ""},
+	{"newest first in the file", `{"version": 1, "channels": [` + otherChannel + `, ` + goodChannel + `]}`, ""},
+	{"destinations", `{"version": 1, "channels": [` + withDestinations(goodChannel, goodTwitch, goodCustom) + `, ` + otherChannel + `]}`, ""},
+	{"no destinations", `{"version": 1, "channels": [` + withDestinations(goodChannel) + `]}`, ""},
+	{"most destinations", `{"version": 1, "channels": [` + withDestinations(goodChannel, manyDestinations(MaxDestinations)...) + `]}`, ""},
 	{"empty file", "", "empty file"},
 	{"whitespace", " \n", "empty file"},
 	{"not JSON", "channels: []", "not a channels file"},
@@ -38,6 +55,22 @@ var fileCases = []struct {
 	{"no created_at", `{"version": 1, "channels": [` + strings.Replace(goodChannel, `"created_at"`, `"_"`, 1) + `]}`, "unknown field"},
 	{"zero created_at", `{"version": 1, "channels": [` + strings.Replace(goodChannel, `"2026-01-01T00:00:00Z"`, `"0001-01-01T00:00:00Z"`, 1) + `]}`, "created_at"},
 	{"duplicate", `{"version": 1, "channels": [` + goodChannel + `, ` + goodChannel + `]}`, "used twice"},
+	{"destination id used twice", `{"version": 1, "channels": [` + withDestinations(goodChannel, goodTwitch) + `, ` + withDestinations(otherChannel, goodTwitch) + `]}`, "id ds_aaaaaaaa used twice"},
+	{"bad destination id", `{"version": 1, "channels": [` + withDestinations(goodChannel, strings.Replace(goodTwitch, "ds_aaaaaaaa", "ds_AAAAAAAA", 1)) + `]}`, "destinations[0]: id"},
+	{"bad destination kind", `{"version": 1, "channels": [` + withDestinations(goodChannel, goodCustom, strings.Replace(goodTwitch, "twitch", "tv", 1)) + `]}`, "destinations[1]: ds_aaaaaaaa: invalid destination: kind"},
+	{"destination without key", `{"version": 1, "channels": [` + withDestinations(goodChannel, strings.Replace(goodTwitch, `"key": "live_1234", `, "", 1)) + `]}`, "key required"},
+	{"destination without created_at", `{"version": 1, "channels": [` + withDestinations(goodChannel, strings.Replace(goodTwitch, "2026-01-03T00:00:00Z", "0001-01-01T00:00:00Z", 1)) + `]}`, "created_at missing"},
+	{"unknown destination field", `{"version": 1, "channels": [` + withDestinations(goodChannel, strings.Replace(goodTwitch, `"kind"`, `"region": "eu", "kind"`, 1)) + `]}`, "unknown field"},
+	{"too many destinations", `{"version": 1, "channels": [` + withDestinations(goodChannel, manyDestinations(MaxDestinations+1)...) + `]}`, "17 destinations"},
+}
+
+// manyDestinations returns n destinations' JSON.
+func manyDestinations(n int) []string {
+	out := make([]string, n)
+	for i := range out {
+		out[i] = strings.Replace(goodTwitch, "ds_aaaaaaaa", fmt.Sprintf("ds_%08d", i), 1)
+	}
+	return out
 }
 
 func TestParseFile(t *testing.T) {
@@ -63,6 +96,36 @@ func TestParseFile(t *testing.T) {
 	if cs := s.list(); len(cs) != 2 || cs[0].ID != "ch_aaaaaaaaaaaa" {
 		t.Errorf("channels not sorted oldest first: %+v", cs)
 	}
+
+	// Destinations keep their order, and every field.
+	s, err = parseFile([]byte(fileCases[4].data))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ds := s.channels[0].Destinations
+	if len(ds) != 2 || ds[0].ID != "ds_aaaaaaaa" || ds[0].Key != "live_1234" || !ds[0].Enabled ||
+		ds[1].ID != "ds_bbbbbbbb" || ds[1].URL != "rtmp://h/app/k?q=1" || ds[1].Enabled || ds[1].Key != "" {
+		t.Errorf("destinations read as %+v", ds)
+	}
+	if s.byDest["ds_bbbbbbbb"] != 0 || len(s.byDest) != 2 {
+		t.Errorf("destinations indexed as %v", s.byDest)
+	}
+}
+
+// TestFileWithoutDestinations checks that a channel without destinations
+// is written as before destinations existed, so that older versions of
+// livestream still read the file.
+func TestFileWithoutDestinations(t *testing.T) {
+	old := `{"version": 1, "channels": [` + goodChannel + `]}`
+	for _, data := range []string{old, `{"version": 1, "channels": [` + withDestinations(goodChannel) + `]}`} {
+		s, err := parseFile([]byte(data))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if out := s.encode(); bytes.Contains(out, []byte("destinations")) {
+			t.Errorf("a channel without destinations is written with them:\n%s", out)
+		}
+	}
 }
 
 // checkRoundTrip checks that s encodes to a file that parses back to s, and
@@ -82,8 +145,13 @@ func checkRoundTrip(t *testing.T, s *snapshot) {
 	}
 	for i, c := range s.channels {
 		b := back.channels[i]
-		if !sameChannel(b.Channel, c.Channel) || b.KeyHash != c.KeyHash {
+		if !sameChannel(b.Channel, c.Channel) || b.KeyHash != c.KeyHash || !slices.EqualFunc(b.Destinations, c.Destinations, sameDestination) {
 			t.Fatalf("round trip changed channel %d: %+v, want %+v", i, b, c)
+		}
+		for _, d := range c.Destinations {
+			if back.byDest[d.ID] != i {
+				t.Fatalf("round trip: destination %s of channel %d is not indexed", d.ID, i)
+			}
 		}
 		if back.byID[c.ID] != i || back.byPID[c.PlaybackID] != i || back.byHash[c.KeyHash] != i {
 			t.Fatalf("round trip: channel %d is not indexed", i)

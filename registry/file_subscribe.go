@@ -5,13 +5,14 @@ import (
 	"time"
 )
 
-// Subscribe calls fn with a channel's id when its key is rotated or the
-// channel revoked, here or by another process (see FileStore). fn runs on
-// the goroutine that noticed the change (a caller of the FileStore, or its
-// poll goroutine), possibly at the same time as other calls; it must not
-// block, and may call the FileStore. A call under way when cancel is called
-// may still finish after it.
-func (s *FileStore) Subscribe(fn func(channelID string)) (cancel func()) {
+// Subscribe calls fn with each Change, made here or by another process (see
+// FileStore): a key rotated, a channel revoked, a destination added,
+// updated or deleted. An update that leaves the destination as it was is no
+// change. fn runs on the goroutine that noticed the change (a caller of the
+// FileStore, or its poll goroutine), possibly at the same time as other
+// calls; it must not block, and may call the FileStore. A call under way
+// when cancel is called may still finish after it.
+func (s *FileStore) Subscribe(fn func(Change)) (cancel func()) {
 	s.subMu.Lock()
 	defer s.subMu.Unlock()
 	id := s.nextSub
@@ -51,21 +52,21 @@ func (s *FileStore) pollFile() {
 	}
 }
 
-// notify calls every subscriber with each id, outside s.mu so that they may
-// call the FileStore.
-func (s *FileStore) notify(ids []string) {
-	if len(ids) == 0 {
+// notify calls every subscriber with each change, outside s.mu so that
+// they may call the FileStore.
+func (s *FileStore) notify(changes []Change) {
+	if len(changes) == 0 {
 		return
 	}
 	s.subMu.Lock()
-	fns := make([]func(string), 0, len(s.subs))
+	fns := make([]func(Change), 0, len(s.subs))
 	for _, fn := range s.subs {
 		fns = append(fns, fn)
 	}
 	s.subMu.Unlock()
-	for _, id := range ids {
+	for _, c := range changes {
 		for _, fn := range fns {
-			fn(id)
+			fn(c)
 		}
 	}
 }

@@ -293,11 +293,11 @@ func TestFileStoreSharedFile(t *testing.T) {
 		t.Fatalf("the second store does not see the first's channel: %+v, %v", got, err)
 	}
 	var mu sync.Mutex
-	var heardA []string
-	cancelA := a.Subscribe(func(id string) { mu.Lock(); heardA = append(heardA, id); mu.Unlock() })
+	var heardA []Change
+	cancelA := a.Subscribe(func(c Change) { mu.Lock(); heardA = append(heardA, c); mu.Unlock() })
 	defer cancelA()
-	heardB := make(chan string, 10)
-	cancelB := b.Subscribe(func(id string) { heardB <- id })
+	heardB := make(chan Change, 10)
+	cancelB := b.Subscribe(func(c Change) { heardB <- c })
 	defer cancelB()
 
 	// A rotation through a is heard by a's subscribers before Rotate
@@ -307,14 +307,14 @@ func TestFileStoreSharedFile(t *testing.T) {
 		t.Fatal(err)
 	}
 	mu.Lock()
-	if len(heardA) != 1 || heardA[0] != c.ID {
-		t.Errorf("a's subscriber heard %v after Rotate, want [%s]", heardA, c.ID)
+	if len(heardA) != 1 || heardA[0] != (Change{c.ID, KeyChanged}) {
+		t.Errorf("a's subscriber heard %v after Rotate, want [%s key changed]", heardA, c.ID)
 	}
 	mu.Unlock()
 	select {
-	case id := <-heardB:
-		if id != c.ID {
-			t.Errorf("b's subscriber heard %s, want %s", id, c.ID)
+	case got := <-heardB:
+		if got != (Change{c.ID, KeyChanged}) {
+			t.Errorf("b's subscriber heard %v, want %s key changed", got, c.ID)
 		}
 	case <-time.After(5 * time.Second):
 		t.Fatal("b's subscriber did not hear of a's rotation")
@@ -334,15 +334,15 @@ func TestFileStoreSharedFile(t *testing.T) {
 	if err := b.Revoke(ctx, c.ID); err != nil {
 		t.Fatal(err)
 	}
-	if id := <-heardB; id != c.ID {
-		t.Errorf("b's subscriber heard %s on its own Revoke, want %s", id, c.ID)
+	if got := <-heardB; got != (Change{c.ID, ChannelRevoked}) {
+		t.Errorf("b's subscriber heard %v on its own Revoke, want %s revoked", got, c.ID)
 	}
 	cs, err := a.List(ctx)
 	if err != nil || len(cs) != 1 || cs[0].ID != other.ID {
 		t.Errorf("a lists %+v, %v; want only the channel b made", cs, err)
 	}
 	mu.Lock()
-	if len(heardA) != 2 || heardA[1] != c.ID {
+	if len(heardA) != 2 || heardA[1] != (Change{c.ID, ChannelRevoked}) {
 		t.Errorf("a's subscriber heard %v, want the revocation of %s too", heardA, c.ID)
 	}
 	mu.Unlock()
@@ -357,8 +357,8 @@ func TestFileStoreSharedFile(t *testing.T) {
 		t.Fatal(err)
 	}
 	select {
-	case id := <-heardB:
-		t.Errorf("a cancelled subscriber heard %s", id)
+	case got := <-heardB:
+		t.Errorf("a cancelled subscriber heard %v", got)
 	default:
 	}
 	a.Close()
@@ -421,8 +421,8 @@ func TestFileStoreAcrossProcesses(t *testing.T) {
 	s, path := openTemp(t)
 	const n = 15
 	var mu sync.Mutex
-	var heard []string
-	defer s.Subscribe(func(id string) { mu.Lock(); heard = append(heard, id); mu.Unlock() })()
+	var heard []Change
+	defer s.Subscribe(func(c Change) { mu.Lock(); heard = append(heard, c); mu.Unlock() })()
 	victim, _, err := s.Create(ctx, "to be revoked by the child")
 	if err != nil {
 		t.Fatal(err)
@@ -466,7 +466,7 @@ func TestFileStoreAcrossProcesses(t *testing.T) {
 	}
 	mu.Lock()
 	defer mu.Unlock()
-	if len(heard) != 1 || heard[0] != victim.ID {
+	if len(heard) != 1 || heard[0] != (Change{victim.ID, ChannelRevoked}) {
 		t.Errorf("subscriber heard %v, want only the child's revocation of %s", heard, victim.ID)
 	}
 }

@@ -25,6 +25,26 @@ const keysUsage = `Usage:
   livestream keys rotate ID [--json]     issue a new stream key; the old one stops working
   livestream keys revoke ID              delete a channel and its key
 
+Relay destinations of channel ID, where its streams are sent too:
+  livestream keys destinations ID [--json]
+        list them; their keys show only their last 4 characters
+  livestream keys destinations add ID --kind twitch|youtube|facebook
+        (--key-file FILE | --key - | --key KEY) [--url BASE_URL] [--disabled] [--json]
+  livestream keys destinations add ID --kind custom
+        (--url-file FILE | --url - | --url URL) [--disabled] [--json]
+        add one, enabled unless --disabled. A platform's key may carry its
+        query ("KEY?s_bl=..."); --url BASE_URL (rtmp[s]://HOST/APP) replaces
+        the server's ingest URL for that platform. A custom destination is
+        one URL, rtmp[s]://HOST[:PORT]/APP/STREAM_KEY.
+  livestream keys destinations enable|disable ID DEST_ID [--json]
+        start or stop relaying to one
+  livestream keys destinations rm ID DEST_ID
+        delete one
+
+A key or URL given as an argument (--key KEY, --url URL) is visible to every
+user of this machine in "ps", and stays in your shell's history: put it in a
+file (--key-file, --url-file), or give "-" and write it on stdin (one line).
+
 Each works on the registry file DIR/channels.json (--data-dir, default ./data),
 which a running "livestream serve" shares, or on a running server's admin API
 (--admin-url and --admin-token). Every flag can be given in the environment
@@ -42,13 +62,23 @@ const (
 const adminTimeout = 30 * time.Second
 
 // keyStore is what the keys commands need of a registry: a local
-// registry.FileStore or a remote registry.Client.
+// registry.FileStore or a remote registry.Client. Destinations come back in
+// full from the one, redacted from the other: print them Redacted.
 type keyStore interface {
 	Create(ctx context.Context, name string) (registry.Channel, string, error)
 	List(ctx context.Context) ([]registry.Channel, error)
 	Rotate(ctx context.Context, id string) (registry.Channel, string, error)
 	Revoke(ctx context.Context, id string) error
+	Destinations(ctx context.Context, channelID string) ([]registry.Destination, error)
+	AddDestination(ctx context.Context, channelID string, d registry.Destination) (registry.Destination, error)
+	UpdateDestination(ctx context.Context, channelID, destID string, u registry.DestinationUpdate) (registry.Destination, error)
+	DeleteDestination(ctx context.Context, channelID, destID string) error
 }
+
+var (
+	_ keyStore = (*registry.FileStore)(nil)
+	_ keyStore = (*registry.Client)(nil)
+)
 
 // keysFlags are the options every keys command takes.
 type keysFlags struct {
@@ -67,6 +97,9 @@ func runKeys(args []string, stdout, stderr io.Writer) int {
 		return 0
 	}
 	sub, args := args[0], args[1:]
+	if sub == "destinations" {
+		return runDestinations(args, stdout, stderr)
+	}
 	var arg string // NAME or ID
 	switch sub {
 	case "create":
@@ -82,12 +115,7 @@ func runKeys(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("keys "+sub, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var f keysFlags
-	fs.StringVar(&f.dataDir, "data-dir", "data", "`dir`ectory of the registry file channels.json")
-	fs.StringVar(&f.adminURL, "admin-url", "", "admin API `url` of a running server, such as http://127.0.0.1:8081 (instead of --data-dir)")
-	fs.StringVar(&f.adminToken, "admin-token", "", "admin `token` for --admin-url")
-	if sub != "revoke" {
-		fs.BoolVar(&f.json, "json", false, "print JSON")
-	}
+	f.register(fs, sub != "revoke")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "Usage: livestream keys %s [flags]\n", strings.TrimSpace(sub+" "+arg))
 		fs.PrintDefaults()
@@ -107,14 +135,11 @@ func runKeys(args []string, stdout, stderr io.Writer) int {
 	if err := f.fromEnv(fs); err != nil {
 		return fail(err)
 	}
-
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	store, closeStore, err := f.open()
+	ctx, store, done, err := f.open()
 	if err != nil {
 		return fail(err)
 	}
-	defer closeStore()
+	defer done()
 
 	switch sub {
 	case "create":
@@ -144,16 +169,50 @@ func runKeys(args []string, stdout, stderr io.Writer) int {
 	return 0
 }
 
-// fromEnv fills each flag not given on the command line from the
-// environment (flagsFromEnv), remembering which were given.
+// register defines on fs the flags every keys command takes; --json only
+// if withJSON.
+func (f *keysFlags) register(fs *flag.FlagSet, withJSON bool) {
+	fs.StringVar(&f.dataDir, "data-dir", "data", "`dir`ectory of the registry file channels.json")
+	fs.StringVar(&f.adminURL, "admin-url", "", "admin API `url` of a running server, such as http://127.0.0.1:8081 (instead of --data-dir)")
+	fs.StringVar(&f.adminToken, "admin-token", "", "admin `token` for --admin-url")
+	if withJSON {
+		fs.BoolVar(&f.json, "json", false, "print JSON")
+	}
+}
+
+// keysEnv are the variables the keys commands read (flagsFromEnv): those
+// of the flags every command takes, and no other. A LIVESTREAM_KEY or
+// LIVESTREAM_URL exported for something else must not become a relay
+// destination's key.
+var keysEnv = map[string]bool{
+	"LIVESTREAM_DATA_DIR": true, "LIVESTREAM_ADMIN_URL": true, "LIVESTREAM_ADMIN_TOKEN": true, "LIVESTREAM_JSON": true,
+}
+
+// fromEnv fills each of the common flags not given on the command line
+// from the environment (flagsFromEnv), remembering which were given.
 func (f *keysFlags) fromEnv(fs *flag.FlagSet) error {
 	f.cmdLine = setFlags(fs)
-	return flagsFromEnv(fs, os.LookupEnv)
+	return flagsFromEnv(fs, func(name string) (string, bool) {
+		if !keysEnv[name] {
+			return "", false
+		}
+		return os.LookupEnv(name)
+	})
 }
 
 // open returns the admin API's client if an admin URL is set, else the
-// registry file under the data dir.
-func (f *keysFlags) open() (keyStore, func(), error) {
+// registry file under the data dir, with a context that ends on SIGINT or
+// SIGTERM, and a func to call when done with both.
+func (f *keysFlags) open() (context.Context, keyStore, func(), error) {
+	store, closeStore, err := f.openStore()
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	return ctx, store, func() { stop(); closeStore() }, nil
+}
+
+func (f *keysFlags) openStore() (keyStore, func(), error) {
 	if f.adminURL == "" {
 		if f.cmdLine["admin-token"] {
 			return nil, nil, errors.New("--admin-token needs --admin-url")

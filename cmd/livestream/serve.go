@@ -227,7 +227,14 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	unsubscribe := reg.Subscribe(streams.Kick)
+	unsubscribe := reg.Subscribe(func(c registry.Change) {
+		switch c.What {
+		case registry.DestinationsChanged:
+			// Not applied to live streams yet.
+		default: // key rotated, channel revoked
+			streams.Kick(c.ChannelID)
+		}
+	})
 	defer unsubscribe()
 
 	rtmpLn, err := net.Listen("tcp", sc.RTMPAddr)
