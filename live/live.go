@@ -13,6 +13,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"sync"
 	"time"
@@ -43,6 +44,10 @@ type Config struct {
 	MirrorDir string
 	// Relays says where the destinations named in publish URLs push to.
 	Relays RelayConfig
+	// Destinations, when set, returns a channel's stored relay
+	// destinations (registry.Store.Destinations). They add up with those
+	// named in the publish URL; the disabled ones are left out.
+	Destinations func(ctx context.Context, channelID string) ([]registry.Destination, error)
 	// QueuePackets bounds the packets waiting for a stream's pipeline; a
 	// full queue pushes back on the publisher's TCP connection. Default 256.
 	QueuePackets int
@@ -82,6 +87,7 @@ type Manager struct {
 	timers   map[*Stream]*time.Timer
 
 	latency latencyStats
+	destMu  sync.Mutex // serialises DestinationsChanged
 }
 
 // NewManager returns an empty table. cfg.Pipeline is validated here, so a
@@ -112,6 +118,7 @@ func NewManager(cfg Config) (*Manager, error) {
 // query is the publish URL's query: relay destinations (?youtube=KEY, …)
 // start with the stream and get its packets as they are.
 func (m *Manager) Publish(ch registry.Channel, remoteAddr string, query url.Values) (*Stream, error) {
+	stored := m.storedDestinations(ch)
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.closing {
@@ -134,7 +141,8 @@ func (m *Manager) Publish(ch registry.Channel, remoteAddr string, query url.Valu
 	if err != nil {
 		return nil, err
 	}
-	s.dests = destinationsFromQuery(query)
+	s.fromURL = destinationsFromQuery(query)
+	s.relays.set(append(slices.Clone(s.fromURL), stored...))
 	m.streams[ch.PlaybackID] = s
 	m.running.Add(1)
 	s.log.Info("publish started")
@@ -210,6 +218,50 @@ func (m *Manager) Kick(channelID string) {
 			s.kick()
 		}
 	}
+}
+
+// DestinationsChanged reloads channel channelID's stored destinations and
+// applies them to its live stream: relays to destinations removed or
+// disabled stop, new or enabled ones start, the others go on untouched.
+//
+// Calls are applied one at a time, each with the destinations stored when
+// it runs, so the last call leaves the stream with the latest list.
+func (m *Manager) DestinationsChanged(channelID string) {
+	m.destMu.Lock()
+	defer m.destMu.Unlock()
+	m.mu.Lock()
+	var live *Stream
+	for _, s := range m.streams {
+		if s.ch.ID == channelID && !s.isEnded() {
+			live = s
+		}
+	}
+	m.mu.Unlock()
+	if live == nil {
+		return
+	}
+	stored := m.storedDestinations(live.ch)
+	live.relays.set(append(slices.Clone(live.fromURL), stored...))
+	live.log.Info("relay destinations updated", "relays", len(live.relays.status()))
+}
+
+// destinationsTimeout bounds the load of a channel's stored destinations.
+const destinationsTimeout = 5 * time.Second
+
+// storedDestinations loads ch's enabled stored destinations. A registry
+// that cannot answer costs the stream its stored relays, not the publish.
+func (m *Manager) storedDestinations(ch registry.Channel) []destination {
+	if m.cfg.Destinations == nil {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), destinationsTimeout)
+	defer cancel()
+	ds, err := m.cfg.Destinations(ctx, ch.ID)
+	if err != nil {
+		m.log.Warn("relay destinations not loaded", "channel_id", ch.ID, "err", err)
+		return nil
+	}
+	return destinationsFromStore(ds)
 }
 
 // Streams describes every stream in the table, live ones first, then by

@@ -2,13 +2,17 @@ package live
 
 import (
 	"crypto/tls"
+	"fmt"
 	"log/slog"
 	"net/url"
 	"sort"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/livestream/livestream/media"
+	"github.com/livestream/livestream/pipeline"
+	"github.com/livestream/livestream/registry"
 	"github.com/livestream/livestream/relay"
 )
 
@@ -37,12 +41,35 @@ func (c RelayConfig) withDefaults() RelayConfig {
 	return c
 }
 
-// destination is one relay target of a publish.
+// destination is one relay target of a stream: named in the publish URL
+// or stored with the channel.
 type destination struct {
-	kind, key string
+	// id tells destinations apart when the list changes on a live stream:
+	// "url:KIND" for the publish URL's, the stored destination's id.
+	id   string
+	kind string // twitch, youtube, facebook or custom
+	key  string
+	// base replaces the kind's default base URL; for custom it is the
+	// whole URL.
+	base string
 	// params are appended to the destination's URL (facebook_s_bl=… in
 	// the publish URL becomes s_bl=… on Facebook's).
 	params url.Values
+}
+
+// url is where d pushes to.
+func (d destination) url(cfg RelayConfig) (string, error) {
+	if d.kind == "custom" {
+		return d.base, nil
+	}
+	base := d.base
+	if base == "" {
+		base = map[string]string{"youtube": cfg.YouTube, "facebook": cfg.Facebook, "twitch": cfg.Twitch}[d.kind]
+	}
+	if base == "" {
+		return "", fmt.Errorf("unknown destination kind %q", d.kind)
+	}
+	return relay.URL(base, d.key, d.params)
 }
 
 // relayKinds are the destinations a publish URL may name, in order.
@@ -58,7 +85,7 @@ func destinationsFromQuery(q url.Values) []destination {
 		if key == "" {
 			continue
 		}
-		d := destination{kind: kind, key: key, params: url.Values{}}
+		d := destination{id: "url:" + kind, kind: kind, key: key, params: url.Values{}}
 		for name, vs := range q {
 			if rest, ok := strings.CutPrefix(name, kind+"_"); ok && rest != "" {
 				d.params[rest] = append([]string(nil), vs...)
@@ -69,66 +96,177 @@ func destinationsFromQuery(q url.Values) []destination {
 	return ds
 }
 
-// relays is a stream's set of relays: each gets every packet, and none can
-// slow the stream (relay.WritePacket never blocks).
-type relays struct {
-	mu   sync.Mutex
-	list []*relay.Relay
+// destinationsFromStore turns a channel's stored destinations into relay
+// targets, leaving the disabled ones out. A key may carry parameters for
+// its destination's URL after a '?' (Facebook's "KEY?s_bl=…").
+func destinationsFromStore(stored []registry.Destination) []destination {
+	var ds []destination
+	for _, sd := range stored {
+		if !sd.Enabled {
+			continue
+		}
+		d := destination{id: sd.ID, kind: sd.Kind, base: sd.URL}
+		key, query, _ := strings.Cut(sd.Key, "?")
+		d.key = key
+		if query != "" {
+			params, err := url.ParseQuery(query)
+			if err != nil {
+				// Validated when stored; never quote it, it is a secret.
+				continue
+			}
+			d.params = params
+		}
+		ds = append(ds, d)
+	}
+	return ds
 }
 
-// start starts a relay per destination; one that cannot start is logged
-// and left out, the others go on.
-func (rs *relays) start(cfg RelayConfig, ds []destination, video *media.VideoParams, audio *media.AudioParams, log *slog.Logger) {
-	cfg = cfg.withDefaults()
-	for _, d := range ds {
-		base := map[string]string{"youtube": cfg.YouTube, "facebook": cfg.Facebook, "twitch": cfg.Twitch}[d.kind]
-		u, err := relay.URL(base, d.key, d.params)
-		if err != nil {
-			log.Warn("relay destination refused", "destination", d.kind, "err", err)
-			continue
-		}
-		if d.kind == "twitch" {
-			log.Warn("relaying to twitch as published: the 720p re-encode for Twitch is not built yet")
-		}
-		r, err := relay.Start(relay.Config{Kind: d.kind, URL: u, TLS: cfg.TLS, Logger: log.With("destination", d.kind)}, video, audio)
-		if err != nil {
-			log.Warn("relay not started", "destination", d.kind, "err", err)
-			continue
-		}
-		rs.mu.Lock()
-		rs.list = append(rs.list, r)
+// sender is a running relay: a copy (relay.Relay) or a re-encode
+// (encodedRelay). WritePacket never blocks.
+type sender interface {
+	WritePacket(p *media.Packet)
+	Close()
+	Status() relay.Status
+}
+
+// relays is a stream's set of relays: each gets every packet, and none can
+// slow the stream. The set may change while the stream is live.
+type relays struct {
+	mu      sync.Mutex
+	cfg     RelayConfig
+	graph   *pipeline.Graph
+	video   *media.VideoParams
+	audio   *media.AudioParams
+	log     *slog.Logger
+	started bool
+	stopped bool
+	want    []destination
+	active  []*activeRelay
+}
+
+type activeRelay struct {
+	d      destination
+	url    string
+	sender sender
+}
+
+// begin starts the wanted relays once the stream's codecs are known.
+func (rs *relays) begin(cfg RelayConfig, g *pipeline.Graph, video *media.VideoParams, audio *media.AudioParams, log *slog.Logger) {
+	rs.mu.Lock()
+	rs.cfg, rs.graph, rs.video, rs.audio, rs.log = cfg.withDefaults(), g, video, audio, log
+	rs.started = true
+	ds := rs.want
+	rs.mu.Unlock()
+	rs.set(ds)
+}
+
+// set makes ds the stream's destinations: relays no longer wanted (or
+// whose URL changed) stop, new ones start. Before begin it only records ds.
+func (rs *relays) set(ds []destination) {
+	rs.mu.Lock()
+	rs.want = ds
+	if !rs.started || rs.stopped {
 		rs.mu.Unlock()
+		return
 	}
+	urls := map[string]string{}
+	for _, d := range ds {
+		u, err := d.url(rs.cfg)
+		if err != nil {
+			rs.log.Warn("relay destination refused", "destination", d.kind, "err", err)
+			continue
+		}
+		urls[d.id] = u
+	}
+	var keep []*activeRelay
+	var closing []sender
+	for _, a := range rs.active {
+		if urls[a.d.id] == a.url {
+			keep = append(keep, a)
+			delete(urls, a.d.id)
+			continue
+		}
+		closing = append(closing, a.sender)
+	}
+	for _, d := range ds {
+		u, ok := urls[d.id]
+		if !ok {
+			continue
+		}
+		s, err := rs.startOne(d, u)
+		if err != nil {
+			rs.log.Warn("relay not started", "destination", d.kind, "err", err)
+			continue
+		}
+		keep = append(keep, &activeRelay{d: d, url: u, sender: s})
+	}
+	rs.active = keep
+	rs.mu.Unlock()
+	closeAll(closing)
+}
+
+// startOne starts the relay to d at u: a re-encode for Twitch, a copy for
+// the others. rs.mu is held.
+func (rs *relays) startOne(d destination, u string) (sender, error) {
+	cfg := relay.Config{Kind: d.kind, URL: u, TLS: rs.cfg.TLS, Logger: rs.log.With("destination", d.kind)}
+	if d.kind == "twitch" && rs.graph != nil {
+		return startEncoded(rs.graph, TwitchEncode, cfg, rs.audio)
+	}
+	return relay.Start(cfg, rs.video, rs.audio)
 }
 
 func (rs *relays) write(p *media.Packet) {
 	rs.mu.Lock()
 	defer rs.mu.Unlock()
-	for _, r := range rs.list {
-		r.WritePacket(p)
+	for _, a := range rs.active {
+		a.sender.WritePacket(p)
 	}
 }
 
-// stop closes every relay, in parallel (each waits for its destination a
-// little), and keeps their last status.
+// stop closes every relay at the end of the stream, in parallel (each
+// waits for its destination a little), and keeps their last status. A
+// re-encoding relay first gets its encoder's last frames.
 func (rs *relays) stop() {
 	rs.mu.Lock()
-	list := rs.list
+	rs.stopped = true
+	var list []sender
+	for _, a := range rs.active {
+		list = append(list, a.sender)
+	}
 	rs.mu.Unlock()
+	for _, s := range list {
+		if e, ok := s.(*encodedRelay); ok {
+			e.finish(2 * time.Second)
+		}
+	}
+	closeAll(list)
+}
+
+// closeAll closes ss in parallel: each waits for its destination a little.
+func closeAll(ss []sender) {
 	var wg sync.WaitGroup
-	for _, r := range list {
-		wg.Go(r.Close)
+	for _, s := range ss {
+		wg.Go(s.Close)
 	}
 	wg.Wait()
 }
 
+// status lists the stream's relays by kind, then id. A relay removed from
+// a live stream is gone from the list.
 func (rs *relays) status() []relay.Status {
 	rs.mu.Lock()
 	defer rs.mu.Unlock()
-	st := make([]relay.Status, 0, len(rs.list))
-	for _, r := range rs.list {
-		st = append(st, r.Status())
+	st := make([]relay.Status, 0, len(rs.active))
+	for _, a := range rs.active {
+		s := a.sender.Status()
+		s.ID = a.d.id
+		st = append(st, s)
 	}
-	sort.SliceStable(st, func(i, j int) bool { return st[i].Kind < st[j].Kind })
+	sort.SliceStable(st, func(i, j int) bool {
+		if st[i].Kind != st[j].Kind {
+			return st[i].Kind < st[j].Kind
+		}
+		return st[i].ID < st[j].ID
+	})
 	return st
 }

@@ -1,6 +1,7 @@
 package live
 
 import (
+	"github.com/livestream/livestream/registry"
 	"net/url"
 	"reflect"
 	"testing"
@@ -23,5 +24,31 @@ func TestDestinationsFromQuery(t *testing.T) {
 	}
 	if ds := destinationsFromQuery(url.Values{"youtube": {" "}}); len(ds) != 0 {
 		t.Errorf("a blank key makes a destination: %+v", ds)
+	}
+}
+
+func TestDestinationsFromStore(t *testing.T) {
+	ds := destinationsFromStore([]registry.Destination{
+		{ID: "ds_a", Kind: "facebook", Key: "fbkey?s_bl=1&a=x", Enabled: true},
+		{ID: "ds_b", Kind: "youtube", Key: "ytkey", Enabled: false},
+		{ID: "ds_c", Kind: "custom", URL: "rtmps://example.test/app/k", Enabled: true},
+		{ID: "ds_d", Kind: "twitch", Key: "tk", URL: "rtmp://other.test/app", Enabled: true},
+	})
+	if len(ds) != 3 || ds[0].id != "ds_a" || ds[1].id != "ds_c" || ds[2].id != "ds_d" {
+		t.Fatalf("destinations %+v: want the three enabled ones, in order", ds)
+	}
+	cfg := RelayConfig{}.withDefaults()
+	for _, c := range []struct {
+		d    destination
+		want string
+	}{
+		{ds[0], "rtmps://live-api-s.facebook.com:443/rtmp/fbkey?a=x&s_bl=1"},
+		{ds[1], "rtmps://example.test/app/k"},
+		{ds[2], "rtmp://other.test/app/tk"},
+	} {
+		got, err := c.d.url(cfg)
+		if err != nil || got != c.want {
+			t.Errorf("%s: URL %q, %v; want %q", c.d.id, got, err, c.want)
+		}
 	}
 }

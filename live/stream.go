@@ -43,7 +43,7 @@ type Stream struct {
 	finished chan struct{} // closed when the pipeline has returned
 	runErr   error         // set before finished is closed
 
-	dests         []destination
+	fromURL       []destination // the relay destinations named in the publish URL
 	relays        relays
 	arrivals      arrivals
 	latency       latencyStats
@@ -107,7 +107,7 @@ func (s *Stream) Start(video *media.VideoParams, audio *media.AudioParams) error
 		attrs = append(attrs, "audio", fmt.Sprintf("%s %d Hz %d ch", audio.Codec, audio.SampleRate, audio.Channels))
 	}
 	s.log.Info("transcoding", attrs...)
-	s.relays.start(s.m.cfg.Relays, s.dests, video, audio, s.log)
+	s.relays.begin(s.m.cfg.Relays, g, video, audio, s.log)
 	s.graph.Store(g)
 	go func() {
 		s.runErr = g.Run(s.ctx, s.packets)
@@ -177,11 +177,12 @@ func (s *Stream) End(err error) {
 
 func (s *Stream) end(reason error) {
 	s.ending.Store(true)
-	s.relays.stop()
 	if s.started() {
 		close(s.packets)
 		<-s.finished
 	}
+	// After the pipeline: a re-encoding relay gets the encoder's last frames.
+	s.relays.stop()
 	s.endedAt.Store(s.m.cfg.Now().UnixNano())
 	s.cancel()
 	attrs := []any{"duration", s.m.cfg.Now().Sub(s.begun).Round(time.Millisecond)}

@@ -22,14 +22,15 @@ type streamCollector struct {
 func newStreamCollector(m *live.Manager) *streamCollector {
 	stream := []string{"playback_id"}
 	rendition := []string{"playback_id", "rendition"}
-	// A relay is labelled by its kind (youtube, facebook, …), never its key.
-	relayLabels := []string{"playback_id", "destination"}
+	// A relay is labelled by its kind (youtube, facebook, …) and its id
+	// (a stored destination's, or url:KIND), never its key or URL.
+	relayLabels := []string{"playback_id", "destination", "destination_id"}
 	return &streamCollector{
 		streams:         m.Streams,
 		latency:         m.SegmentLatencyHistogram,
 		relayUp:         prometheus.NewDesc("livestream_relay_up", "1 while a relay destination is receiving the stream.", relayLabels, nil),
 		relayBytes:      prometheus.NewDesc("livestream_relay_bytes_total", "Bytes sent to a relay destination.", relayLabels, nil),
-		relayDropped:    prometheus.NewDesc("livestream_relay_dropped_packets_total", "Packets a slow relay destination missed (dropped to the next keyframe).", relayLabels, nil),
+		relayDropped:    prometheus.NewDesc("livestream_relay_dropped_packets_total", "Packets a slow relay destination missed (dropped to the next keyframe), and for a re-encoding relay (Twitch) pictures its encoder could not take.", relayLabels, nil),
 		relayReconnects: prometheus.NewDesc("livestream_relay_reconnects_total", "Reconnections to a relay destination.", relayLabels, nil),
 		segmentLatency: prometheus.NewDesc("livestream_segment_latency_seconds",
 			"From the arrival of a segment's last frame over RTMP to the segment's listing in its playlist.", nil, nil),
@@ -68,10 +69,10 @@ func (c *streamCollector) Collect(ch chan<- prometheus.Metric) {
 			if r.State == relay.Live {
 				up = 1
 			}
-			ch <- prometheus.MustNewConstMetric(c.relayUp, prometheus.GaugeValue, up, pid, r.Kind)
-			ch <- prometheus.MustNewConstMetric(c.relayBytes, prometheus.CounterValue, float64(r.BytesSent), pid, r.Kind)
-			ch <- prometheus.MustNewConstMetric(c.relayDropped, prometheus.CounterValue, float64(r.Dropped), pid, r.Kind)
-			ch <- prometheus.MustNewConstMetric(c.relayReconnects, prometheus.CounterValue, float64(r.Reconnects), pid, r.Kind)
+			ch <- prometheus.MustNewConstMetric(c.relayUp, prometheus.GaugeValue, up, pid, r.Kind, r.ID)
+			ch <- prometheus.MustNewConstMetric(c.relayBytes, prometheus.CounterValue, float64(r.BytesSent), pid, r.Kind, r.ID)
+			ch <- prometheus.MustNewConstMetric(c.relayDropped, prometheus.CounterValue, float64(r.Dropped), pid, r.Kind, r.ID)
+			ch <- prometheus.MustNewConstMetric(c.relayReconnects, prometheus.CounterValue, float64(r.Reconnects), pid, r.Kind, r.ID)
 		}
 		for _, r := range s.Renditions {
 			ch <- prometheus.MustNewConstMetric(c.encoded, prometheus.CounterValue, float64(r.Frames), pid, r.Name)

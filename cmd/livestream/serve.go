@@ -222,7 +222,8 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger) error {
 	defer reg.Close()
 	streams, err := live.NewManager(live.Config{
 		Pipeline: cfg.Transcode, Grace: sc.Grace, MirrorDir: sc.HLSDir, Logger: log.With("component", "live"),
-		Relays: live.RelayConfig{YouTube: sc.RelayYouTubeURL, Facebook: sc.RelayFacebookURL, Twitch: sc.RelayTwitchURL},
+		Relays:       live.RelayConfig{YouTube: sc.RelayYouTubeURL, Facebook: sc.RelayFacebookURL, Twitch: sc.RelayTwitchURL},
+		Destinations: reg.Destinations,
 	})
 	if err != nil {
 		return err
@@ -230,7 +231,9 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger) error {
 	unsubscribe := reg.Subscribe(func(c registry.Change) {
 		switch c.What {
 		case registry.DestinationsChanged:
-			// Not applied to live streams yet.
+			// Stopping a relay waits for its destination a little; the
+			// registry's caller (an admin request) must not.
+			go streams.DestinationsChanged(c.ChannelID)
 		default: // key rotated, channel revoked
 			streams.Kick(c.ChannelID)
 		}

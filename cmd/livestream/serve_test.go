@@ -21,6 +21,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/livestream/livestream/internal/browser"
+	"github.com/livestream/livestream/internal/nginxrtmp"
 	"github.com/livestream/livestream/internal/testenv"
 	"github.com/livestream/livestream/pipeline"
 )
@@ -489,7 +490,7 @@ func TestServeRelaysToYouTube(t *testing.T) {
 		bytes.Contains(body, []byte(dk.StreamKey)) {
 		t.Errorf("relay status in /api/streams/%s: %d %s", k.PlaybackID, code, body)
 	}
-	if !bytes.Contains(src.get("/metrics"), []byte(`livestream_relay_up{destination="youtube",playback_id="`+k.PlaybackID+`"} 1`)) {
+	if !bytes.Contains(src.get("/metrics"), []byte(`livestream_relay_up{destination="youtube",destination_id="url:youtube",playback_id="`+k.PlaybackID+`"} 1`)) {
 		t.Errorf("/metrics has no live youtube relay")
 	}
 	if err := pub.wait(t, 30*time.Second); err != nil {
@@ -508,4 +509,145 @@ func TestServeRelaysToYouTube(t *testing.T) {
 			t.Errorf("a stream key appears in a log")
 		}
 	}
+}
+
+// adminJSON sends a JSON body to the admin API.
+func (s *server) adminJSON(method, path, body string) (int, []byte) {
+	s.t.Helper()
+	req, _ := http.NewRequest(method, "http://"+s.cfg.Serve.AdminAddr+path, strings.NewReader(body))
+	req.Header.Set("Authorization", "Bearer "+s.cfg.Serve.AdminToken)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, b
+}
+
+// relayState is one relay's state and packets sent.
+type relayState struct {
+	State   string `json:"state"`
+	Packets int64  `json:"packets_sent"`
+}
+
+// relayStates is the state of each relay of a stream, by destination id.
+func (s *server) relayStates(playbackID string) map[string]relayState {
+	s.t.Helper()
+	code, body := s.admin("GET", "/api/streams/"+playbackID)
+	if code != 200 {
+		return nil
+	}
+	var info struct {
+		Relays []struct {
+			ID string `json:"id"`
+			relayState
+		} `json:"relays"`
+	}
+	if err := json.Unmarshal(body, &info); err != nil {
+		s.t.Fatalf("GET /api/streams/%s: %v: %s", playbackID, err, body)
+	}
+	states := map[string]relayState{}
+	for _, r := range info.Relays {
+		states[r.ID] = r.relayState
+	}
+	return states
+}
+
+// TestServeStoredDestinationsFollowTheAPI: destinations stored with a
+// channel (one added with the CLI, one with the API) relay its stream, and
+// enabling or disabling one through the API starts or stops its relay on
+// the live stream. nginx-rtmp stands in for the platforms. No key appears
+// in a log, an admin answer or the metrics.
+func TestServeStoredDestinationsFollowTheAPI(t *testing.T) {
+	ng, err := nginxrtmp.Start(nginxrtmp.Options{Dir: t.TempDir(), RecordDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(ng.Kill)
+	base := "rtmp://" + ng.Addr + "/" + nginxrtmp.Application
+	src := startServerWith(t, func(c *Config) { c.Serve.RelayYouTubeURL = base })
+	k := src.createChannel("stored destinations")
+	const ytKey, customKey = "yt-secret-key-0001", "custom-secret-key-0002"
+
+	// A custom destination with the CLI, its URL read from a file.
+	urlFile := filepath.Join(t.TempDir(), "url")
+	if err := os.WriteFile(urlFile, []byte(base+"/"+customKey+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, stdout, stderr := runCLI(t, "keys", "destinations", "add", k.ChannelID, "--kind", "custom", "--url-file", urlFile,
+		"--json", "--data-dir", src.cfg.Serve.DataDir)
+	if code != 0 || strings.Contains(stdout+stderr, customKey) {
+		t.Fatalf("keys destinations add: exit %d: %s %s", code, stdout, stderr)
+	}
+	var custom struct{ ID string }
+	if err := json.Unmarshal([]byte(stdout), &custom); err != nil || custom.ID == "" {
+		t.Fatalf("keys destinations add --json printed %q", stdout)
+	}
+	// A YouTube destination with the API, disabled for now.
+	code, body := src.adminJSON("POST", "/api/channels/"+k.ChannelID+"/destinations", `{"kind":"youtube","key":"`+ytKey+`","enabled":false}`)
+	var yt struct{ ID string }
+	if code != 201 || json.Unmarshal(body, &yt) != nil || yt.ID == "" || bytes.Contains(body, []byte(ytKey)) {
+		t.Fatalf("POST destinations: %d %s", code, body)
+	}
+
+	pub := src.publishURL(k.StreamKey, 16, "640x360")
+	// ~2 s of 30 fps video and 44.1 kHz AAC.
+	const twoSeconds = 2 * (30 + 43)
+	relaying := func(id string) func() bool {
+		return func() bool { r := src.relayStates(k.PlaybackID)[id]; return r.State == "live" && r.Packets > twoSeconds }
+	}
+	testenv.WaitFor(t, 20*time.Second, relaying(custom.ID), "2 s through the custom relay")
+	if st := src.relayStates(k.PlaybackID); len(st) != 1 {
+		t.Errorf("relays %v: the disabled YouTube destination was started", st)
+	}
+	if code, body := src.adminJSON("PATCH", "/api/channels/"+k.ChannelID+"/destinations/"+yt.ID, `{"enabled":true}`); code != 200 {
+		t.Fatalf("PATCH enable: %d %s", code, body)
+	}
+	testenv.WaitFor(t, 20*time.Second, relaying(yt.ID), "2 s through the enabled YouTube relay")
+	if code, body := src.adminJSON("PATCH", "/api/channels/"+k.ChannelID+"/destinations/"+custom.ID, `{"enabled":false}`); code != 200 {
+		t.Fatalf("PATCH disable: %d %s", code, body)
+	}
+	testenv.WaitFor(t, 20*time.Second, func() bool {
+		st := src.relayStates(k.PlaybackID)
+		_, stillThere := st[custom.ID]
+		return !stillThere && st[yt.ID].State == "live"
+	}, "the disabled custom relay gone, YouTube still live")
+	metrics := src.get("/metrics")
+	if !bytes.Contains(metrics, []byte(`livestream_relay_up{destination="youtube",destination_id="`+yt.ID+`"`)) {
+		t.Errorf("/metrics has no youtube relay labelled %s", yt.ID)
+	}
+	if err := pub.wait(t, 40*time.Second); err != nil {
+		t.Fatalf("publisher: %v: %s", err, pub.stderr.String())
+	}
+	if err := src.stop(); err != nil {
+		t.Fatal(err)
+	}
+	if err := ng.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	// Each destination got the part of the stream it was enabled for.
+	customDur := probeDuration(t, ng.Recording(customKey))
+	ytDur := probeDuration(t, ng.Recording(ytKey))
+	t.Logf("recorded %.1f s on the custom destination, %.1f s on YouTube", customDur, ytDur)
+	if customDur < 2 || ytDur < 2 || customDur > 14 || customDur+ytDur > 16+4 {
+		t.Errorf("recorded %.1f s on the custom destination and %.1f s on YouTube of a 16 s stream, toggled in between", customDur, ytDur)
+	}
+	for what, text := range map[string]string{"log": src.logs.String(), "metrics": string(metrics), "admin": string(body)} {
+		for _, key := range []string{ytKey, customKey, k.StreamKey} {
+			if strings.Contains(text, key) {
+				t.Errorf("a key appears in the %s", what)
+			}
+		}
+	}
+}
+
+func probeDuration(t *testing.T, path string) float64 {
+	t.Helper()
+	d, err := strconv.ParseFloat(testenv.Probe(t, path).Format.Duration, 64)
+	if err != nil {
+		t.Fatalf("%s: duration: %v", path, err)
+	}
+	return d
 }
