@@ -46,7 +46,8 @@ type Config struct {
 	QueuePackets int
 	// MinBackoff and MaxBackoff bound the wait between attempts, which
 	// doubles from MinBackoff up to MaxBackoff, with ±25 % jitter. A
-	// refused publish waits MaxBackoff. 0 means 1 s and 30 s.
+	// publish refused twice in a row waits MaxBackoff. 0 means 1 s and
+	// 30 s.
 	MinBackoff, MaxBackoff time.Duration
 	// DialTimeout bounds a connection attempt up to the publish (TCP, TLS,
 	// RTMP handshake, connect, createStream); WriteTimeout bounds each
@@ -297,7 +298,7 @@ func (r *Relay) setState(s State) {
 func (r *Relay) run() {
 	defer close(r.done)
 	defer r.setState(Stopped)
-	failures := 0
+	failures, refusals := 0, 0
 	for attempt := 0; ; attempt++ {
 		if attempt > 0 {
 			r.reconnects.Add(1)
@@ -311,8 +312,16 @@ func (r *Relay) run() {
 			failures = 0
 		}
 		failures++
-		wait := r.backoff(failures)
 		if res.refused {
+			refusals++
+		} else {
+			refusals = 0
+		}
+		wait := r.backoff(failures)
+		// A hang-up right after publish is a refused key, or a destination
+		// that went down at that moment: only a second one in a row is
+		// taken for a refusal and retried slowly.
+		if refusals >= 2 {
 			wait = r.cfg.MaxBackoff
 		}
 		r.mu.Lock()
