@@ -2,11 +2,9 @@ package live
 
 import (
 	"context"
-	"net"
 	"net/url"
 	"regexp"
 	"strconv"
-	"sync"
 	"testing"
 	"time"
 
@@ -14,41 +12,6 @@ import (
 	"github.com/livestream/livestream/internal/testenv"
 	"github.com/livestream/livestream/relay"
 )
-
-// silentListener accepts TCP connections and never answers, like a
-// destination whose server hangs; closed with the test.
-func silentListener(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var mu sync.Mutex
-	var conns []net.Conn
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			mu.Lock()
-			conns = append(conns, c)
-			mu.Unlock()
-		}
-	}()
-	t.Cleanup(func() {
-		l.Close()
-		<-done
-		mu.Lock()
-		defer mu.Unlock()
-		for _, c := range conns {
-			c.Close()
-		}
-	})
-	return l.Addr().String()
-}
 
 var extinf = regexp.MustCompile(`#EXTINF:([0-9.]+),`)
 
@@ -70,7 +33,7 @@ func TestRelayOutagesLeaveTheStreamWhole(t *testing.T) {
 
 	cfg := testConfig(t)
 	cfg.Relays.YouTube = "rtmp://" + ng.Addr + "/" + nginxrtmp.Application
-	cfg.Relays.Facebook = "rtmp://" + silentListener(t) + "/rtmp"
+	cfg.Relays.Facebook = "rtmp://" + testenv.SilentListener(t) + "/rtmp"
 	m, err := NewManager(cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -113,7 +76,7 @@ func TestRelayOutagesLeaveTheStreamWhole(t *testing.T) {
 	if err := ng2.Stop(); err != nil {
 		t.Fatal(err)
 	}
-	if d := probeDuration(t, ng2.Recording(ytKey)); d < 1 {
+	if d := testenv.ProbeDuration(t, ng2.Recording(ytKey)); d < 1 {
 		t.Errorf("the restarted destination recorded %.1f s", d)
 	}
 	pl := string(get(t, s.store, "360p/index.m3u8"))
@@ -131,13 +94,4 @@ func TestRelayOutagesLeaveTheStreamWhole(t *testing.T) {
 	if regexp.MustCompile(`DISCONTINUITY`).MatchString(pl) || total < seconds-0.5 || total > seconds+0.5 {
 		t.Errorf("the ladder has %.2f s of a %d s publish through two relay outages:\n%s", total, seconds, pl)
 	}
-}
-
-func probeDuration(t *testing.T, path string) float64 {
-	t.Helper()
-	d, err := strconv.ParseFloat(testenv.Probe(t, path).Format.Duration, 64)
-	if err != nil {
-		t.Fatalf("%s: duration: %v", path, err)
-	}
-	return d
 }

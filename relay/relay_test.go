@@ -265,41 +265,9 @@ func TestRelayReconnects(t *testing.T) {
 	}
 }
 
-// startSilentListener accepts TCP connections and never answers, like a
-// firewall that lets SYNs through to a dead service.
-func startSilentListener(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var mu sync.Mutex
-	var conns []net.Conn
-	var wg sync.WaitGroup
-	wg.Go(func() {
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			mu.Lock()
-			conns = append(conns, c)
-			mu.Unlock()
-		}
-	})
-	t.Cleanup(func() {
-		l.Close()
-		wg.Wait()
-		for _, c := range conns {
-			c.Close()
-		}
-	})
-	return l.Addr().String()
-}
-
 func TestRelayUnresponsiveDestination(t *testing.T) {
 	t.Cleanup(testenv.CheckGoroutines(t))
-	addr := startSilentListener(t)
+	addr := testenv.SilentListener(t)
 	var logs testenv.LogBuffer
 	r, err := Start(Config{Kind: "twitch", URL: "rtmp://" + addr + "/app/" + testKey, Logger: logs.Logger(),
 		QueuePackets: 16, DialTimeout: 200 * time.Millisecond, MinBackoff: 20 * time.Millisecond, MaxBackoff: 50 * time.Millisecond},
@@ -328,7 +296,7 @@ func TestRelayUnresponsiveDestination(t *testing.T) {
 // would last DialTimeout (10 s): Close must still return in about 2 s.
 func TestRelayCloseDuringHandshake(t *testing.T) {
 	t.Cleanup(testenv.CheckGoroutines(t))
-	addr := startSilentListener(t)
+	addr := testenv.SilentListener(t)
 	r, err := Start(Config{URL: "rtmp://" + addr + "/app/" + testKey}, testVideo(), nil)
 	if err != nil {
 		t.Fatal(err)
@@ -347,7 +315,7 @@ func TestRelayCloseDuringHandshake(t *testing.T) {
 func TestWritePacketDropsUntilKeyframe(t *testing.T) {
 	t.Cleanup(testenv.CheckGoroutines(t))
 	// The handshake never ends, so nothing reads the queue but this test.
-	addr := startSilentListener(t)
+	addr := testenv.SilentListener(t)
 	r, err := Start(Config{URL: "rtmp://" + addr + "/app/" + testKey, QueuePackets: 4}, testVideo(), testAudio())
 	if err != nil {
 		t.Fatal(err)

@@ -122,15 +122,7 @@ func (s *server) get(path string) []byte {
 
 func (s *server) admin(method, path string) (int, []byte) {
 	s.t.Helper()
-	req, _ := http.NewRequest(method, "http://"+s.cfg.Serve.AdminAddr+path, nil)
-	req.Header.Set("Authorization", "Bearer "+s.cfg.Serve.AdminToken)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		s.t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, b
+	return s.adminJSON(method, path, "")
 }
 
 type channelKeys struct {
@@ -511,7 +503,7 @@ func TestServeRelaysToYouTube(t *testing.T) {
 	}
 }
 
-// adminJSON sends a JSON body to the admin API.
+// adminJSON calls the admin API with a JSON body ("" for none).
 func (s *server) adminJSON(method, path, body string) (int, []byte) {
 	s.t.Helper()
 	req, _ := http.NewRequest(method, "http://"+s.cfg.Serve.AdminAddr+path, strings.NewReader(body))
@@ -596,7 +588,10 @@ func TestServeStoredDestinationsFollowTheAPI(t *testing.T) {
 	// ~2 s of 30 fps video and 44.1 kHz AAC.
 	const twoSeconds = 2 * (30 + 43)
 	relaying := func(id string) func() bool {
-		return func() bool { r := src.relayStates(k.PlaybackID)[id]; return r.State == "live" && r.Packets > twoSeconds }
+		return func() bool {
+			r := src.relayStates(k.PlaybackID)[id]
+			return r.State == "live" && r.Packets > twoSeconds
+		}
 	}
 	testenv.WaitFor(t, 20*time.Second, relaying(custom.ID), "2 s through the custom relay")
 	if st := src.relayStates(k.PlaybackID); len(st) != 1 {
@@ -628,8 +623,8 @@ func TestServeStoredDestinationsFollowTheAPI(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Each destination got the part of the stream it was enabled for.
-	customDur := probeDuration(t, ng.Recording(customKey))
-	ytDur := probeDuration(t, ng.Recording(ytKey))
+	customDur := testenv.ProbeDuration(t, ng.Recording(customKey))
+	ytDur := testenv.ProbeDuration(t, ng.Recording(ytKey))
 	t.Logf("recorded %.1f s on the custom destination, %.1f s on YouTube", customDur, ytDur)
 	if customDur < 2 || ytDur < 2 || customDur > 14 || customDur+ytDur > 16+4 {
 		t.Errorf("recorded %.1f s on the custom destination and %.1f s on YouTube of a 16 s stream, toggled in between", customDur, ytDur)
@@ -641,13 +636,4 @@ func TestServeStoredDestinationsFollowTheAPI(t *testing.T) {
 			}
 		}
 	}
-}
-
-func probeDuration(t *testing.T, path string) float64 {
-	t.Helper()
-	d, err := strconv.ParseFloat(testenv.Probe(t, path).Format.Duration, 64)
-	if err != nil {
-		t.Fatalf("%s: duration: %v", path, err)
-	}
-	return d
 }

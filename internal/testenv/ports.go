@@ -2,6 +2,7 @@ package testenv
 
 import (
 	"net"
+	"sync"
 	"testing"
 )
 
@@ -28,4 +29,40 @@ func freeTCPAddr(t testing.TB) *net.TCPAddr {
 	}
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr)
+}
+
+// SilentListener accepts TCP connections on 127.0.0.1 and never answers,
+// like a server that hangs; it returns its address. The test's cleanup
+// closes the listener and every connection.
+func SilentListener(t testing.TB) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	var conns []net.Conn
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			conns = append(conns, c)
+			mu.Unlock()
+		}
+	}()
+	t.Cleanup(func() {
+		l.Close()
+		<-done
+		mu.Lock()
+		defer mu.Unlock()
+		for _, c := range conns {
+			c.Close()
+		}
+	})
+	return l.Addr().String()
 }

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"os/exec"
+	"strconv"
 	"testing"
 )
 
@@ -101,4 +102,14 @@ func ffprobeJSON(t testing.TB, v any, args ...string) {
 	if err := json.Unmarshal(out, v); err != nil {
 		t.Fatalf("ffprobe %v: parse its JSON: %v", args, err)
 	}
+}
+
+// ProbeDuration is the duration of path's container, by ffprobe.
+func ProbeDuration(t testing.TB, path string) float64 {
+	t.Helper()
+	d, err := strconv.ParseFloat(Probe(t, path).Format.Duration, 64)
+	if err != nil {
+		t.Fatalf("%s: duration %q: %v", path, Probe(t, path).Format.Duration, err)
+	}
+	return d
 }
