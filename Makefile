@@ -18,7 +18,7 @@ LDFLAGS := -X main.version=$(VERSION)
 # Packages without cgo hot loops, run again under the race detector. The
 # race detector slows FFmpeg's callers (codec, pipeline) too much to be
 # worth it on every run.
-RACE_PKGS ?= ./media/... ./hlsmux/... ./internal/... ./live/... ./registry/... ./origin/... ./ingest/... ./relay/...
+RACE_PKGS ?= ./media/... ./hlsmux/... ./internal/... ./live/... ./registry/... ./origin/... ./ingest/... ./relay/... ./record/...
 # Packages searched for fuzz targets, and how long each target runs.
 FUZZ_PKGS ?= ./...
 FUZZTIME  ?= 5s
@@ -40,6 +40,9 @@ BUILD_PKGS := libavcodec-dev libavformat-dev libavfilter-dev libswscale-dev \
 # The tests also drive the ffmpeg/ffprobe CLI, a headless Chromium and nginx with
 # its RTMP module (a stand-in relay destination).
 TEST_PKGS  := ffmpeg chromium nginx libnginx-mod-rtmp
+# The S3-compatible server the recording tests store to, built from its Go
+# module into $(go env GOPATH)/bin, where the tests look for it.
+VERSITYGW  := github.com/versity/versitygw/cmd/versitygw@v1.8.0
 TEST_TOOLS := ffmpeg ffprobe chromium nginx
 PC_MODS    := libavcodec libavformat libavfilter libswscale libswresample libavutil x264
 SUDO       := $(shell [ "$$(id -u)" != 0 ] && command -v sudo >/dev/null 2>&1 && echo sudo)
@@ -69,6 +72,8 @@ deps-build:
 # What the build and the tests need.
 deps: deps-build
 	$(call apt_install,$(TEST_PKGS),$(foreach t,$(TEST_TOOLS),command -v $(t) >/dev/null &&) test -e /usr/lib/nginx/modules/ngx_rtmp_module.so)
+	@command -v versitygw >/dev/null || test -x "$$($(GO) env GOPATH)/bin/versitygw" || { \
+		echo "make deps: installing versitygw (go install $(VERSITYGW))"; $(GO) install $(VERSITYGW); }
 
 build: deps-build
 	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/livestream
