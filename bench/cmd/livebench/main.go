@@ -44,6 +44,7 @@ func main() {
 	seconds := flag.Float64("seconds", 120, "how long each publish lasts")
 	warmup := flag.Float64("warmup", 10, "seconds of each publish left out of the lag figure")
 	config := flag.String("config", "", "config `file` for livestream serve (e.g. another ladder or lookahead)")
+	twitch := flag.Bool("twitch", false, "measure the Twitch re-encode instead: each stream with and without ?twitch= (to a local nginx-rtmp), against one 720p x264 encode alone")
 	flag.Parse()
 	if flag.NArg() != 1 {
 		fmt.Fprintln(os.Stderr, "usage: livebench [flags] SOURCE")
@@ -60,10 +61,17 @@ func main() {
 		}
 		counts = append(counts, n)
 	}
+	if *twitch {
+		if err := runTwitch(*bin, *ffmpeg, src, *config, counts, *seconds, *warmup); err != nil {
+			fmt.Fprintf(os.Stderr, "livebench: %v\n", err)
+			os.Exit(1)
+		}
+		return
+	}
 	fmt.Printf("source %s, %.0f s publishes, lag counted after %.0f s\n", filepath.Base(src), *seconds, *warmup)
 	fmt.Printf("%-8s %-11s %10s %12s %12s %14s %14s\n", "streams", "side", "keeps up", "max lag (s)", "CPU/stream", "latency p50", "latency p99")
 	for _, n := range counts {
-		o, err := runOurs(*bin, *ffmpeg, src, *config, n, *seconds, *warmup)
+		o, err := runOurs(*bin, *ffmpeg, src, *config, "", n, *seconds, *warmup)
 		if err != nil {
 			fmt.Fprintf(os.Stderr, "livebench: livestream with %d streams: %v\n", n, err)
 			os.Exit(1)
@@ -81,6 +89,10 @@ func main() {
 }
 
 type outcome struct {
+	// relaysLive: every relay was live at the last sample; relayDropped
+	// sums their drops then.
+	relaysLive   bool
+	relayDropped int64
 	keepsUp      bool
 	maxLag       float64
 	cpuPerStream float64
@@ -89,7 +101,9 @@ type outcome struct {
 
 // runOurs starts `livestream serve`, publishes n streams for seconds and
 // samples the streams' encode lag every second.
-func runOurs(bin, ffmpeg, src, config string, n int, seconds, warmup float64) (outcome, error) {
+// With twitchBase set, every publish also names ?twitch=KEY, relayed to
+// twitchBase/KEY.
+func runOurs(bin, ffmpeg, src, config, twitchBase string, n int, seconds, warmup float64) (outcome, error) {
 	var o outcome
 	dir, err := os.MkdirTemp("", "livebench-")
 	if err != nil {
@@ -109,6 +123,9 @@ func runOurs(bin, ffmpeg, src, config string, n int, seconds, warmup float64) (o
 		"--admin-token", token, "--data-dir", dir, "--log-level", "warn", "--log-format", "text"}
 	if config != "" {
 		args = append(args, "--config", config)
+	}
+	if twitchBase != "" {
+		args = append(args, "--relay-twitch-url", twitchBase)
 	}
 	srv := exec.Command(bin, args...)
 	srv.Stderr = os.Stderr
@@ -142,7 +159,10 @@ func runOurs(bin, ffmpeg, src, config string, n int, seconds, warmup float64) (o
 	}
 	start := time.Now()
 	var pubs []*exec.Cmd
-	for _, k := range keys {
+	for i, k := range keys {
+		if twitchBase != "" {
+			k += fmt.Sprintf("?twitch=bench%d", i)
+		}
 		p := exec.Command(ffmpeg, "-hide_banner", "-loglevel", "error", "-nostdin", "-re", "-stream_loop", "-1",
 			"-t", strconv.FormatFloat(seconds, 'f', -1, 64), "-i", src, "-c", "copy", "-f", "flv", "rtmp://"+rtmp+"/stream/"+k)
 		p.Stderr = os.Stderr
@@ -192,6 +212,13 @@ func runOurs(bin, ffmpeg, src, config string, n int, seconds, warmup float64) (o
 	}
 	o.cpuPerStream = (cpu1 - cpu0) / wall / float64(n)
 	o.keepsUp = o.maxLag < 1
+	o.relaysLive = true
+	for _, s := range last {
+		for _, r := range s.Relays {
+			o.relaysLive = o.relaysLive && r.State == "live"
+			o.relayDropped += r.Dropped
+		}
+	}
 	var p50, p99 []float64
 	for _, s := range last {
 		p50 = append(p50, s.SegmentLatency.P50)
@@ -263,7 +290,12 @@ func runReference(ffmpeg, src string, n int, seconds float64) (outcome, error) {
 }
 
 type streamInfo struct {
-	Live       bool `json:"live"`
+	Live   bool `json:"live"`
+	Relays []struct {
+		Kind    string `json:"kind"`
+		State   string `json:"state"`
+		Dropped int64  `json:"dropped"`
+	} `json:"relays"`
 	Renditions []struct {
 		LagSeconds float64 `json:"lag_seconds"`
 	} `json:"renditions"`
