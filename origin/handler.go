@@ -22,6 +22,9 @@ type Options struct {
 	// than a missing file. It never receives a request's raw path. Nil
 	// discards.
 	Logger *slog.Logger
+	// VODDir, when set, is the directory of recordings (record.DirBackend's
+	// root) served under /vod/. Empty serves no recordings.
+	VODDir string
 	// OfflineRetry is how often the watch page asks again whether a stream
 	// that is not live has started. Zero means 3 s.
 	OfflineRetry time.Duration
@@ -50,6 +53,12 @@ func (o Options) withDefaults() Options {
 //	/watch/{pid}                         watch page
 //	/static/{asset}                      the watch page's scripts and style
 //
+// and, with Options.VODDir, the recordings in it:
+//
+//	/vod/{pid}/vod-{session}.m3u8                 a recording's playlist
+//	/vod/{pid}/{session}/{rendition}/index.m3u8   a rendition's ("all" layout)
+//	/vod/{pid}/{session}/{rendition}/{seq}.ts     segment
+//
 // Every response allows any origin (CORS), since players on other sites
 // embed the streams. Unknown streams, files and malformed names are 404;
 // other methods are 405. It is safe for concurrent use.
@@ -57,6 +66,7 @@ type Handler struct {
 	streams Streams
 	log     *slog.Logger
 	retry   time.Duration
+	vodDir  string
 	mux     *http.ServeMux
 }
 
@@ -66,11 +76,15 @@ var _ http.Handler = (*Handler)(nil)
 // (or wherever each stream's store keeps them) on this machine.
 func NewLocal(s Streams, opts Options) *Handler {
 	opts = opts.withDefaults()
-	h := &Handler{streams: s, log: opts.Logger, retry: opts.OfflineRetry, mux: http.NewServeMux()}
+	h := &Handler{streams: s, log: opts.Logger, retry: opts.OfflineRetry, vodDir: opts.VODDir, mux: http.NewServeMux()}
 	h.handle("/hls/{pid}/"+masterName, h.serveMaster)
 	h.handle("/hls/{pid}/{rendition}/{file}", h.serveRendition)
 	h.handle("/watch/{pid}", h.serveWatch)
 	h.handle("/static/{asset}", serveAsset)
+	if h.vodDir != "" {
+		h.handle("/vod/{pid}/{file}", h.serveVODPlaylist)
+		h.handle("/vod/{pid}/{session}/{rendition}/{file}", h.serveVODRendition)
+	}
 	return h
 }
 
