@@ -1,6 +1,7 @@
 package registry
 
 import (
+	"context"
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/json"
@@ -38,6 +39,7 @@ type IssuedKey struct {
 //	GET    /api/channels/{id}/destinations/{dest_id} → 200 Destination, or 404
 //	PATCH  /api/channels/{id}/destinations/{dest_id} any of {"enabled", "key", "url"} → 200 Destination
 //	DELETE /api/channels/{id}/destinations/{dest_id} → 204, or 404
+//	GET    /api/channels/{id}/recordings             → 200 the JSON of the recordings option's answer, or 404
 //	GET    /api/streams               → 200 the JSON of streams() ([] if streams is nil)
 //	GET    /api/streams/{playback_id} → 200 the element of that list whose "playback_id" it is | 404
 //
@@ -51,8 +53,11 @@ type IssuedKey struct {
 // are JSON, errors {"error": "…"}. Request bodies are limited to 64 KiB and
 // may hold no unknown field. The handler logs nothing: keys appear only in
 // the answers that issue them, which are marked not to be cached.
-func AdminHandler(s Store, token string, streams func() any) http.Handler {
+func AdminHandler(s Store, token string, streams func() any, opts ...AdminOption) http.Handler {
 	a := &admin{store: s, streams: streams}
+	for _, o := range opts {
+		o(a)
+	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /api/channels", a.create)
 	mux.HandleFunc("GET /api/channels", a.list)
@@ -64,6 +69,7 @@ func AdminHandler(s Store, token string, streams func() any) http.Handler {
 	mux.HandleFunc("GET /api/channels/{id}/destinations/{dest_id}", a.getDestination)
 	mux.HandleFunc("PATCH /api/channels/{id}/destinations/{dest_id}", a.updateDestination)
 	mux.HandleFunc("DELETE /api/channels/{id}/destinations/{dest_id}", a.deleteDestination)
+	mux.HandleFunc("GET /api/channels/{id}/recordings", a.listRecordings)
 	mux.HandleFunc("GET /api/streams", a.listStreams)
 	mux.HandleFunc("GET /api/streams/{playback_id}", a.getStream)
 	// The same paths without a method match only requests with another
@@ -73,6 +79,7 @@ func AdminHandler(s Store, token string, streams func() any) http.Handler {
 	mux.Handle("/api/channels/{id}/rotate", methodNotAllowed("POST"))
 	mux.Handle("/api/channels/{id}/destinations", methodNotAllowed("GET, POST"))
 	mux.Handle("/api/channels/{id}/destinations/{dest_id}", methodNotAllowed("GET, PATCH, DELETE"))
+	mux.Handle("/api/channels/{id}/recordings", methodNotAllowed("GET"))
 	mux.Handle("/api/streams", methodNotAllowed("GET"))
 	mux.Handle("/api/streams/{playback_id}", methodNotAllowed("GET"))
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
@@ -84,8 +91,21 @@ func AdminHandler(s Store, token string, streams func() any) http.Handler {
 }
 
 type admin struct {
-	store   Store
-	streams func() any
+	store      Store
+	streams    func() any
+	recordings func(ctx context.Context, ch Channel) (any, error)
+}
+
+// AdminOption adds to what AdminHandler serves.
+type AdminOption func(*admin)
+
+// WithRecordings serves GET /api/channels/{id}/recordings with the JSON of
+// list(ctx, the channel). Without it that path is 404: the server records
+// nothing. list's errors are answered as they are (500), so they must not
+// hold a secret; the registry cannot know the recordings' storage, hence
+// the callback.
+func WithRecordings(list func(ctx context.Context, ch Channel) (any, error)) AdminOption {
+	return func(a *admin) { a.recordings = list }
 }
 
 func (a *admin) create(w http.ResponseWriter, r *http.Request) {
@@ -170,6 +190,27 @@ func (a *admin) getStream(w http.ResponseWriter, r *http.Request) {
 	}
 	// Not echoed: the path may hold a key pasted in the wrong place.
 	writeError(w, http.StatusNotFound, "no live stream with that playback id")
+}
+
+func (a *admin) listRecordings(w http.ResponseWriter, r *http.Request) {
+	c, err := a.store.Get(r.Context(), r.PathValue("id"))
+	if err != nil {
+		writeStoreError(w, err)
+		return
+	}
+	if a.recordings == nil {
+		writeError(w, http.StatusNotFound, "this server does not record streams")
+		return
+	}
+	v, err := a.recordings(r.Context(), c)
+	if err != nil {
+		writeError(w, http.StatusInternalServerError, "list recordings: "+err.Error())
+		return
+	}
+	if v == nil {
+		v = []any{}
+	}
+	writeJSON(w, http.StatusOK, v)
 }
 
 func (a *admin) listStreams(w http.ResponseWriter, r *http.Request) {
