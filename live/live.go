@@ -1,8 +1,9 @@
 // Package live runs the life of every published stream: an authenticated
 // publish becomes a transcoding pipeline writing a live HLS ladder into
-// memory; when the publisher leaves, the playlists end (EXT-X-ENDLIST) and
-// stay for a grace period, then the stream is forgotten. The Manager is the
-// table of live streams that the origin serves from.
+// memory, recorded (with a record.Recorder) and relayed; when the publisher
+// leaves, the playlists end (EXT-X-ENDLIST), the recording session ends, and
+// the playlists stay for a grace period, then the stream is forgotten. The
+// Manager is the table of live streams that the origin serves from.
 package live
 
 import (
@@ -20,6 +21,7 @@ import (
 
 	"github.com/livestream/livestream/hlsmux"
 	"github.com/livestream/livestream/pipeline"
+	"github.com/livestream/livestream/record"
 	"github.com/livestream/livestream/registry"
 )
 
@@ -48,6 +50,11 @@ type Config struct {
 	// destinations (registry.Store.Destinations). They add up with those
 	// named in the publish URL; the disabled ones are left out.
 	Destinations func(ctx context.Context, channelID string) ([]registry.Destination, error)
+	// Recorder, when set, records every stream's ladder (record.Config
+	// says which renditions): a session starts with the stream's pipeline
+	// and ends after its last segment. Nil records nothing. The Manager
+	// does not close it.
+	Recorder *record.Recorder
 	// QueuePackets bounds the packets waiting for a stream's pipeline; a
 	// full queue pushes back on the publisher's TCP connection. Default 256.
 	QueuePackets int

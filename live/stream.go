@@ -40,6 +40,7 @@ type Stream struct {
 	endOnce  sync.Once
 
 	graph    atomic.Pointer[pipeline.Graph]
+	rec      *recording    // nil: not recorded; set before graph
 	finished chan struct{} // closed when the pipeline has returned
 	runErr   error         // set before finished is closed
 
@@ -108,6 +109,7 @@ func (s *Stream) Start(video *media.VideoParams, audio *media.AudioParams) error
 	}
 	s.log.Info("transcoding", attrs...)
 	s.relays.begin(s.m.cfg.Relays, g, video, audio, s.log)
+	s.rec = s.startRecording(g)
 	s.graph.Store(g)
 	go func() {
 		s.runErr = g.Run(s.ctx, s.packets)
@@ -116,11 +118,15 @@ func (s *Stream) Start(video *media.VideoParams, audio *media.AudioParams) error
 	return nil
 }
 
-// segmentListed measures the segment's latency: from the arrival of its
-// last frame to now, when it is listed. Segments cut by the final flush
-// wait for the publisher to leave, not for the pipeline: they are left out.
-func (s *Stream) segmentListed(_ string, seg hlsmux.SegmentInfo) {
+// segmentListed hands the segment to the recording, and measures its
+// latency: from the arrival of its last frame to now, when it is listed.
+// Segments cut by the final flush wait for the publisher to leave, not for
+// the pipeline: they are left out of the latency.
+func (s *Stream) segmentListed(rendition string, seg hlsmux.SegmentInfo) {
 	g := s.graph.Load()
+	if g != nil && s.rec != nil {
+		s.rec.segment(s.store, rendition, seg)
+	}
 	if g == nil || s.ending.Load() {
 		return
 	}
@@ -181,7 +187,12 @@ func (s *Stream) end(reason error) {
 		close(s.packets)
 		<-s.finished
 	}
-	// After the pipeline: a re-encoding relay gets the encoder's last frames.
+	// After the pipeline: the recording gets its last segments (before the
+	// relays, which may wait for their destinations), and a re-encoding
+	// relay the encoder's last frames.
+	if s.rec != nil {
+		s.rec.finish()
+	}
 	s.relays.stop()
 	s.endedAt.Store(s.m.cfg.Now().UnixNano())
 	s.cancel()
@@ -230,6 +241,9 @@ type Info struct {
 	SegmentLatency Latency `json:"segment_latency"`
 	// Relays are the destinations the stream is restreamed to.
 	Relays []relay.Status `json:"relays,omitempty"`
+	// Recording is the stream's recording session; nil when it is not
+	// recorded.
+	Recording *RecordingInfo `json:"recording,omitempty"`
 }
 
 // RenditionInfo is one rendition's progress.
@@ -282,6 +296,9 @@ func (s *Stream) Info() Info {
 	g := s.graph.Load()
 	if g == nil {
 		return in
+	}
+	if s.rec != nil {
+		in.Recording = s.rec.info()
 	}
 	st := g.Stats()
 	in.DecodedFrames, in.CorruptPackets = st.Decoded, st.Corrupt
