@@ -2,6 +2,7 @@
 //
 //	livestream serve [--config FILE] [--rtmp-addr :1935] [--http-addr :8080] …
 //	livestream keys create|list|rotate|revoke …
+//	livestream recordings list CHANNEL_ID [--json]
 //	livestream transcode [--config FILE] [--segment-seconds 6] INPUT OUTDIR
 //	livestream version
 package main
@@ -27,6 +28,8 @@ Usage:
         transcode a media file into the adaptive HLS ladder (OUTDIR/live.m3u8)
   livestream keys create NAME | list | rotate ID | revoke ID [--json]
         manage channels and their stream keys ("livestream keys help")
+  livestream recordings list CHANNEL_ID [--json]
+        list a channel's recordings ("livestream recordings help")
   livestream version
         print the version and the FFmpeg and x264 libraries linked in
 
@@ -46,6 +49,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return runTranscode(args[1:], stdout, stderr)
 	case "keys":
 		return runKeys(args[1:], stdout, stderr)
+	case "recordings":
+		return runRecordings(args[1:], stdout, stderr)
 	case "version", "--version", "-version":
 		return runVersion(stdout)
 	case "help", "-h", "--help":

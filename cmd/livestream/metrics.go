@@ -2,6 +2,7 @@ package main
 
 import (
 	"github.com/livestream/livestream/live"
+	"github.com/livestream/livestream/record"
 	"github.com/livestream/livestream/relay"
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -84,4 +85,46 @@ func (c *streamCollector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(c.live, prometheus.GaugeValue, float64(n))
 	count, sum, buckets := c.latency()
 	ch <- prometheus.MustNewConstHistogram(c.segmentLatency, count, sum, buckets)
+}
+
+// recorderCollector exports the recorder's counters at each scrape.
+type recorderCollector struct {
+	stats func() record.Stats
+
+	spool, sessions, uploaded, failed, dropped, uploadLatency, spoolLatency *prometheus.Desc
+}
+
+func newRecorderCollector(stats func() record.Stats) *recorderCollector {
+	q := []string{"quantile"}
+	return &recorderCollector{
+		stats:    stats,
+		spool:    prometheus.NewDesc("livestream_record_spool_bytes", "Bytes of segments waiting in the recording spool for their upload.", nil, nil),
+		sessions: prometheus.NewDesc("livestream_record_sessions", "Recording sessions recording or uploading.", nil, nil),
+		uploaded: prometheus.NewDesc("livestream_record_uploaded_segments_total", "Recorded segments stored in the recordings' storage.", nil, nil),
+		failed:   prometheus.NewDesc("livestream_record_failed_attempts_total", "Failed writes to the recordings' storage (retried): grows while it is unreachable.", nil, nil),
+		dropped:  prometheus.NewDesc("livestream_record_dropped_segments_total", "Segments missing from their recording: the spool was full or could not be written.", nil, nil),
+		uploadLatency: prometheus.NewDesc("livestream_record_upload_latency_seconds",
+			"From a segment handed to the recorder to its object stored, over the recent segments.", q, nil),
+		spoolLatency: prometheus.NewDesc("livestream_record_spool_write_seconds",
+			"Time to write a segment to the spool (fsynced), over the recent segments.", q, nil),
+	}
+}
+
+func (c *recorderCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{c.spool, c.sessions, c.uploaded, c.failed, c.dropped, c.uploadLatency, c.spoolLatency} {
+		ch <- d
+	}
+}
+
+func (c *recorderCollector) Collect(ch chan<- prometheus.Metric) {
+	st := c.stats()
+	ch <- prometheus.MustNewConstMetric(c.spool, prometheus.GaugeValue, float64(st.SpoolBytes))
+	ch <- prometheus.MustNewConstMetric(c.sessions, prometheus.GaugeValue, float64(st.Sessions))
+	ch <- prometheus.MustNewConstMetric(c.uploaded, prometheus.CounterValue, float64(st.Uploaded))
+	ch <- prometheus.MustNewConstMetric(c.failed, prometheus.CounterValue, float64(st.FailedAttempts))
+	ch <- prometheus.MustNewConstMetric(c.dropped, prometheus.CounterValue, float64(st.Dropped))
+	ch <- prometheus.MustNewConstMetric(c.uploadLatency, prometheus.GaugeValue, st.UploadP50.Seconds(), "0.5")
+	ch <- prometheus.MustNewConstMetric(c.uploadLatency, prometheus.GaugeValue, st.UploadP99.Seconds(), "0.99")
+	ch <- prometheus.MustNewConstMetric(c.spoolLatency, prometheus.GaugeValue, st.SpoolWriteP50.Seconds(), "0.5")
+	ch <- prometheus.MustNewConstMetric(c.spoolLatency, prometheus.GaugeValue, st.SpoolWriteP99.Seconds(), "0.99")
 }

@@ -22,6 +22,7 @@ import (
 	"github.com/livestream/livestream/ingest"
 	"github.com/livestream/livestream/live"
 	"github.com/livestream/livestream/origin"
+	"github.com/livestream/livestream/record"
 	"github.com/livestream/livestream/registry"
 	"github.com/livestream/livestream/relay"
 	"github.com/prometheus/client_golang/prometheus"
@@ -58,6 +59,9 @@ type ServeConfig struct {
 	LogFormat string `yaml:"log_format"`
 	// LogLevel is debug, info, warn or error.
 	LogLevel string `yaml:"log_level"`
+	// RecordConfig: record, record_renditions, record_dir, s3_*, spool_*,
+	// record_retention.
+	RecordConfig `yaml:",inline"`
 }
 
 func (c ServeConfig) withDefaults() ServeConfig {
@@ -78,6 +82,7 @@ func (c ServeConfig) withDefaults() ServeConfig {
 	if c.Grace == 0 {
 		c.Grace = 2 * time.Minute
 	}
+	c.RecordConfig = c.RecordConfig.withDefaults()
 	return c
 }
 
@@ -93,7 +98,7 @@ func (c ServeConfig) validate() error {
 	if _, err := parseLevel(c.LogLevel); err != nil {
 		return err
 	}
-	return nil
+	return c.RecordConfig.validate()
 }
 
 func parseLevel(s string) (slog.Level, error) {
@@ -109,7 +114,12 @@ const serveUsage = `Usage: livestream serve [--config FILE] [--rtmp-addr :1935] 
 
 Runs everything on one machine: RTMP ingest with stream keys, in-process
 transcoding to the HLS ladder, HLS and the watch page for viewers, and the
-admin API. Every flag also reads LIVESTREAM_<FLAG> from the environment
+admin API. Every stream is recorded (--record=false: none) to
+DATA_DIR/recordings, served at /vod/PLAYBACK_ID/vod-SESSION.m3u8, or to an
+S3 bucket (--s3-bucket; credentials from AWS_ACCESS_KEY_ID and
+AWS_SECRET_ACCESS_KEY or the shared AWS config).
+
+Every flag also reads LIVESTREAM_<FLAG> from the environment
 (LIVESTREAM_RTMP_ADDR, …); flags win over the environment, which wins over
 the config file.
 `
@@ -130,6 +140,7 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 	relayYouTube := fs.String("relay-youtube-url", "", "YouTube ingest `URL` the key is appended to (default "+relay.YouTubeBase+")")
 	relayFacebook := fs.String("relay-facebook-url", "", "Facebook ingest `URL` the key is appended to (default "+relay.FacebookBase+")")
 	relayTwitch := fs.String("relay-twitch-url", "", "Twitch ingest `URL` the key is appended to (default "+relay.TwitchBase+")")
+	recordOverride := recordFlags(fs)
 	fs.Usage = func() { fmt.Fprint(stderr, serveUsage); fs.PrintDefaults() }
 	if err := fs.Parse(args); err != nil {
 		return 2
@@ -168,6 +179,7 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 	if set["grace"] {
 		sc.Grace = *grace
 	}
+	recordOverride(&sc.RecordConfig, set)
 	*sc = sc.withDefaults()
 	if err := sc.validate(); err != nil {
 		fmt.Fprintf(stderr, "livestream: serve: %v\n", err)
@@ -220,7 +232,21 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger) error {
 		return err
 	}
 	defer reg.Close()
+	rec, err := newRecording(ctx, sc, cfg.Transcode.SegmentDuration, log.With("component", "record"))
+	if err != nil {
+		return err
+	}
+	var recorder *record.Recorder
+	var vodDir string
+	adminOpts := []registry.AdminOption{}
+	if rec != nil {
+		// On the way out of an early return; after the streams otherwise.
+		defer rec.close(log)
+		recorder, vodDir = rec.rec, rec.vodDir
+		adminOpts = append(adminOpts, registry.WithRecordings(rec.list))
+	}
 	streams, err := live.NewManager(live.Config{
+		Recorder: recorder,
 		Pipeline: cfg.Transcode, Grace: sc.Grace, MirrorDir: sc.HLSDir, Logger: log.With("component", "live"),
 		Relays:       live.RelayConfig{YouTube: sc.RelayYouTubeURL, Facebook: sc.RelayFacebookURL, Twitch: sc.RelayTwitchURL},
 		Destinations: reg.Destinations,
@@ -265,8 +291,11 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger) error {
 	metrics := prometheus.NewRegistry()
 	metrics.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		newStreamCollector(streams))
+	if recorder != nil {
+		metrics.MustRegister(newRecorderCollector(recorder.Stats))
+	}
 	viewers := http.NewServeMux()
-	viewers.Handle("/", origin.NewLocal(streams, origin.Options{Logger: log.With("component", "origin")}))
+	viewers.Handle("/", origin.NewLocal(streams, origin.Options{Logger: log.With("component", "origin"), VODDir: vodDir}))
 	viewers.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		io.WriteString(w, "ok\n")
@@ -274,7 +303,7 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger) error {
 	viewers.Handle("GET /metrics", promhttp.HandlerFor(metrics, promhttp.HandlerOpts{}))
 	httpSrv := &http.Server{Handler: viewers, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
 	adminSrv := &http.Server{
-		Handler:           registry.AdminHandler(reg, token, func() any { return streams.Streams() }),
+		Handler:           registry.AdminHandler(reg, token, func() any { return streams.Streams() }, adminOpts...),
 		ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
 
@@ -301,6 +330,11 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger) error {
 	}
 	if err := streams.Shutdown(shutCtx); err != nil {
 		log.Warn("streams did not end in time", "err", err)
+	}
+	// The streams have ended their recording sessions: give their last
+	// uploads a moment.
+	if rec != nil {
+		rec.close(log)
 	}
 	// Then the HTTP side: requests in flight finish, none start.
 	httpSrv.Shutdown(shutCtx)
