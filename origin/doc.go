@@ -3,8 +3,9 @@
 // CORS headers players and CDNs need, and a watch page that plays them with
 // a vendored hls.js (static/, embedded; nothing is fetched at run time).
 //
-// With Options.VODDir it also serves the recordings that package record
-// writes to a directory, at /vod/, with the same validation and headers.
+// With Options.VOD it also serves the recordings that package record
+// writes (to a directory or an S3 bucket, read through a VODSource), at
+// /vod/, with the same validation and headers.
 //
 // In local mode (NewLocal) it reads the files from the hlsmux.Store that the
 // stream's pipeline writes to, found through Streams. It owns URL layout,

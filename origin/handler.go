@@ -22,9 +22,9 @@ type Options struct {
 	// than a missing file. It never receives a request's raw path. Nil
 	// discards.
 	Logger *slog.Logger
-	// VODDir, when set, is the directory of recordings (record.DirBackend's
-	// root) served under /vod/. Empty serves no recordings.
-	VODDir string
+	// VOD, when set, reads the recordings served under /vod/, from
+	// whichever storage holds them. Nil serves no recordings.
+	VOD VODSource
 	// OfflineRetry is how often the watch page asks again whether a stream
 	// that is not live has started. Zero means 3 s.
 	OfflineRetry time.Duration
@@ -53,7 +53,7 @@ func (o Options) withDefaults() Options {
 //	/watch/{pid}                         watch page
 //	/static/{asset}                      the watch page's scripts and style
 //
-// and, with Options.VODDir, the recordings in it:
+// and, with Options.VOD, the recordings it reads:
 //
 //	/vod/{pid}/vod-{session}.m3u8                 a recording's playlist
 //	/vod/{pid}/{session}/{rendition}/index.m3u8   a rendition's ("all" layout)
@@ -66,7 +66,7 @@ type Handler struct {
 	streams Streams
 	log     *slog.Logger
 	retry   time.Duration
-	vodDir  string
+	vod     VODSource
 	mux     *http.ServeMux
 }
 
@@ -76,12 +76,12 @@ var _ http.Handler = (*Handler)(nil)
 // (or wherever each stream's store keeps them) on this machine.
 func NewLocal(s Streams, opts Options) *Handler {
 	opts = opts.withDefaults()
-	h := &Handler{streams: s, log: opts.Logger, retry: opts.OfflineRetry, vodDir: opts.VODDir, mux: http.NewServeMux()}
+	h := &Handler{streams: s, log: opts.Logger, retry: opts.OfflineRetry, vod: opts.VOD, mux: http.NewServeMux()}
 	h.handle("/hls/{pid}/"+masterName, h.serveMaster)
 	h.handle("/hls/{pid}/{rendition}/{file}", h.serveRendition)
 	h.handle("/watch/{pid}", h.serveWatch)
 	h.handle("/static/{asset}", serveAsset)
-	if h.vodDir != "" {
+	if h.vod != nil {
 		h.handle("/vod/{pid}/{file}", h.serveVODPlaylist)
 		h.handle("/vod/{pid}/{session}/{rendition}/{file}", h.serveVODRendition)
 	}

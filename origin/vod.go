@@ -2,22 +2,28 @@ package origin
 
 import (
 	"bytes"
+	"context"
 	"errors"
-	"io/fs"
 	"net/http"
-	"os"
-	"path/filepath"
 	"strings"
 	"time"
 )
 
+// VODSource reads one file of the recordings, whole, by its slash-separated
+// name under the recordings' root, in package record's layout:
+// "<playback id>/vod-<session id>.m3u8" or
+// "<playback id>/<session id>/<rendition>/<seq>.ts" (or index.m3u8). It
+// returns ErrNotFound, or an error wrapping it, when name holds nothing.
+// The Handler asks only for names it has validated, and cancels ctx when
+// the viewer goes away. It must be safe for concurrent use.
+//
+// The server adapts its recorder's storage to it (a directory or an S3
+// bucket, through record.Backend.Get), since origin does not import record.
+type VODSource func(ctx context.Context, name string) ([]byte, error)
+
 // maxSessionDigits bounds a recording session id: its start time in Unix
 // milliseconds (13 digits), made unique by adding one; an int64 at most.
 const maxSessionDigits = 19
-
-// maxVODPlaylistSize bounds the playlist read into memory to choose its
-// cache header: a day of 2-second segments lists in about 3 MB.
-const maxVODPlaylistSize = 16 << 20
 
 var (
 	// A finished recording's segments never change, and a session id is
@@ -64,47 +70,44 @@ func (h *Handler) serveVODRendition(w http.ResponseWriter, r *http.Request) {
 	h.serveVODFile(w, r, pid, sid, rendition, file)
 }
 
-// serveVODFile answers with the recording file at parts under the VOD
-// directory. Each part has been validated: no separator, dot or escape.
+// serveVODFile answers with the recording file whose name is parts
+// joined by slashes. Each part has been validated: no separator, dot or
+// escape reaches the source.
+//
+// The file is read whole (a segment is a few MB) and served from memory
+// by http.ServeContent, which answers HEAD, Range (players and CDNs fetch
+// segments in parts) and If-None-Match against the ETag, whichever
+// storage holds the recording.
 func (h *Handler) serveVODFile(w http.ResponseWriter, r *http.Request, parts ...string) {
-	name := filepath.Join(append([]string{h.vodDir}, parts...)...)
-	f, err := os.Open(name)
-	if err != nil {
-		if !errors.Is(err, fs.ErrNotExist) {
-			h.log.Warn("open recording file", "playback_id", parts[0], "err", err)
-		}
+	name := strings.Join(parts, "/")
+	data, err := h.vod(r.Context(), name)
+	switch {
+	case errors.Is(err, ErrNotFound):
 		notFound(w)
+		return
+	case err != nil:
+		if r.Context().Err() == nil {
+			h.log.Warn("read recording file", "playback_id", parts[0], "err", err)
+		}
+		unavailable(w)
 		return
 	}
-	defer f.Close()
-	st, err := f.Stat()
-	if err != nil || !st.Mode().IsRegular() {
-		notFound(w)
-		return
+	kind := vodSegmentKind
+	if !strings.HasSuffix(name, ".ts") {
+		kind = vodGrowingKind
+		if bytes.Contains(data, []byte("#EXT-X-ENDLIST")) {
+			kind = vodFinalKind
+		}
 	}
 	hd := w.Header()
-	if strings.HasSuffix(name, ".ts") {
-		hd.Set("Content-Type", vodSegmentKind.contentType)
-		hd.Set("Cache-Control", vodSegmentKind.cacheControl)
-		http.ServeContent(w, r, "", st.ModTime(), f)
-		return
-	}
-	if st.Size() > maxVODPlaylistSize {
-		h.log.Warn("recording playlist too large to serve", "playback_id", parts[0], "size", st.Size())
-		internalError(w)
-		return
-	}
-	data, err := os.ReadFile(name)
-	if err != nil {
-		notFound(w)
-		return
-	}
-	kind := vodGrowingKind
-	if bytes.Contains(data, []byte("#EXT-X-ENDLIST")) {
-		kind = vodFinalKind
-	}
 	hd.Set("Content-Type", kind.contentType)
 	hd.Set("Cache-Control", kind.cacheControl)
 	hd.Set("ETag", etag(data))
 	http.ServeContent(w, r, "", time.Time{}, bytes.NewReader(data))
+}
+
+// unavailable answers 503 with a fixed text when the recordings' storage
+// fails; ServeHTTP's "no-cache" keeps caches from holding the answer.
+func unavailable(w http.ResponseWriter) {
+	http.Error(w, "503 recordings unavailable", http.StatusServiceUnavailable)
 }

@@ -2,12 +2,17 @@ package origin
 
 import (
 	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/livestream/livestream/internal/testenv"
@@ -85,10 +90,25 @@ func vodDir(t testing.TB) string {
 	return root
 }
 
+// dirSource reads the recordings under root, as record.DirBackend.Get
+// does for the server, and calls asked (when not nil) with each name.
+func dirSource(root string, asked func(name string)) VODSource {
+	return func(ctx context.Context, name string) ([]byte, error) {
+		if asked != nil {
+			asked(name)
+		}
+		data, err := os.ReadFile(filepath.Join(root, filepath.FromSlash(name)))
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, fmt.Errorf("read %s: %w", name, ErrNotFound)
+		}
+		return data, err
+	}
+}
+
 func TestVODRoutes(t *testing.T) {
 	defer testenv.CheckGoroutines(t)()
 	root := vodDir(t)
-	srv := httptest.NewServer(NewLocal(newStreamTable(), Options{VODDir: root, Logger: testenv.Logger(t)}))
+	srv := httptest.NewServer(NewLocal(newStreamTable(), Options{VOD: dirSource(root, nil), Logger: testenv.Logger(t)}))
 	defer srv.Close()
 	for _, c := range vodCases {
 		t.Run(c.name, func(t *testing.T) {
@@ -122,9 +142,55 @@ func TestVODRoutes(t *testing.T) {
 	if resp.StatusCode != 206 || string(body) != vodFiles[vodCases[2].file][2:] {
 		t.Errorf("range of a VOD segment: %d %q", resp.StatusCode, body)
 	}
+	// A player revalidating a segment it holds gets 304.
+	tag := resp.Header.Get("ETag")
+	if resp, _ := do(t, "GET", srv.URL+vodCases[2].path, http.Header{"If-None-Match": {tag}}); tag == "" || resp.StatusCode != 304 {
+		t.Errorf("revalidation of a VOD segment with ETag %q: %d", tag, resp.StatusCode)
+	}
 }
 
-// TestVODOff: without Options.VODDir there is no /vod/.
+// TestVODStorageDown: when the storage fails (an S3 outage), /vod/ answers
+// 503, uncached and naming nothing, and logs the failure with the playback
+// id only; a missing file is still 404.
+func TestVODStorageDown(t *testing.T) {
+	logs := &testenv.LogBuffer{}
+	var failing atomic.Bool
+	root := vodDir(t)
+	files := dirSource(root, nil)
+	src := func(ctx context.Context, name string) ([]byte, error) {
+		if ctx.Err() != nil {
+			t.Errorf("source called with a done context: %v", ctx.Err())
+		}
+		if failing.Load() {
+			return nil, fmt.Errorf("get %s: dial tcp 127.0.0.1:9: connection refused", name)
+		}
+		return files(ctx, name)
+	}
+	srv := httptest.NewServer(NewLocal(newStreamTable(), Options{VOD: src, Logger: logs.Logger()}))
+	defer srv.Close()
+	failing.Store(true)
+	for _, c := range vodCases[:4] {
+		resp, body := do(t, "GET", srv.URL+c.path, nil)
+		if resp.StatusCode != 503 || resp.Header.Get("Cache-Control") != "no-cache" || resp.Header.Get("Access-Control-Allow-Origin") != "*" {
+			t.Errorf("GET %s with the storage down: %d %v", c.path, resp.StatusCode, resp.Header)
+		}
+		if bytes.Contains(body, []byte(testPID)) || bytes.Contains(body, []byte("127.0.0.1")) {
+			t.Errorf("GET %s with the storage down: the answer names the file or the storage: %q", c.path, body)
+		}
+	}
+	if l := logs.String(); !strings.Contains(l, "read recording file") || !strings.Contains(l, "playback_id="+testPID) {
+		t.Errorf("the storage failure is not logged with its playback id:\n%s", l)
+	}
+	failing.Store(false)
+	if resp, _ := do(t, "GET", srv.URL+vodCases[0].path, nil); resp.StatusCode != 200 {
+		t.Errorf("GET %s once the storage is back: %d", vodCases[0].path, resp.StatusCode)
+	}
+	if resp, _ := do(t, "GET", srv.URL+"/vod/"+testPID+"/vod-1.m3u8", nil); resp.StatusCode != 404 {
+		t.Errorf("a missing recording (ErrNotFound wrapped): %d, want 404", resp.StatusCode)
+	}
+}
+
+// TestVODOff: without Options.VOD there is no /vod/.
 func TestVODOff(t *testing.T) {
 	srv := httptest.NewServer(NewLocal(newStreamTable(), Options{}))
 	defer srv.Close()
@@ -136,8 +202,9 @@ func TestVODOff(t *testing.T) {
 // vodGrammar is every name /vod/ may serve.
 var vodGrammar = regexp.MustCompile(`^[A-Za-z0-9]{1,64}/(vod-[0-9]{1,19}\.m3u8|[0-9]{1,19}/[A-Za-z0-9_-]{1,32}/(index\.m3u8|[0-9]{1,19}\.ts))$`)
 
-// FuzzVODRoutes: whatever the path, /vod/ answers only with a file of the
-// recordings whose name fits the layout, never with another file.
+// FuzzVODRoutes: whatever the path, /vod/ asks its source only for names
+// that fit the layout, and answers only with such a file of the
+// recordings, never with another file.
 func FuzzVODRoutes(f *testing.F) {
 	for _, c := range vodCases {
 		f.Add("GET", c.path)
@@ -146,7 +213,8 @@ func FuzzVODRoutes(f *testing.F) {
 	f.Add("GET", "/vod/"+testPID+"/"+vodSession+"%2f360p/"+vodSegment)
 	f.Add("GET", "/vod//vod-"+vodSession+".m3u8")
 	root := vodDir(f)
-	h := NewLocal(newStreamTable(), Options{VODDir: root})
+	var asked []string
+	h := NewLocal(newStreamTable(), Options{VOD: dirSource(root, func(name string) { asked = append(asked, name) })})
 	served := map[string]string{}
 	for name, data := range vodFiles {
 		if vodGrammar.MatchString(name) {
@@ -159,7 +227,13 @@ func FuzzVODRoutes(f *testing.F) {
 			t.Skip()
 		}
 		w := httptest.NewRecorder()
+		asked = asked[:0]
 		h.ServeHTTP(w, req)
+		for _, name := range asked {
+			if !vodGrammar.MatchString(name) {
+				t.Errorf("%s %q: the source was asked for %q, outside the layout", method, target, name)
+			}
+		}
 		switch w.Code {
 		case 200, 204, 206, 304, 404, 405, 416:
 		default:

@@ -134,7 +134,7 @@ func localRecordings(ctx context.Context, dataDir, dir, id string) ([]Recording,
 		return nil, err
 	}
 	defer rec.Close(ctx)
-	r := &recording{rec: rec, vodDir: backend.Root()}
+	r := &recording{rec: rec, backend: backend}
 	v, err := r.list(ctx, ch)
 	if err != nil {
 		return nil, err

@@ -237,12 +237,12 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger) error {
 		return err
 	}
 	var recorder *record.Recorder
-	var vodDir string
+	var vod origin.VODSource
 	adminOpts := []registry.AdminOption{}
 	if rec != nil {
 		// On the way out of an early return; after the streams otherwise.
 		defer rec.close(log)
-		recorder, vodDir = rec.rec, rec.vodDir
+		recorder, vod = rec.rec, rec.vod
 		adminOpts = append(adminOpts, registry.WithRecordings(rec.list))
 	}
 	streams, err := live.NewManager(live.Config{
@@ -295,7 +295,7 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger) error {
 		metrics.MustRegister(newRecorderCollector(recorder.Stats))
 	}
 	viewers := http.NewServeMux()
-	viewers.Handle("/", origin.NewLocal(streams, origin.Options{Logger: log.With("component", "origin"), VODDir: vodDir}))
+	viewers.Handle("/", origin.NewLocal(streams, origin.Options{Logger: log.With("component", "origin"), VOD: vod}))
 	viewers.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		io.WriteString(w, "ok\n")

@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/livestream/livestream/origin"
 	"github.com/livestream/livestream/record"
 	"github.com/livestream/livestream/registry"
 )
@@ -18,6 +19,11 @@ import (
 // defaultSpoolMaxBytes is record's default: over an hour of a 3.5 Mb/s
 // rendition while the storage is unreachable.
 const defaultSpoolMaxBytes = 2 << 30
+
+// vodReadTimeout bounds one read of a recording's file for /vod/: a
+// storage that hangs must not hold a viewer's request (and the file's
+// memory) for longer than a player waits.
+const vodReadTimeout = 20 * time.Second
 
 // recorderCloseTimeout bounds how long shutdown waits for the last uploads;
 // what is left stays in the spool for the next start.
@@ -146,12 +152,13 @@ func recordFlags(fs *flag.FlagSet) func(c *RecordConfig, set map[string]bool) {
 
 // recording is the server's recorder and where its recordings are.
 type recording struct {
-	rec       *record.Recorder
+	rec *record.Recorder
+	// backend holds the recordings; the origin serves them at /vod/
+	// through vod, whichever it is.
+	backend   record.Backend
 	closeOnce sync.Once
-	// vodDir is the directory backend's root, which the origin serves at
-	// /vod/; empty with S3.
-	vodDir string
-	// bucket and prefix locate the recordings with S3.
+	// bucket and prefix locate the recordings with S3; bucket is empty
+	// with the directory backend.
 	bucket, prefix string
 }
 
@@ -178,7 +185,7 @@ func newRecording(ctx context.Context, sc ServeConfig, segment time.Duration, lo
 		if err != nil {
 			return nil, fmt.Errorf("recordings directory: %w", err)
 		}
-		backend, out.vodDir = dir, dir.Root()
+		backend = dir
 	}
 	rec, err := record.New(record.Config{
 		Backend: backend, SpoolDir: rc.spoolDir(sc.DataDir), SpoolMaxBytes: rc.SpoolMaxBytes,
@@ -188,7 +195,7 @@ func newRecording(ctx context.Context, sc ServeConfig, segment time.Duration, lo
 	if err != nil {
 		return nil, fmt.Errorf("recorder: %w", err)
 	}
-	out.rec = rec
+	out.rec, out.backend = rec, backend
 	return out, nil
 }
 
@@ -207,10 +214,13 @@ func (r *recording) close(log *slog.Logger) {
 // Recording is one recording session as the admin API lists it.
 type Recording struct {
 	record.SessionInfo
-	// URL is where the recording's playlist is: with the directory
-	// backend its path on the HTTP server ("/vod/…"), with S3
-	// "s3://BUCKET/KEY".
+	// URL is the recording's playlist on the viewers' HTTP server
+	// ("/vod/<playback id>/vod-<session id>.m3u8"), whichever storage
+	// holds it: players need no access to the bucket.
 	URL string `json:"url"`
+	// Object is the playlist's object with S3, "s3://BUCKET/KEY", for
+	// tools that read the bucket; empty with the directory backend.
+	Object string `json:"object,omitempty"`
 }
 
 // list answers GET /api/channels/{id}/recordings.
@@ -221,14 +231,24 @@ func (r *recording) list(ctx context.Context, ch registry.Channel) (any, error) 
 	}
 	out := make([]Recording, len(sessions))
 	for i, s := range sessions {
-		out[i] = Recording{SessionInfo: s, URL: r.url(s.Playlist)}
+		out[i] = Recording{SessionInfo: s, URL: "/vod/" + s.Playlist}
+		if r.bucket != "" {
+			out[i].Object = "s3://" + r.bucket + "/" + path.Join(r.prefix, s.Playlist)
+		}
 	}
 	return out, nil
 }
 
-func (r *recording) url(playlist string) string {
-	if r.vodDir != "" {
-		return "/vod/" + playlist
+// vod reads a recording's file for the origin's /vod/ from the backend,
+// whichever it is: a file the backend does not hold, or a name it refuses,
+// is origin.ErrNotFound (404); any other error is the storage failing
+// (503). Files are read whole: a segment is a few MB.
+func (r *recording) vod(ctx context.Context, name string) ([]byte, error) {
+	ctx, cancel := context.WithTimeout(ctx, vodReadTimeout)
+	defer cancel()
+	data, err := r.backend.Get(ctx, name)
+	if errors.Is(err, record.ErrNotFound) || errors.Is(err, record.ErrBadName) {
+		return nil, origin.ErrNotFound
 	}
-	return "s3://" + r.bucket + "/" + path.Join(r.prefix, playlist)
+	return data, err
 }
