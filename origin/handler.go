@@ -63,11 +63,11 @@ func (o Options) withDefaults() Options {
 // embed the streams. Unknown streams, files and malformed names are 404;
 // other methods are 405. It is safe for concurrent use.
 type Handler struct {
-	streams Streams
-	log     *slog.Logger
-	retry   time.Duration
-	vod     VODSource
-	mux     *http.ServeMux
+	live  liveSource
+	log   *slog.Logger
+	retry time.Duration
+	vod   VODSource
+	mux   *http.ServeMux
 }
 
 var _ http.Handler = (*Handler)(nil)
@@ -75,8 +75,16 @@ var _ http.Handler = (*Handler)(nil)
 // NewLocal returns a Handler serving the HLS files that s finds in memory
 // (or wherever each stream's store keeps them) on this machine.
 func NewLocal(s Streams, opts Options) *Handler {
+	return newHandler(localSource(s), opts)
+}
+
+// newHandler returns a Handler that reads live HLS files from live: this
+// machine's stores (NewLocal) or the servers of a cluster (NewCluster).
+// Everything else, URLs, names, headers, the watch page and /vod/, is the
+// same whichever reads them.
+func newHandler(live liveSource, opts Options) *Handler {
 	opts = opts.withDefaults()
-	h := &Handler{streams: s, log: opts.Logger, retry: opts.OfflineRetry, vod: opts.VOD, mux: http.NewServeMux()}
+	h := &Handler{live: live, log: opts.Logger, retry: opts.OfflineRetry, vod: opts.VOD, mux: http.NewServeMux()}
 	h.handle("/hls/{pid}/"+masterName, h.serveMaster)
 	h.handle("/hls/{pid}/{rendition}/{file}", h.serveRendition)
 	h.handle("/watch/{pid}", h.serveWatch)

@@ -2,6 +2,7 @@ package origin
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"hash/crc32"
@@ -57,6 +58,38 @@ func (h *Handler) serveRendition(w http.ResponseWriter, r *http.Request) {
 	h.serveFile(w, r, r.PathValue("pid"), rendition+"/"+file, kind)
 }
 
+// hlsFile is one live HLS file as served: its bytes, which nobody
+// changes, and their ETag.
+type hlsFile struct {
+	data []byte
+	etag string
+}
+
+// liveSource reads the file name of the live stream pid, both validated.
+// It returns ErrNotFound (or an error wrapping it) when the stream is not
+// live or has no such file, errUnavailable (wrapped) when whatever holds
+// the stream cannot answer now, having logged why, and ctx.Err() when the
+// viewer went away. Any other error is a failure that the Handler logs.
+type liveSource func(ctx context.Context, pid, name string) (hlsFile, error)
+
+// localSource reads the stores of the streams live on this machine.
+func localSource(s Streams) liveSource {
+	return func(_ context.Context, pid, name string) (hlsFile, error) {
+		store, ok := s.Lookup(pid)
+		if !ok {
+			return hlsFile{}, ErrNotFound
+		}
+		data, err := store.Get(name)
+		switch {
+		case errors.Is(err, hlsmux.ErrNotFound):
+			return hlsFile{}, ErrNotFound
+		case err != nil:
+			return hlsFile{}, fmt.Errorf("read from the stream's store: %w", err)
+		}
+		return hlsFile{data: data, etag: etag(data)}, nil
+	}
+}
+
 // serveFile answers with the file name of pid's stream. name has been
 // validated; pid is checked here, before the stream table sees it.
 //
@@ -67,26 +100,33 @@ func (h *Handler) serveFile(w http.ResponseWriter, r *http.Request, pid, name st
 		notFound(w)
 		return
 	}
-	store, ok := h.streams.Lookup(pid)
-	if !ok {
-		notFound(w)
-		return
-	}
-	data, err := store.Get(name)
+	f, err := h.live(r.Context(), pid, name)
 	switch {
-	case errors.Is(err, hlsmux.ErrNotFound):
+	case errors.Is(err, ErrNotFound):
 		notFound(w)
 		return
+	case errors.Is(err, errUnavailable):
+		streamUnavailable(w)
+		return
+	case r.Context().Err() != nil:
+		return // the viewer left; nobody reads an answer
 	case err != nil:
-		h.log.Warn("read HLS file from the stream's store", "playback_id", pid, "name", name, "err", err)
+		h.log.Warn("read HLS file", "playback_id", pid, "name", name, "err", err)
 		internalError(w)
 		return
 	}
 	hd := w.Header()
 	hd.Set("Content-Type", kind.contentType)
 	hd.Set("Cache-Control", kind.cacheControl)
-	hd.Set("ETag", etag(data))
-	http.ServeContent(w, r, "", time.Time{}, bytes.NewReader(data))
+	hd.Set("ETag", f.etag)
+	http.ServeContent(w, r, "", time.Time{}, bytes.NewReader(f.data))
+}
+
+// streamUnavailable answers 503 with a fixed text when the server holding
+// a stream does not answer; ServeHTTP's "no-cache" keeps caches from
+// holding the answer.
+func streamUnavailable(w http.ResponseWriter) {
+	http.Error(w, "503 stream unavailable", http.StatusServiceUnavailable)
 }
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)

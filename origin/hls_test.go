@@ -133,72 +133,77 @@ func TestRoutes(t *testing.T) {
 	defer srv.Close()
 
 	for _, c := range routeCases {
-		t.Run(c.name, func(t *testing.T) {
-			resp, body := do(t, c.method, srv.URL+c.path, nil)
-			if resp.StatusCode != c.status {
-				t.Fatalf("%s %s: status %d, want %d (%q)", c.method, c.path, resp.StatusCode, c.status, body)
+		t.Run(c.name, func(t *testing.T) { checkRoute(t, srv.URL, store, c) })
+	}
+}
+
+// checkRoute sends c's request to the origin at base, serving testPID from
+// store, and checks its status, headers and body.
+func checkRoute(t *testing.T, base string, store hlsmux.Store, c routeCase) {
+	t.Helper()
+	resp, body := do(t, c.method, base+c.path, nil)
+	if resp.StatusCode != c.status {
+		t.Fatalf("%s %s: status %d, want %d (%q)", c.method, c.path, resp.StatusCode, c.status, body)
+	}
+	hd := resp.Header
+	if got := hd.Get("Access-Control-Allow-Origin"); got != "*" {
+		t.Errorf("Access-Control-Allow-Origin = %q, want *", got)
+	}
+	if got := hd.Get("X-Content-Type-Options"); got != "nosniff" {
+		t.Errorf("X-Content-Type-Options = %q, want nosniff", got)
+	}
+	if bytes.Contains(body, []byte(testStreamKey)) {
+		t.Errorf("the response repeats the stream key: %q", body)
+	}
+	switch c.status {
+	case 200:
+		if c.kind == (fileKind{}) { // the watch page has its own test
+			return
+		}
+		name := strings.TrimPrefix(c.path, "/hls/"+testPID+"/")
+		want, err := store.Get(name)
+		if err != nil {
+			t.Fatalf("the store has no %s: %v", name, err)
+		}
+		if got := hd.Get("Content-Type"); got != c.kind.contentType {
+			t.Errorf("Content-Type = %q, want %q", got, c.kind.contentType)
+		}
+		if got := hd.Get("Cache-Control"); got != c.kind.cacheControl {
+			t.Errorf("Cache-Control = %q, want %q", got, c.kind.cacheControl)
+		}
+		if got := hd.Get("Content-Length"); got != fmt.Sprint(len(want)) {
+			t.Errorf("Content-Length = %q, want %d", got, len(want))
+		}
+		if hd.Get("ETag") != etag(want) || hd.Get("Accept-Ranges") != "bytes" {
+			t.Errorf("ETag %q, Accept-Ranges %q; want %q, bytes", hd.Get("ETag"), hd.Get("Accept-Ranges"), etag(want))
+		}
+		if c.method == "HEAD" {
+			want = nil
+		}
+		if !bytes.Equal(body, want) {
+			t.Errorf("body: %d bytes differ from the store's %d", len(body), len(want))
+		}
+	case 204:
+		for k, want := range map[string]string{
+			"Access-Control-Allow-Methods": "GET, HEAD, OPTIONS",
+			"Access-Control-Max-Age":       preflightMaxAge,
+			"Allow":                        "GET, HEAD, OPTIONS",
+		} {
+			if got := hd.Get(k); got != want {
+				t.Errorf("%s = %q, want %q", k, got, want)
 			}
-			hd := resp.Header
-			if got := hd.Get("Access-Control-Allow-Origin"); got != "*" {
-				t.Errorf("Access-Control-Allow-Origin = %q, want *", got)
-			}
-			if got := hd.Get("X-Content-Type-Options"); got != "nosniff" {
-				t.Errorf("X-Content-Type-Options = %q, want nosniff", got)
-			}
-			if bytes.Contains(body, []byte(testStreamKey)) {
-				t.Errorf("the response repeats the stream key: %q", body)
-			}
-			switch c.status {
-			case 200:
-				if c.kind == (fileKind{}) { // the watch page has its own test
-					return
-				}
-				name := strings.TrimPrefix(c.path, "/hls/"+testPID+"/")
-				want, err := store.Get(name)
-				if err != nil {
-					t.Fatalf("the store has no %s: %v", name, err)
-				}
-				if got := hd.Get("Content-Type"); got != c.kind.contentType {
-					t.Errorf("Content-Type = %q, want %q", got, c.kind.contentType)
-				}
-				if got := hd.Get("Cache-Control"); got != c.kind.cacheControl {
-					t.Errorf("Cache-Control = %q, want %q", got, c.kind.cacheControl)
-				}
-				if got := hd.Get("Content-Length"); got != fmt.Sprint(len(want)) {
-					t.Errorf("Content-Length = %q, want %d", got, len(want))
-				}
-				if hd.Get("ETag") != etag(want) || hd.Get("Accept-Ranges") != "bytes" {
-					t.Errorf("ETag %q, Accept-Ranges %q; want %q, bytes", hd.Get("ETag"), hd.Get("Accept-Ranges"), etag(want))
-				}
-				if c.method == "HEAD" {
-					want = nil
-				}
-				if !bytes.Equal(body, want) {
-					t.Errorf("body: %d bytes differ from the store's %d", len(body), len(want))
-				}
-			case 204:
-				for k, want := range map[string]string{
-					"Access-Control-Allow-Methods": "GET, HEAD, OPTIONS",
-					"Access-Control-Max-Age":       preflightMaxAge,
-					"Allow":                        "GET, HEAD, OPTIONS",
-				} {
-					if got := hd.Get(k); got != want {
-						t.Errorf("%s = %q, want %q", k, got, want)
-					}
-				}
-				if got := hd.Get("Access-Control-Allow-Headers"); !strings.Contains(got, "Range") {
-					t.Errorf("Access-Control-Allow-Headers = %q, want Range among them", got)
-				}
-			case 404:
-				if hd.Get("Cache-Control") != "no-cache" {
-					t.Errorf("a 404 has Cache-Control %q: a cache would hide the stream's start", hd.Get("Cache-Control"))
-				}
-			case 405:
-				if got := hd.Get("Allow"); got != "GET, HEAD, OPTIONS" {
-					t.Errorf("Allow = %q", got)
-				}
-			}
-		})
+		}
+		if got := hd.Get("Access-Control-Allow-Headers"); !strings.Contains(got, "Range") {
+			t.Errorf("Access-Control-Allow-Headers = %q, want Range among them", got)
+		}
+	case 404:
+		if hd.Get("Cache-Control") != "no-cache" {
+			t.Errorf("a 404 has Cache-Control %q: a cache would hide the stream's start", hd.Get("Cache-Control"))
+		}
+	case 405:
+		if got := hd.Get("Allow"); got != "GET, HEAD, OPTIONS" {
+			t.Errorf("Allow = %q", got)
+		}
 	}
 }
 

@@ -1,0 +1,337 @@
+package origin
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Router finds the server that holds a live stream. The origin role adapts
+// the registry's live routes to it.
+type Router interface {
+	// Route returns the internal HTTP address ("host:port") of the server
+	// whose live HLS holds playbackID, or ErrNoRoute (or an error wrapping
+	// it) when no server does. Any other error is the registry failing. It
+	// must be safe for concurrent use.
+	Route(ctx context.Context, playbackID string) (addr string, err error)
+}
+
+// RouterFunc adapts a function to a Router.
+type RouterFunc func(ctx context.Context, playbackID string) (string, error)
+
+// Route calls f.
+func (f RouterFunc) Route(ctx context.Context, playbackID string) (string, error) {
+	return f(ctx, playbackID)
+}
+
+// ClusterOptions configures a Cluster. The zero value is ready to use.
+type ClusterOptions struct {
+	// Options are the Handler's: the logger, /vod/'s source and the watch
+	// page's retry, as for NewLocal.
+	Options
+	// CacheBytes bounds the cache of fetched files, counted as their
+	// lengths plus a small overhead per file. Zero means 512 MiB.
+	CacheBytes int64
+	// ConnectTimeout bounds connecting to a server. Zero means 2 s.
+	ConnectTimeout time.Duration
+	// FetchTimeout bounds one upstream request, from connecting to the
+	// last byte of the body. Zero means 10 s.
+	FetchTimeout time.Duration
+}
+
+const (
+	defaultCacheBytes     = 512 << 20
+	defaultConnectTimeout = 2 * time.Second
+	defaultFetchTimeout   = 10 * time.Second
+	// routeTTL is how long a route is used without asking the Router
+	// again, so that viewers' requests cost no registry round trip while a
+	// route is cached, yet a stream that moved is found within a second.
+	routeTTL = time.Second
+	// routeTimeout bounds one Router call.
+	routeTimeout = 2 * time.Second
+	// maxFileBytes bounds what one upstream answer may hold: a segment is
+	// a few MB, and a server gone wrong must not fill the origin's memory.
+	maxFileBytes = 64 << 20
+	// maxIdleConnsPerServer is the keep-alive connections kept to each
+	// server: enough for a burst of misses (every rendition's next segment
+	// and playlist at once) without reconnecting.
+	maxIdleConnsPerServer = 64
+)
+
+func (o ClusterOptions) withDefaults() ClusterOptions {
+	o.Options = o.Options.withDefaults()
+	if o.CacheBytes <= 0 {
+		o.CacheBytes = defaultCacheBytes
+	}
+	if o.ConnectTimeout <= 0 {
+		o.ConnectTimeout = defaultConnectTimeout
+	}
+	if o.FetchTimeout <= 0 {
+		o.FetchTimeout = defaultFetchTimeout
+	}
+	return o
+}
+
+// Cluster is the origin of a cluster: it serves the same URLs, names and
+// headers as a local Handler, but reads each live HLS file from the server
+// that holds the stream, found through a Router, and keeps what it fetched
+// in a cache bounded by bytes (least recently used out first):
+//
+//   - segments until evicted, since a segment's name is never reused;
+//   - media playlists for half their target duration, at most 1 s;
+//   - master playlists for 5 s; a 404, or a stream with no route, for 1 s.
+//
+// Viewers asking at once for a file that is not cached wait for one
+// upstream request. A server that does not answer within the timeouts
+// gets its viewers a 503, and its route is forgotten so that the next
+// request asks the Router again. It is safe for concurrent use.
+type Cluster struct {
+	h       *Handler
+	router  Router
+	client  *http.Client
+	log     *slog.Logger
+	cache   *cache
+	routes  routeCache
+	flights flights[*cacheEntry]
+	stats   clusterCounters
+
+	// ctx bounds every upstream request and Router call: the viewer who
+	// started a fetch may leave, but others wait for it. Close cancels it.
+	ctx    context.Context
+	cancel context.CancelFunc
+	// fills counts the fetching goroutines, which Close waits for; closed,
+	// under mu, stops new ones.
+	mu     sync.Mutex
+	closed bool
+	fills  sync.WaitGroup
+}
+
+var _ http.Handler = (*Cluster)(nil)
+
+// NewCluster returns a Cluster reading live HLS from the servers that
+// router names. Close it to stop its fetches and close its connections.
+func NewCluster(router Router, opts ClusterOptions) *Cluster {
+	opts = opts.withDefaults()
+	dialer := &net.Dialer{Timeout: opts.ConnectTimeout, KeepAlive: 30 * time.Second}
+	transport := &http.Transport{
+		Proxy:                 nil, // servers' internal addresses are never reached through HTTP_PROXY
+		DialContext:           dialer.DialContext,
+		MaxIdleConns:          0, // bounded per server instead
+		MaxIdleConnsPerHost:   maxIdleConnsPerServer,
+		IdleConnTimeout:       90 * time.Second,
+		ResponseHeaderTimeout: opts.FetchTimeout,
+		DisableCompression:    true, // segments do not compress; playlists are small
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	c := &Cluster{
+		router: router,
+		client: &http.Client{
+			Transport: transport,
+			Timeout:   opts.FetchTimeout,
+			// A server answers its files, never a redirect to elsewhere.
+			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+		},
+		log:    opts.Logger,
+		cache:  newCache(opts.CacheBytes),
+		ctx:    ctx,
+		cancel: cancel,
+	}
+	c.h = newHandler(c.liveFile, opts.Options)
+	return c
+}
+
+// ServeHTTP serves r as a local Handler does.
+func (c *Cluster) ServeHTTP(w http.ResponseWriter, r *http.Request) { c.h.ServeHTTP(w, r) }
+
+// Close cancels the fetches in flight (their viewers get 503), waits for
+// them to end and closes the idle connections to servers. Requests served
+// after Close fetch nothing and get 503 unless cached.
+func (c *Cluster) Close() error {
+	c.mu.Lock()
+	c.closed = true
+	c.mu.Unlock()
+	c.cancel()
+	c.fills.Wait()
+	c.client.CloseIdleConnections()
+	return nil
+}
+
+// liveFile is the Cluster's liveSource: the cache, or the one fetch in
+// flight for the same file, or a new fetch.
+func (c *Cluster) liveFile(ctx context.Context, pid, name string) (hlsFile, error) {
+	key := pid + "/" + name
+	if e, ok := c.cache.get(key, time.Now()); ok {
+		c.stats.hits.Add(1)
+		return e.result()
+	}
+	f, leader := c.flights.join(key)
+	if leader {
+		c.startFill(f, key, pid, name)
+	} else {
+		c.stats.coalesced.Add(1)
+	}
+	select {
+	case <-f.done:
+		if f.err != nil {
+			return hlsFile{}, f.err
+		}
+		return f.val.result()
+	case <-ctx.Done():
+		return hlsFile{}, ctx.Err()
+	}
+}
+
+// startFill runs f's fetch in a goroutine of its own, so that the fetch
+// goes on for the others waiting when the viewer who started it leaves.
+func (c *Cluster) startFill(f *flight[*cacheEntry], key, pid, name string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		c.flights.finish(key, f, nil, fmt.Errorf("%w: the origin is closed", errUnavailable))
+		return
+	}
+	c.fills.Add(1)
+	go func() {
+		defer c.fills.Done()
+		e, err := c.fill(key, pid, name)
+		c.flights.finish(key, f, e, err)
+	}()
+}
+
+// fill fetches the file name of pid's stream from the server holding it,
+// caches the answer and returns it. It runs once per flight.
+func (c *Cluster) fill(key, pid, name string) (*cacheEntry, error) {
+	// A flight that ended between the caller's cache miss and its joining
+	// has just cached the file.
+	if e, ok := c.cache.peek(key, time.Now()); ok {
+		c.stats.hits.Add(1)
+		return e, nil
+	}
+	addr, err := c.route(pid)
+	switch {
+	case errors.Is(err, ErrNoRoute):
+		return c.cache.put(key, nil, time.Now().Add(negativeTTL)), nil
+	case err != nil:
+		if c.ctx.Err() == nil {
+			c.log.Warn("find the server of a live stream", "playback_id", pid, "err", err)
+		}
+		return nil, fmt.Errorf("%w: %v", errUnavailable, err)
+	}
+	kind := kindOf(name)
+	c.stats.fetches[kind].Add(1)
+	data, status, err := c.fetch(addr, pid, name)
+	switch {
+	case err != nil:
+		c.stats.fetchErrors.Add(1)
+		c.routes.forget(pid, addr)
+		if c.ctx.Err() == nil {
+			c.log.Warn("fetch live HLS from its server", "playback_id", pid, "name", name, "server", addr, "err", err)
+		}
+		return nil, fmt.Errorf("%w: %v", errUnavailable, err)
+	case status == http.StatusNotFound:
+		return c.cache.put(key, nil, time.Now().Add(negativeTTL)), nil
+	case status != http.StatusOK:
+		c.log.Warn("fetch live HLS from its server", "playback_id", pid, "name", name, "server", addr, "status", status)
+		return nil, fmt.Errorf("%w: server answered %d", errUnavailable, status)
+	}
+	var expires time.Time // segments: until evicted
+	switch kind {
+	case kindMaster:
+		expires = time.Now().Add(masterTTL)
+	case kindPlaylist:
+		expires = time.Now().Add(playlistTTL(data))
+	}
+	return c.cache.put(key, data, expires), nil
+}
+
+// fetch GETs /hls/pid/name from the server at addr and returns the body of
+// a 200, or the status of any other answer. err is the server not
+// answering in time, or answering a body too large or cut short.
+func (c *Cluster) fetch(addr, pid, name string) (data []byte, status int, err error) {
+	u := url.URL{Scheme: "http", Host: addr, Path: "/hls/" + pid + "/" + name}
+	req, err := http.NewRequestWithContext(c.ctx, http.MethodGet, u.String(), nil)
+	if err != nil {
+		return nil, 0, err
+	}
+	resp, err := c.client.Do(req)
+	if err != nil {
+		return nil, 0, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		// Read a short error body to the end so the connection is reused.
+		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 4<<10))
+		return nil, resp.StatusCode, nil
+	}
+	if resp.ContentLength > maxFileBytes {
+		return nil, 0, fmt.Errorf("server answered %d bytes, more than %d", resp.ContentLength, maxFileBytes)
+	}
+	if resp.ContentLength >= 0 {
+		data = make([]byte, resp.ContentLength)
+		if _, err := io.ReadFull(resp.Body, data); err != nil {
+			return nil, 0, fmt.Errorf("read the body: %w", err)
+		}
+		return data, resp.StatusCode, nil
+	}
+	data, err = io.ReadAll(io.LimitReader(resp.Body, maxFileBytes+1))
+	if err != nil {
+		return nil, 0, fmt.Errorf("read the body: %w", err)
+	}
+	if len(data) > maxFileBytes {
+		return nil, 0, fmt.Errorf("server answered more than %d bytes", maxFileBytes)
+	}
+	return data, resp.StatusCode, nil
+}
+
+// route returns the address of pid's server, or ErrNoRoute, from the
+// route cache or, once for all callers at the same time, from the Router.
+func (c *Cluster) route(pid string) (string, error) {
+	addr, ok := c.routes.get(pid, time.Now())
+	if !ok {
+		f, leader := c.routes.flights.join(pid)
+		if leader {
+			addr, err := c.lookup(pid)
+			switch {
+			case err == nil:
+				c.routes.put(pid, addr, time.Now().Add(routeTTL))
+			case errors.Is(err, ErrNoRoute):
+				c.routes.put(pid, "", time.Now().Add(negativeTTL))
+			}
+			c.routes.flights.finish(pid, f, addr, err)
+		}
+		<-f.done
+		if f.err != nil {
+			return "", f.err
+		}
+		addr = f.val
+	}
+	if addr == "" {
+		return "", ErrNoRoute
+	}
+	return addr, nil
+}
+
+// lookup asks the Router for pid's server, and checks that the answer is
+// a host and port: anything else would change the URL fetched.
+func (c *Cluster) lookup(pid string) (string, error) {
+	c.stats.routeLookups.Add(1)
+	ctx, cancel := context.WithTimeout(c.ctx, routeTimeout)
+	defer cancel()
+	addr, err := c.router.Route(ctx, pid)
+	if err != nil {
+		return "", err
+	}
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil || host == "" || port == "" || strings.ContainsAny(addr, "/?#@ ") {
+		return "", fmt.Errorf("the route names %q, not a host:port", addr)
+	}
+	return addr, nil
+}
