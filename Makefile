@@ -37,13 +37,14 @@ OUT      := $(DATA_DIR)/out
 # modules that prove the -dev ones are there (libx264-dev's module is "x264").
 BUILD_PKGS := libavcodec-dev libavformat-dev libavfilter-dev libswscale-dev \
 	libswresample-dev libavutil-dev libavdevice-dev libx264-dev pkg-config
-# The tests also drive the ffmpeg/ffprobe CLI, a headless Chromium and nginx with
-# its RTMP module (a stand-in relay destination).
-TEST_PKGS  := ffmpeg chromium nginx libnginx-mod-rtmp
+# The tests also drive the ffmpeg/ffprobe CLI, a headless Chromium, nginx with
+# its RTMP module (a stand-in relay destination) and Redis (the cluster's
+# registry).
+TEST_PKGS  := ffmpeg chromium nginx libnginx-mod-rtmp redis-server
 # The S3-compatible server the recording tests store to, built from its Go
 # module into $(go env GOPATH)/bin, where the tests look for it.
 VERSITYGW  := github.com/versity/versitygw/cmd/versitygw@v1.8.0
-TEST_TOOLS := ffmpeg ffprobe chromium nginx
+TEST_TOOLS := ffmpeg ffprobe chromium nginx redis-server
 PC_MODS    := libavcodec libavformat libavfilter libswscale libswresample libavutil x264
 SUDO       := $(shell [ "$$(id -u)" != 0 ] && command -v sudo >/dev/null 2>&1 && echo sudo)
 

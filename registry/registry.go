@@ -15,6 +15,9 @@
 //
 // FileStore is the Store of a single machine (`livestream serve`): one JSON
 // file that the `livestream keys` CLI may edit while the server runs.
+// RedisStore is the Store of a cluster, shared through Redis by every
+// server, proxy and origin; it also holds the cluster's live routes (which
+// server streams which playback id) and the servers' heartbeats.
 // AdminHandler serves the admin API over any Store, and Client calls it.
 // Stream keys are "sk_" and 32 lowercase base32 characters (160 random
 // bits), playback ids 16 characters of [a-z0-9], channel ids "ch_" and 12,

@@ -1,0 +1,203 @@
+package registry
+
+import (
+	"bytes"
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"math/big"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/livestream/livestream/internal/testenv"
+)
+
+// startRedis starts a redis-server on 127.0.0.1 that keeps nothing on
+// disk, with extra arguments args, and returns its address; the test's
+// cleanup kills it. Each test gets its own, so tests share no state.
+func startRedis(t testing.TB, args ...string) string {
+	t.Helper()
+	bin := testenv.NeedTool(t, "redis-server")
+	port := testenv.FreePort(t)
+	return runRedis(t, bin, port, append([]string{"--port", strconv.Itoa(port)}, args...)...)
+}
+
+// runRedis runs redis-server with args and waits until it says it is ready
+// (its log is the only event there is to wait for).
+func runRedis(t testing.TB, bin string, port int, args ...string) string {
+	t.Helper()
+	dir := t.TempDir()
+	args = append([]string{"--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", dir, "--daemonize", "no"}, args...)
+	cmd := exec.Command(bin, args...)
+	var out lockedBuffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("start redis-server: %v", err)
+	}
+	exited := make(chan struct{})
+	go func() { cmd.Wait(); close(exited) }()
+	t.Cleanup(func() {
+		cmd.Process.Kill()
+		<-exited
+	})
+	testenv.WaitFor(t, 10*time.Second, func() bool {
+		select {
+		case <-exited:
+			t.Fatalf("redis-server exited:\n%s", out.String())
+		default:
+		}
+		return strings.Contains(out.String(), "Ready to accept connections")
+	}, "redis-server to accept connections")
+	return net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
+}
+
+// lockedBuffer is a bytes.Buffer that a process writes while the test
+// reads it.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// openRedisTemp starts a Redis and opens a RedisStore on it, closed at the
+// end of the test; it returns the store and the URL.
+func openRedisTemp(t testing.TB) (*RedisStore, string) {
+	t.Helper()
+	url := redisURL(t)
+	return openRedisURL(t, url), url
+}
+
+// redisURL starts a Redis and returns its URL.
+func redisURL(t testing.TB) string {
+	t.Helper()
+	return "redis://" + startRedis(t) + "/0"
+}
+
+func openRedisURL(t testing.TB, url string) *RedisStore {
+	t.Helper()
+	s, err := OpenRedis(context.Background(), url)
+	if err != nil {
+		t.Fatalf("OpenRedis: %v", err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+// redisDump returns every key of the Redis that s uses, with its value,
+// one per line: what someone who reads the Redis sees.
+func redisDump(t *testing.T, s *RedisStore) string {
+	t.Helper()
+	ctx := context.Background()
+	var b strings.Builder
+	iter := s.rdb.Scan(ctx, 0, "*", 100).Iterator()
+	for iter.Next(ctx) {
+		key := iter.Val()
+		typ, err := s.rdb.Type(ctx, key).Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var val any
+		switch typ {
+		case "string":
+			val, err = s.rdb.Get(ctx, key).Result()
+		case "zset":
+			val, err = s.rdb.ZRangeWithScores(ctx, key, 0, -1).Result()
+		case "set":
+			val, err = s.rdb.SMembers(ctx, key).Result()
+		default:
+			t.Fatalf("key %s has type %s, which the registry does not use", key, typ)
+		}
+		if err != nil && err != redis.Nil {
+			t.Fatal(err)
+		}
+		b.WriteString(key + " " + strings.TrimSpace(strings.ReplaceAll(toString(val), "\n", " ")) + "\n")
+	}
+	if err := iter.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return b.String()
+}
+
+func toString(v any) string {
+	switch v := v.(type) {
+	case string:
+		return v
+	case []string:
+		return strings.Join(v, " ")
+	case []redis.Z:
+		var parts []string
+		for _, z := range v {
+			parts = append(parts, z.Member.(string)+"="+strconv.FormatFloat(z.Score, 'f', -1, 64))
+		}
+		return strings.Join(parts, " ")
+	}
+	return ""
+}
+
+// selfSignedTLS writes a certificate for 127.0.0.1 and its key into dir
+// and returns their paths and a client config that trusts it.
+func selfSignedTLS(t *testing.T, dir string) (certFile, keyFile string, client *tls.Config) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber:          big.NewInt(1),
+		Subject:               pkix.Name{CommonName: "livestream test redis"},
+		NotBefore:             time.Now().Add(-time.Hour),
+		NotAfter:              time.Now().Add(time.Hour),
+		IPAddresses:           []net.IP{net.ParseIP("127.0.0.1")},
+		KeyUsage:              x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
+		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		BasicConstraintsValid: true,
+		IsCA:                  true,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyDER, err := x509.MarshalECPrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	certFile, keyFile = filepath.Join(dir, "redis.crt"), filepath.Join(dir, "redis.key")
+	if err := os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: keyDER}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cert, err := x509.ParseCertificate(der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	pool.AddCert(cert)
+	return certFile, keyFile, &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
+}
