@@ -3,7 +3,9 @@
 // memory, recorded (with a record.Recorder) and relayed; when the publisher
 // leaves, the playlists end (EXT-X-ENDLIST), the recording session ends, and
 // the playlists stay for a grace period, then the stream is forgotten. The
-// Manager is the table of live streams that the origin serves from.
+// Manager is the table of live streams that the origin serves from; in a
+// cluster it also announces each live stream's route to the origins
+// (Config.Routes).
 package live
 
 import (
@@ -32,6 +34,10 @@ var (
 	ErrShuttingDown = errors.New("server is shutting down")
 	// ErrNoVideo refuses a stream without video: the ladder is video.
 	ErrNoVideo = errors.New("stream has no video: audio-only streams are not supported")
+	// ErrOverCapacity refuses a publish while the server has
+	// Config.MaxStreams live streams, so that a cluster's proxy tries
+	// another server.
+	ErrOverCapacity = errors.New("server is at capacity")
 )
 
 // Config configures every stream of a Manager.
@@ -55,6 +61,17 @@ type Config struct {
 	// and ends after its last segment. Nil records nothing. The Manager
 	// does not close it.
 	Recorder *record.Recorder
+	// Routes, when set, announces each stream to a cluster's origins: the
+	// route is set once every rendition has listed its first segment,
+	// refreshed while the stream is live, and removed when it ends.
+	Routes Routes
+	// RouteTTL is how long a route lasts unless refreshed (every third of
+	// it): a server that dies stops being routed to within it. Default
+	// 10 s.
+	RouteTTL time.Duration
+	// MaxStreams, when positive, is how many live streams the Manager
+	// takes; a publish beyond fails with ErrOverCapacity.
+	MaxStreams int
 	// QueuePackets bounds the packets waiting for a stream's pipeline; a
 	// full queue pushes back on the publisher's TCP connection. Default 256.
 	QueuePackets int
@@ -66,6 +83,9 @@ type Config struct {
 func (c Config) withDefaults() Config {
 	if c.Grace <= 0 {
 		c.Grace = 2 * time.Minute
+	}
+	if c.RouteTTL <= 0 {
+		c.RouteTTL = defaultRouteTTL
 	}
 	if c.QueuePackets <= 0 {
 		c.QueuePackets = 256
@@ -122,6 +142,9 @@ func NewManager(cfg Config) (*Manager, error) {
 // it, with segment numbers above the old ones (they start at the publish
 // time in milliseconds).
 //
+// With Config.MaxStreams set, it fails with ErrOverCapacity while that
+// many streams are live.
+//
 // query is the publish URL's query: relay destinations (?youtube=KEY, …)
 // start with the stream and get its packets as they are.
 func (m *Manager) Publish(ch registry.Channel, remoteAddr string, query url.Values) (*Stream, error) {
@@ -136,6 +159,9 @@ func (m *Manager) Publish(ch registry.Channel, remoteAddr string, query url.Valu
 			return nil, ErrAlreadyLive
 		}
 		m.forget(old)
+	}
+	if m.cfg.MaxStreams > 0 && m.liveCount() >= m.cfg.MaxStreams {
+		return nil, ErrOverCapacity
 	}
 	now := m.cfg.Now()
 	seq := now.UnixMilli()
@@ -154,6 +180,24 @@ func (m *Manager) Publish(ch registry.Channel, remoteAddr string, query url.Valu
 	m.running.Add(1)
 	s.log.Info("publish started")
 	return s, nil
+}
+
+// liveCount is the number of streams not ended. m.mu is held.
+func (m *Manager) liveCount() int {
+	n := 0
+	for _, s := range m.streams {
+		if !s.isEnded() {
+			n++
+		}
+	}
+	return n
+}
+
+// LiveCount is the number of streams being published now.
+func (m *Manager) LiveCount() int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.liveCount()
 }
 
 // forget removes s from the table and its mirrored files. m.mu is held.

@@ -41,6 +41,7 @@ type Stream struct {
 
 	graph    atomic.Pointer[pipeline.Graph]
 	rec      *recording    // nil: not recorded; set before graph
+	route    *announcer    // nil: no Routes; set before graph
 	finished chan struct{} // closed when the pipeline has returned
 	runErr   error         // set before finished is closed
 
@@ -110,6 +111,12 @@ func (s *Stream) Start(video *media.VideoParams, audio *media.AudioParams) error
 	s.log.Info("transcoding", attrs...)
 	s.relays.begin(s.m.cfg.Relays, g, video, audio, s.log)
 	s.rec = s.startRecording(g)
+	if s.m.cfg.Routes != nil {
+		s.route = &announcer{
+			routes: s.m.cfg.Routes, pid: s.ch.PlaybackID, since: s.begun, ttl: s.m.cfg.RouteTTL,
+			want: len(g.Renditions()), log: s.log,
+		}
+	}
 	s.graph.Store(g)
 	go func() {
 		s.runErr = g.Run(s.ctx, s.packets)
@@ -118,7 +125,9 @@ func (s *Stream) Start(video *media.VideoParams, audio *media.AudioParams) error
 	return nil
 }
 
-// segmentListed hands the segment to the recording, and measures its
+// segmentListed hands the segment to the recording and to the route's
+// announcer (a stream is routed to once every rendition has a segment),
+// and measures its
 // latency: from the arrival of its last frame to now, when it is listed.
 // Segments cut by the final flush wait for the publisher to leave, not for
 // the pipeline: they are left out of the latency.
@@ -129,6 +138,9 @@ func (s *Stream) segmentListed(rendition string, seg hlsmux.SegmentInfo) {
 	}
 	if g == nil || s.ending.Load() {
 		return
+	}
+	if s.route != nil {
+		s.route.segment(rendition)
 	}
 	end, ok := g.SourcePTS(seg.StartPTS + media.Ticks(seg.Duration))
 	if !ok {
@@ -186,6 +198,10 @@ func (s *Stream) end(reason error) {
 	if s.started() {
 		close(s.packets)
 		<-s.finished
+	}
+	// The playlists have their ENDLIST: origins stop finding the stream.
+	if s.route != nil {
+		s.route.end()
 	}
 	// After the pipeline: the recording gets its last segments (before the
 	// relays, which may wait for their destinations), and a re-encoding

@@ -18,6 +18,8 @@ type Config struct {
 	Transcode pipeline.Config `yaml:"transcode"`
 	// Serve is the all-in-one server's listeners, data directory and logs.
 	Serve ServeConfig `yaml:"serve"`
+	// Cluster is what the `server` and `origin` roles of a cluster add.
+	Cluster ClusterConfig `yaml:"cluster"`
 }
 
 // loadConfig reads path ("" means the embedded defaults), fills defaults and
@@ -42,6 +44,10 @@ func loadConfig(path string) (Config, error) {
 	c.Serve = c.Serve.withDefaults()
 	if err := c.Serve.validate(); err != nil {
 		return c, fmt.Errorf("config %s: serve: %w", path, err)
+	}
+	c.Cluster = c.Cluster.withDefaults()
+	if err := c.Cluster.validate(); err != nil {
+		return c, fmt.Errorf("config %s: cluster: %w", path, err)
 	}
 	return c, nil
 }

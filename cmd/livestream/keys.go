@@ -46,10 +46,11 @@ user of this machine in "ps", and stays in your shell's history: put it in a
 file (--key-file, --url-file), or give "-" and write it on stdin (one line).
 
 Each works on the registry file DIR/channels.json (--data-dir, default ./data),
-which a running "livestream serve" shares, or on a running server's admin API
-(--admin-url and --admin-token). Every flag can be given in the environment
-instead: LIVESTREAM_DATA_DIR, LIVESTREAM_ADMIN_URL, LIVESTREAM_ADMIN_TOKEN,
-LIVESTREAM_JSON.
+which a running "livestream serve" shares, on a running server's admin API
+(--admin-url and --admin-token), or on a cluster's Redis (--redis-url
+redis[s]://[[USER]:PASSWORD@]HOST:PORT[/DB]). Every flag can be given in the
+environment instead: LIVESTREAM_DATA_DIR, LIVESTREAM_ADMIN_URL,
+LIVESTREAM_ADMIN_TOKEN, LIVESTREAM_REDIS_URL, LIVESTREAM_JSON.
 `
 
 // Where `keys create` says to publish and watch: the defaults of `serve`.
@@ -78,11 +79,13 @@ type keyStore interface {
 var (
 	_ keyStore = (*registry.FileStore)(nil)
 	_ keyStore = (*registry.Client)(nil)
+	_ keyStore = (*registry.RedisStore)(nil)
 )
 
 // keysFlags are the options every keys command takes.
 type keysFlags struct {
 	dataDir, adminURL, adminToken string
+	redisURL                      string
 	json                          bool
 	cmdLine                       map[string]bool // flags given on the command line
 }
@@ -175,6 +178,7 @@ func (f *keysFlags) register(fs *flag.FlagSet, withJSON bool) {
 	fs.StringVar(&f.dataDir, "data-dir", "data", "`dir`ectory of the registry file channels.json")
 	fs.StringVar(&f.adminURL, "admin-url", "", "admin API `url` of a running server, such as http://127.0.0.1:8081 (instead of --data-dir)")
 	fs.StringVar(&f.adminToken, "admin-token", "", "admin `token` for --admin-url")
+	fs.StringVar(&f.redisURL, "redis-url", "", "a cluster's Redis, redis[s]://[[USER]:PASSWORD@]HOST:PORT[/DB] (instead of --data-dir; prefer LIVESTREAM_REDIS_URL, which ps does not show)")
 	if withJSON {
 		fs.BoolVar(&f.json, "json", false, "print JSON")
 	}
@@ -186,6 +190,7 @@ func (f *keysFlags) register(fs *flag.FlagSet, withJSON bool) {
 // destination's key.
 var keysEnv = map[string]bool{
 	"LIVESTREAM_DATA_DIR": true, "LIVESTREAM_ADMIN_URL": true, "LIVESTREAM_ADMIN_TOKEN": true, "LIVESTREAM_JSON": true,
+	"LIVESTREAM_REDIS_URL": true,
 }
 
 // fromEnv fills each of the common flags not given on the command line
@@ -200,8 +205,9 @@ func (f *keysFlags) fromEnv(fs *flag.FlagSet) error {
 	})
 }
 
-// open returns the admin API's client if an admin URL is set, else the
-// registry file under the data dir, with a context that ends on SIGINT or
+// open returns the admin API's client if an admin URL is set, the
+// cluster's Redis if a Redis URL is, else the registry file under the data
+// dir, with a context that ends on SIGINT or
 // SIGTERM, and a func to call when done with both.
 func (f *keysFlags) open() (context.Context, keyStore, func(), error) {
 	store, closeStore, err := f.openStore()
@@ -213,6 +219,18 @@ func (f *keysFlags) open() (context.Context, keyStore, func(), error) {
 }
 
 func (f *keysFlags) openStore() (keyStore, func(), error) {
+	if f.redisURL != "" {
+		if f.adminURL != "" || f.cmdLine["data-dir"] {
+			return nil, nil, errors.New("give one of --data-dir, --admin-url and --redis-url")
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), redisOpenTimeout)
+		defer cancel()
+		s, err := registry.OpenRedis(ctx, f.redisURL)
+		if err != nil {
+			return nil, nil, err
+		}
+		return s, func() { s.Close() }, nil
+	}
 	if f.adminURL == "" {
 		if f.cmdLine["admin-token"] {
 			return nil, nil, errors.New("--admin-token needs --admin-url")

@@ -15,7 +15,7 @@ import (
 
 // clearKeysEnv keeps the environment of whoever runs the tests out of them.
 func clearKeysEnv(t *testing.T) {
-	for _, v := range []string{"LIVESTREAM_DATA_DIR", "LIVESTREAM_ADMIN_URL", "LIVESTREAM_ADMIN_TOKEN", "LIVESTREAM_JSON"} {
+	for _, v := range []string{"LIVESTREAM_DATA_DIR", "LIVESTREAM_ADMIN_URL", "LIVESTREAM_ADMIN_TOKEN", "LIVESTREAM_JSON", "LIVESTREAM_REDIS_URL"} {
 		t.Setenv(v, "")
 	}
 }

@@ -1,6 +1,8 @@
 // Command livestream is the live-streaming server and its tools.
 //
 //	livestream serve [--config FILE] [--rtmp-addr :1935] [--http-addr :8080] …
+//	livestream server --redis-url URL [--rtmp-addr :1935] [--internal-http-addr :8090] …
+//	livestream origin --redis-url URL [--http-addr :8080] [--cache-bytes 512MiB] …
 //	livestream keys create|list|rotate|revoke …
 //	livestream recordings list CHANNEL_ID [--json]
 //	livestream transcode [--config FILE] [--segment-seconds 6] INPUT OUTDIR
@@ -24,6 +26,11 @@ Usage:
   livestream serve [--config FILE] [--rtmp-addr :1935] [--http-addr :8080]
                    [--admin-addr 127.0.0.1:8081] [--data-dir ./data]
         run the live-streaming server: RTMP ingest, transcoding, HLS, admin API
+  livestream server --redis-url URL [--rtmp-addr :1935] [--internal-http-addr :8090]
+                    [--advertise-addr HOST:PORT] [--max-streams N]
+        run an ingest and transcoding server of a cluster
+  livestream origin --redis-url URL [--http-addr :8080] [--cache-bytes 512MiB]
+        run an HTTP front door of a cluster for viewers
   livestream transcode [--config FILE] [--segment-seconds 6] INPUT OUTDIR
         transcode a media file into the adaptive HLS ladder (OUTDIR/live.m3u8)
   livestream keys create NAME | list | rotate ID | revoke ID [--json]
@@ -45,6 +52,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 	switch args[0] {
 	case "serve":
 		return runServe(args[1:], stdout, stderr)
+	case "server":
+		return runServer(args[1:], stdout, stderr)
+	case "origin":
+		return runOrigin(args[1:], stdout, stderr)
 	case "transcode":
 		return runTranscode(args[1:], stdout, stderr)
 	case "keys":

@@ -44,6 +44,11 @@ type ServeConfig struct {
 	AdminToken string `yaml:"admin_token"`
 	// DataDir holds the channels (channels.json) and the admin token.
 	DataDir string `yaml:"data_dir"`
+	// RedisURL, when set, keeps the channels in a cluster's Redis
+	// (redis[s]://[[USER]:PASSWORD@]HOST:PORT[/DB]) instead of
+	// DATA_DIR/channels.json. It may hold a password: prefer
+	// LIVESTREAM_REDIS_URL to the file or a flag.
+	RedisURL string `yaml:"redis_url"`
 	// HLSDir, when set, mirrors every live stream's HLS files to
 	// HLS_DIR/<playback id>/ for an external web server.
 	HLSDir string `yaml:"hls_dir"`
@@ -110,14 +115,15 @@ func parseLevel(s string) (slog.Level, error) {
 }
 
 const serveUsage = `Usage: livestream serve [--config FILE] [--rtmp-addr :1935] [--http-addr :8080]
-                        [--admin-addr 127.0.0.1:8081] [--data-dir ./data]
+                        [--admin-addr 127.0.0.1:8081] [--data-dir ./data] [--redis-url URL]
 
 Runs everything on one machine: RTMP ingest with stream keys, in-process
 transcoding to the HLS ladder, HLS and the watch page for viewers, and the
 admin API. Every stream is recorded (--record=false: none) to
 DATA_DIR/recordings, served at /vod/PLAYBACK_ID/vod-SESSION.m3u8, or to an
 S3 bucket (--s3-bucket; credentials from AWS_ACCESS_KEY_ID and
-AWS_SECRET_ACCESS_KEY or the shared AWS config).
+AWS_SECRET_ACCESS_KEY or the shared AWS config). With --redis-url the
+channels are a cluster's, kept in its Redis.
 
 Every flag also reads LIVESTREAM_<FLAG> from the environment
 (LIVESTREAM_RTMP_ADDR, …); flags win over the environment, which wins over
@@ -133,6 +139,7 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 	adminAddr := fs.String("admin-addr", "", "admin API listen `address` (default 127.0.0.1:8081)")
 	adminToken := fs.String("admin-token", "", "admin API bearer `token` (default: generated, in DATA_DIR/admin.token)")
 	dataDir := fs.String("data-dir", "", "data `directory`: channels and admin token (default ./data)")
+	redisURL := fs.String("redis-url", "", "keep the channels in this Redis, redis[s]://[[USER]:PASSWORD@]HOST:PORT[/DB], shared with a cluster (default: DATA_DIR/channels.json)")
 	hlsDir := fs.String("hls-dir", "", "mirror live HLS files to this `directory` (default: memory only)")
 	grace := fs.Duration("grace", 0, "how long an ended stream's playlists stay (default 2m)")
 	logFormat := fs.String("log-format", "", "log format: auto, text or json (default auto: text on a terminal)")
@@ -170,6 +177,7 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 	override("admin-addr", &sc.AdminAddr, *adminAddr)
 	override("admin-token", &sc.AdminToken, *adminToken)
 	override("data-dir", &sc.DataDir, *dataDir)
+	override("redis-url", &sc.RedisURL, *redisURL)
 	override("hls-dir", &sc.HLSDir, *hlsDir)
 	override("log-format", &sc.LogFormat, *logFormat)
 	override("log-level", &sc.LogLevel, *logLevel)
@@ -227,11 +235,11 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	reg, err := registry.OpenFile(filepath.Join(sc.DataDir, "channels.json"))
+	reg, closeReg, err := openRegistry(ctx, sc)
 	if err != nil {
 		return err
 	}
-	defer reg.Close()
+	defer closeReg()
 	rec, err := newRecording(ctx, sc, cfg.Transcode.SegmentDuration, log.With("component", "record"))
 	if err != nil {
 		return err

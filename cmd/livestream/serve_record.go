@@ -170,23 +170,11 @@ func newRecording(ctx context.Context, sc ServeConfig, segment time.Duration, lo
 	if rc.Record != nil && !*rc.Record {
 		return nil, nil
 	}
-	out := &recording{}
-	var backend record.Backend
-	if rc.S3Bucket != "" {
-		s3, err := record.NewS3Backend(ctx, record.S3Config{
-			Bucket: rc.S3Bucket, Prefix: rc.S3Prefix, Region: rc.S3Region, Endpoint: rc.S3Endpoint, PathStyle: rc.S3PathStyle,
-		})
-		if err != nil {
-			return nil, fmt.Errorf("recordings bucket: %w", err)
-		}
-		backend, out.bucket, out.prefix = s3, rc.S3Bucket, rc.S3Prefix
-	} else {
-		dir, err := record.NewDirBackend(rc.recordDir(sc.DataDir))
-		if err != nil {
-			return nil, fmt.Errorf("recordings directory: %w", err)
-		}
-		backend = dir
+	out, err := openRecordings(ctx, sc)
+	if err != nil {
+		return nil, err
 	}
+	backend := out.backend
 	rec, err := record.New(record.Config{
 		Backend: backend, SpoolDir: rc.spoolDir(sc.DataDir), SpoolMaxBytes: rc.SpoolMaxBytes,
 		Renditions: rc.RecordRenditions, TargetDuration: segment, MaxAge: rc.RecordRetention,
@@ -195,7 +183,30 @@ func newRecording(ctx context.Context, sc ServeConfig, segment time.Duration, lo
 	if err != nil {
 		return nil, fmt.Errorf("recorder: %w", err)
 	}
-	out.rec, out.backend = rec, backend
+	out.rec = rec
+	return out, nil
+}
+
+// openRecordings opens the storage of the recordings sc names, without a
+// recorder: what an origin needs to serve /vod/.
+func openRecordings(ctx context.Context, sc ServeConfig) (*recording, error) {
+	rc := sc.RecordConfig
+	out := &recording{}
+	if rc.S3Bucket != "" {
+		s3, err := record.NewS3Backend(ctx, record.S3Config{
+			Bucket: rc.S3Bucket, Prefix: rc.S3Prefix, Region: rc.S3Region, Endpoint: rc.S3Endpoint, PathStyle: rc.S3PathStyle,
+		})
+		if err != nil {
+			return nil, fmt.Errorf("recordings bucket: %w", err)
+		}
+		out.backend, out.bucket, out.prefix = s3, rc.S3Bucket, rc.S3Prefix
+		return out, nil
+	}
+	dir, err := record.NewDirBackend(rc.recordDir(sc.DataDir))
+	if err != nil {
+		return nil, fmt.Errorf("recordings directory: %w", err)
+	}
+	out.backend = dir
 	return out, nil
 }
 

@@ -1,0 +1,312 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/livestream/livestream/codec"
+	"github.com/livestream/livestream/ingest"
+	"github.com/livestream/livestream/live"
+	"github.com/livestream/livestream/origin"
+	"github.com/livestream/livestream/registry"
+	"github.com/livestream/livestream/relay"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+const serverUsage = `Usage: livestream server --redis-url URL [--config FILE] [--rtmp-addr :1935]
+                         [--internal-http-addr :8090] [--advertise-addr HOST:PORT]
+                         [--max-streams N] [--data-dir ./data]
+
+Runs an ingest and transcoding server of a cluster: RTMP publishes (from
+proxies or publishers) checked against the channels in Redis, transcoded
+to the HLS ladder, recorded and relayed as "livestream serve" does. Origins
+fetch its live HLS from --internal-http-addr, found through the live route
+it keeps in Redis for each stream (set at the stream's first segment,
+refreshed, and expiring within --route-ttl of a crash). It sends a
+heartbeat with its load to Redis, for proxies, and refuses publishes
+beyond --max-streams.
+
+The Redis URL, redis[s]://[[USER]:PASSWORD@]HOST:PORT[/DB], may hold a
+password: give it as LIVESTREAM_REDIS_URL rather than a flag, which "ps"
+shows. Every flag also reads LIVESTREAM_<FLAG> from the environment; flags
+win over the environment, which wins over the config file (sections serve:
+and cluster:).
+`
+
+// roleFlags are the flags every role of a cluster takes, over the serve:
+// section of the config.
+type roleFlags struct {
+	config, redisURL, dataDir, logFormat, logLevel string
+	grace                                          time.Duration
+}
+
+func (f *roleFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&f.config, "config", "", "YAML or JSON config `file`")
+	fs.StringVar(&f.redisURL, "redis-url", "", "the cluster's Redis, redis[s]://[[USER]:PASSWORD@]HOST:PORT[/DB] (required; prefer LIVESTREAM_REDIS_URL)")
+	fs.StringVar(&f.dataDir, "data-dir", "", "data `directory`: recordings spool and directory (default ./data)")
+	fs.StringVar(&f.logFormat, "log-format", "", "log format: auto, text or json (default auto: text on a terminal)")
+	fs.StringVar(&f.logLevel, "log-level", "", "log level: debug, info, warn or error (default info)")
+}
+
+// load parses args into fs, reads the environment and the config file,
+// and applies the flags given; apply copies the role's own flags.
+func (f *roleFlags) load(fs *flag.FlagSet, args []string, apply func(cfg *Config, set map[string]bool)) (Config, int, error) {
+	if err := fs.Parse(args); err != nil {
+		return Config{}, 2, nil
+	}
+	if fs.NArg() > 0 {
+		fs.Usage()
+		return Config{}, 2, nil
+	}
+	if err := flagsFromEnv(fs, os.LookupEnv); err != nil {
+		return Config{}, 2, err
+	}
+	cfg, err := loadConfig(f.config)
+	if err != nil {
+		return cfg, 1, err
+	}
+	set := setFlags(fs)
+	sc := &cfg.Serve
+	for name, p := range map[string]struct{ dst, v *string }{
+		"redis-url": {&sc.RedisURL, &f.redisURL}, "data-dir": {&sc.DataDir, &f.dataDir},
+		"log-format": {&sc.LogFormat, &f.logFormat}, "log-level": {&sc.LogLevel, &f.logLevel},
+	} {
+		if set[name] {
+			*p.dst = *p.v
+		}
+	}
+	apply(&cfg, set)
+	cfg.Serve = cfg.Serve.withDefaults()
+	cfg.Cluster = cfg.Cluster.withDefaults()
+	if err := cfg.Serve.validate(); err != nil {
+		return cfg, 2, err
+	}
+	if err := cfg.Cluster.validate(); err != nil {
+		return cfg, 2, err
+	}
+	if cfg.Serve.RedisURL == "" {
+		return cfg, 2, errors.New("--redis-url (or LIVESTREAM_REDIS_URL, or serve.redis_url): required")
+	}
+	return cfg, 0, nil
+}
+
+func runServer(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("server", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var f roleFlags
+	f.register(fs)
+	rtmpAddr := fs.String("rtmp-addr", "", "RTMP listen `address` (default :1935)")
+	grace := fs.Duration("grace", 0, "how long an ended stream's playlists stay (default 2m)")
+	relayYouTube := fs.String("relay-youtube-url", "", "YouTube ingest `URL` the key is appended to (default "+relay.YouTubeBase+")")
+	relayFacebook := fs.String("relay-facebook-url", "", "Facebook ingest `URL` the key is appended to (default "+relay.FacebookBase+")")
+	relayTwitch := fs.String("relay-twitch-url", "", "Twitch ingest `URL` the key is appended to (default "+relay.TwitchBase+")")
+	recordOverride := recordFlags(fs)
+	clusterOverride := clusterFlags(fs, true)
+	fs.Usage = func() { fmt.Fprint(stderr, serverUsage); fs.PrintDefaults() }
+	cfg, code, err := f.load(fs, args, func(cfg *Config, set map[string]bool) {
+		sc := &cfg.Serve
+		for name, p := range map[string]struct{ dst, v *string }{
+			"rtmp-addr": {&sc.RTMPAddr, rtmpAddr}, "relay-youtube-url": {&sc.RelayYouTubeURL, relayYouTube},
+			"relay-facebook-url": {&sc.RelayFacebookURL, relayFacebook}, "relay-twitch-url": {&sc.RelayTwitchURL, relayTwitch},
+		} {
+			if set[name] {
+				*p.dst = *p.v
+			}
+		}
+		if set["grace"] {
+			sc.Grace = *grace
+		}
+		recordOverride(&sc.RecordConfig, set)
+		clusterOverride(&cfg.Cluster, set)
+	})
+	if code != 0 {
+		if err != nil {
+			fmt.Fprintf(stderr, "livestream: server: %v\n", err)
+		}
+		return code
+	}
+	log := newLogger(stderr, cfg.Serve)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := clusterServer(ctx, cfg, log); err != nil {
+		log.Error("server failed", "err", err)
+		return 1
+	}
+	return 0
+}
+
+// clusterServer runs the server role until ctx is done, then shuts down in
+// order: leave the proxies' list, stop taking publishes, end the live
+// streams (their routes are removed), then stop the internal HTTP server.
+func clusterServer(ctx context.Context, cfg Config, log *slog.Logger) error {
+	sc, cc := cfg.Serve, cfg.Cluster
+	codec.SetLogger(log.With("component", "ffmpeg"))
+	if err := os.MkdirAll(sc.DataDir, 0o700); err != nil {
+		return fmt.Errorf("data directory: %w", err)
+	}
+	openCtx, cancel := context.WithTimeout(ctx, redisOpenTimeout)
+	reg, err := registry.OpenRedis(openCtx, sc.RedisURL)
+	cancel()
+	if err != nil {
+		return err
+	}
+	defer reg.Close()
+
+	rtmpLn, err := net.Listen("tcp", sc.RTMPAddr)
+	if err != nil {
+		return fmt.Errorf("RTMP listener: %w", err)
+	}
+	internalLn, err := net.Listen("tcp", cc.InternalHTTPAddr)
+	if err != nil {
+		rtmpLn.Close()
+		return fmt.Errorf("internal HTTP listener: %w", err)
+	}
+	if cc, err = cc.advertised(internalLn.Addr(), rtmpLn.Addr()); err != nil {
+		rtmpLn.Close()
+		internalLn.Close()
+		return err
+	}
+
+	rec, err := newRecording(ctx, sc, cfg.Transcode.SegmentDuration, log.With("component", "record"))
+	if err != nil {
+		rtmpLn.Close()
+		internalLn.Close()
+		return err
+	}
+	liveCfg := live.Config{
+		Pipeline: cfg.Transcode, Grace: sc.Grace, Logger: log.With("component", "live"),
+		Relays:       live.RelayConfig{YouTube: sc.RelayYouTubeURL, Facebook: sc.RelayFacebookURL, Twitch: sc.RelayTwitchURL},
+		Destinations: reg.Destinations,
+		Routes:       redisRoutes{reg: reg, server: cc.ServerID, addr: cc.AdvertiseAddr},
+		RouteTTL:     cc.RouteTTL, MaxStreams: cc.MaxStreams,
+	}
+	if rec != nil {
+		defer rec.close(log)
+		liveCfg.Recorder = rec.rec
+	}
+	streams, err := live.NewManager(liveCfg)
+	if err != nil {
+		rtmpLn.Close()
+		internalLn.Close()
+		return err
+	}
+	unsubscribe := reg.Subscribe(func(c registry.Change) {
+		switch c.What {
+		case registry.DestinationsChanged:
+			go streams.DestinationsChanged(c.ChannelID)
+		default: // key rotated, channel revoked
+			streams.Kick(c.ChannelID)
+		}
+	})
+	defer unsubscribe()
+
+	rtmp, err := ingest.NewServer(ingest.Config{
+		Auth: reg, Handler: publishHandler{reg, streams}, Logger: log.With("component", "ingest"),
+	})
+	if err != nil {
+		rtmpLn.Close()
+		internalLn.Close()
+		return err
+	}
+	metrics := prometheus.NewRegistry()
+	metrics.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		newStreamCollector(streams))
+	if rec != nil {
+		metrics.MustRegister(newRecorderCollector(rec.rec.Stats))
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/", origin.NewLocal(streams, origin.Options{Logger: log.With("component", "origin")}))
+	mux.HandleFunc("GET /healthz", healthz)
+	mux.Handle("GET /metrics", promhttp.HandlerFor(metrics, promhttp.HandlerOpts{}))
+	httpSrv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
+
+	errc := make(chan error, 2)
+	go func() { errc <- serveErr("RTMP", rtmp.Serve(rtmpLn)) }()
+	go func() { errc <- serveErr("internal HTTP", httpSrv.Serve(internalLn)) }()
+	beat := &heartbeat{reg: reg, streams: streams, cfg: cc, log: log.With("component", "heartbeat")}
+	beatCtx, stopBeat := context.WithCancel(context.Background())
+	beatDone := make(chan struct{})
+	go func() { defer close(beatDone); beat.run(beatCtx) }()
+	log.Info("livestream server running",
+		"version", version, "server_id", cc.ServerID, "rtmp", rtmpLn.Addr().String(), "internal_http", internalLn.Addr().String(),
+		"advertise", cc.AdvertiseAddr, "advertise_rtmp", cc.AdvertiseRTMPAddr, "max_streams", cc.MaxStreams, "route_ttl", cc.RouteTTL)
+
+	var runErr error
+	select {
+	case <-ctx.Done():
+		log.Info("shutting down")
+	case runErr = <-errc:
+	}
+	// Leave the proxies' list first, so that no publish comes here while
+	// the others end.
+	stopBeat()
+	<-beatDone
+	shutCtx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := reg.RemoveServer(shutCtx, cc.ServerID); err != nil {
+		log.Warn("heartbeat not removed: it expires by itself", "err", err)
+	}
+	if err := rtmp.Shutdown(shutCtx); err != nil {
+		log.Warn("RTMP shutdown", "err", err)
+	}
+	if err := streams.Shutdown(shutCtx); err != nil {
+		log.Warn("streams did not end in time", "err", err)
+	}
+	if rec != nil {
+		rec.close(log)
+	}
+	httpSrv.Shutdown(shutCtx)
+	log.Info("stopped")
+	return runErr
+}
+
+func healthz(w http.ResponseWriter, _ *http.Request) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	io.WriteString(w, "ok\n")
+}
+
+// redisRoutes adapts the registry's live routes to live.Routes for one
+// server.
+type redisRoutes struct {
+	reg          *registry.RedisStore
+	server, addr string
+}
+
+var _ live.Routes = redisRoutes{}
+
+// errStreamMoved refuses to refresh a route that another server has
+// since taken: the publisher reconnected there while this server had not
+// yet noticed it leave.
+var errStreamMoved = errors.New("the stream has moved to another server")
+
+// SetRoute sets or refreshes pid's route, unless another server set it for
+// a newer stream of the channel. (The check and the write are two round
+// trips: a route taken between them is taken back at that server's next
+// refresh.)
+func (r redisRoutes) SetRoute(ctx context.Context, pid string, since time.Time, ttl time.Duration) error {
+	cur, err := r.reg.Route(ctx, pid)
+	if err != nil && !errors.Is(err, registry.ErrNoRoute) {
+		return err
+	}
+	if err == nil && cur.Server != r.server && cur.Since.After(since) {
+		return fmt.Errorf("%w (%s)", errStreamMoved, cur.Server)
+	}
+	return r.reg.SetRoute(ctx, registry.Route{PlaybackID: pid, Server: r.server, Addr: r.addr, Since: since.UTC()}, ttl)
+}
+
+func (r redisRoutes) RemoveRoute(ctx context.Context, pid string) error {
+	_, err := r.reg.RemoveRoute(ctx, pid, r.server)
+	return err
+}
