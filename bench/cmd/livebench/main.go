@@ -45,6 +45,8 @@ func main() {
 	warmup := flag.Float64("warmup", 10, "seconds of each publish left out of the lag figure")
 	config := flag.String("config", "", "config `file` for livestream serve (e.g. another ladder or lookahead)")
 	twitch := flag.Bool("twitch", false, "measure the Twitch re-encode instead: each stream with and without ?twitch= (to a local nginx-rtmp), against one 720p x264 encode alone")
+	rec := flag.Bool("record", false, "measure recording instead: serve with --record=false and with recording to a directory (ABBA), then once to S3 (a local versitygw)")
+	runs := flag.Int("runs", 4, "with -record: runs per N, a multiple of 4 (ABBA, BAAB, …), half of them recording")
 	flag.Parse()
 	if flag.NArg() != 1 {
 		fmt.Fprintln(os.Stderr, "usage: livebench [flags] SOURCE")
@@ -61,8 +63,18 @@ func main() {
 		}
 		counts = append(counts, n)
 	}
-	if *twitch {
-		if err := runTwitch(*bin, *ffmpeg, src, *config, counts, *seconds, *warmup); err != nil {
+	if *twitch || *rec {
+		run := runTwitch
+		if *rec {
+			if *runs < 4 || *runs%4 != 0 {
+				fmt.Fprintf(os.Stderr, "livebench: -runs %d: want a multiple of 4\n", *runs)
+				os.Exit(2)
+			}
+			run = func(bin, ffmpeg, src, config string, counts []int, seconds, warmup float64) error {
+				return runRecord(bin, ffmpeg, src, config, counts, *runs, seconds, warmup)
+			}
+		}
+		if err := run(*bin, *ffmpeg, src, *config, counts, *seconds, *warmup); err != nil {
 			fmt.Fprintf(os.Stderr, "livebench: %v\n", err)
 			os.Exit(1)
 		}
@@ -71,7 +83,7 @@ func main() {
 	fmt.Printf("source %s, %.0f s publishes, lag counted after %.0f s\n", filepath.Base(src), *seconds, *warmup)
 	fmt.Printf("%-8s %-11s %10s %12s %12s %14s %14s\n", "streams", "side", "keeps up", "max lag (s)", "CPU/stream", "latency p50", "latency p99")
 	for _, n := range counts {
-		o, err := runOurs(*bin, *ffmpeg, src, *config, "", n, *seconds, *warmup)
+		o, err := runOurs(*bin, *ffmpeg, src, serveSetup{config: *config}, n, *seconds, *warmup)
 		if err != nil {
 			fmt.Fprintf(os.Stderr, "livebench: livestream with %d streams: %v\n", n, err)
 			os.Exit(1)
@@ -97,13 +109,29 @@ type outcome struct {
 	maxLag       float64
 	cpuPerStream float64
 	p50, p99     float64
+	// peakRSS is serve's VmHWM in bytes, read just before it is stopped.
+	peakRSS int64
+	// othersCPU is the cores busy outside serve during the publishes
+	// (the publishers included): how noisy the machine was.
+	othersCPU float64
+	// metrics is serve's /metrics once the publishes ended and the
+	// recordings, if any, settled.
+	metrics string
+}
+
+// serveSetup is how one run starts `livestream serve`.
+type serveSetup struct {
+	config string // --config file, if any
+	// twitchBase, when set, makes every publish also name ?twitch=KEY,
+	// relayed to twitchBase/KEY.
+	twitchBase string
+	args       []string // more flags
+	env        []string // more environment (KEY=value), e.g. S3 credentials
 }
 
 // runOurs starts `livestream serve`, publishes n streams for seconds and
 // samples the streams' encode lag every second.
-// With twitchBase set, every publish also names ?twitch=KEY, relayed to
-// twitchBase/KEY.
-func runOurs(bin, ffmpeg, src, config, twitchBase string, n int, seconds, warmup float64) (outcome, error) {
+func runOurs(bin, ffmpeg, src string, sv serveSetup, n int, seconds, warmup float64) (outcome, error) {
 	var o outcome
 	dir, err := os.MkdirTemp("", "livebench-")
 	if err != nil {
@@ -121,13 +149,14 @@ func runOurs(bin, ffmpeg, src, config, twitchBase string, n int, seconds, warmup
 	rtmp, web, admin, token := addr(), addr(), addr(), "livebench"
 	args := []string{"serve", "--rtmp-addr", rtmp, "--http-addr", web, "--admin-addr", admin,
 		"--admin-token", token, "--data-dir", dir, "--log-level", "warn", "--log-format", "text"}
-	if config != "" {
-		args = append(args, "--config", config)
+	if sv.config != "" {
+		args = append(args, "--config", sv.config)
 	}
-	if twitchBase != "" {
-		args = append(args, "--relay-twitch-url", twitchBase)
+	if sv.twitchBase != "" {
+		args = append(args, "--relay-twitch-url", sv.twitchBase)
 	}
-	srv := exec.Command(bin, args...)
+	srv := exec.Command(bin, append(args, sv.args...)...)
+	srv.Env = append(os.Environ(), sv.env...)
 	srv.Stderr = os.Stderr
 	if err := srv.Start(); err != nil {
 		return o, err
@@ -157,10 +186,14 @@ func runOurs(bin, ffmpeg, src, config, twitchBase string, n int, seconds, warmup
 	if err != nil {
 		return o, err
 	}
+	busy0, err := machineCPU()
+	if err != nil {
+		return o, err
+	}
 	start := time.Now()
 	var pubs []*exec.Cmd
 	for i, k := range keys {
-		if twitchBase != "" {
+		if sv.twitchBase != "" {
 			k += fmt.Sprintf("?twitch=bench%d", i)
 		}
 		p := exec.Command(ffmpeg, "-hide_banner", "-loglevel", "error", "-nostdin", "-re", "-stream_loop", "-1",
@@ -210,7 +243,12 @@ func runOurs(bin, ffmpeg, src, config, twitchBase string, n int, seconds, warmup
 	if err != nil {
 		return o, err
 	}
+	busy1, err := machineCPU()
+	if err != nil {
+		return o, err
+	}
 	o.cpuPerStream = (cpu1 - cpu0) / wall / float64(n)
+	o.othersCPU = max(0, (busy1-busy0)-(cpu1-cpu0)) / wall
 	o.keepsUp = o.maxLag < 1
 	o.relaysLive = true
 	for _, s := range last {
@@ -227,7 +265,11 @@ func runOurs(bin, ffmpeg, src, config, twitchBase string, n int, seconds, warmup
 	if len(p50) > 0 {
 		o.p50, o.p99 = slices.Max(p50), slices.Max(p99)
 	}
-	return o, nil
+	if o.metrics, err = settledMetrics("http://" + web + "/metrics"); err != nil {
+		return o, err
+	}
+	o.peakRSS, err = peakRSS(srv.Process.Pid)
+	return o, err
 }
 
 // runReference runs n ffmpeg CLI ladders, each reading the source at its

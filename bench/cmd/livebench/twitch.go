@@ -48,7 +48,7 @@ func runTwitch(bin, ffmpeg, src, config string, counts []int, seconds, warmup fl
 			if twitch {
 				b = base
 			}
-			o, err := runOurs(bin, ffmpeg, src, config, b, n, seconds, warmup)
+			o, err := runOurs(bin, ffmpeg, src, serveSetup{config: config, twitchBase: b}, n, seconds, warmup)
 			if err != nil {
 				return err
 			}
