@@ -1,0 +1,177 @@
+package proxy
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"sync"
+	"time"
+)
+
+// Accept retries, as net/http's: a full file table (EMFILE) passes.
+const (
+	minAcceptBackoff = 5 * time.Millisecond
+	maxAcceptBackoff = time.Second
+)
+
+// Proxy accepts RTMP publishers and splices each to a server. Use New;
+// Serve one or more listeners; Shutdown once. Its methods may be called
+// from any goroutine.
+type Proxy struct {
+	cfg   Config
+	err   error // cfg.Validate(), returned by Serve
+	log   *slog.Logger
+	stats counters
+
+	// ctx is cancelled when Shutdown gives up waiting: dials in progress
+	// stop.
+	ctx    context.Context
+	cancel context.CancelFunc
+
+	mu        sync.Mutex
+	closing   bool
+	listeners map[net.Listener]struct{}
+	conns     map[*conn]struct{}
+	wg        sync.WaitGroup // one per connection being served
+}
+
+// New returns a proxy for cfg, with defaults for its zero fields. A cfg
+// that does not validate makes Serve return the error.
+func New(cfg Config) *Proxy {
+	ctx, cancel := context.WithCancel(context.Background())
+	err := cfg.Validate()
+	cfg = cfg.withDefaults()
+	return &Proxy{
+		cfg:       cfg,
+		err:       err,
+		log:       cfg.Logger,
+		ctx:       ctx,
+		cancel:    cancel,
+		listeners: map[net.Listener]struct{}{},
+		conns:     map[*conn]struct{}{},
+	}
+}
+
+// Serve accepts publishers on l until Shutdown, and then returns
+// ErrServerClosed; it returns another error if l fails for good. It closes
+// l.
+func (p *Proxy) Serve(l net.Listener) error {
+	if p.err != nil {
+		l.Close()
+		return fmt.Errorf("proxy config: %w", p.err)
+	}
+	p.mu.Lock()
+	if p.closing {
+		p.mu.Unlock()
+		l.Close()
+		return ErrServerClosed
+	}
+	p.listeners[l] = struct{}{}
+	p.mu.Unlock()
+	defer func() {
+		p.mu.Lock()
+		delete(p.listeners, l)
+		p.mu.Unlock()
+		l.Close()
+	}()
+
+	p.log.Info("RTMP proxy listening", "addr", l.Addr().String())
+	var delay time.Duration
+	for {
+		nc, err := l.Accept()
+		if err != nil {
+			if p.isClosing() {
+				return ErrServerClosed
+			}
+			if errors.Is(err, net.ErrClosed) {
+				return fmt.Errorf("accept RTMP connection: %w", err)
+			}
+			delay = min(max(2*delay, minAcceptBackoff), maxAcceptBackoff)
+			p.log.Warn("accept RTMP connection", "err", err, "retry_in", delay)
+			select {
+			case <-time.After(delay):
+			case <-p.ctx.Done():
+			}
+			continue
+		}
+		delay = 0
+		p.stats.conns.Add(1)
+		c := p.track(nc)
+		if c == nil {
+			continue
+		}
+		go func() {
+			defer p.untrack(c)
+			c.serve()
+		}()
+	}
+}
+
+// track registers a new connection, or closes it and returns nil when the
+// proxy is closing or at Config.MaxConns.
+func (p *Proxy) track(nc net.Conn) *conn {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closing {
+		nc.Close()
+		return nil
+	}
+	if p.cfg.MaxConns > 0 && len(p.conns) >= p.cfg.MaxConns {
+		p.stats.refused.Add(1)
+		p.log.Warn("refuse publisher: too many connections", "remote", nc.RemoteAddr().String(), "max_conns", p.cfg.MaxConns)
+		nc.Close()
+		return nil
+	}
+	c := newConn(p, nc)
+	p.conns[c] = struct{}{}
+	p.wg.Add(1)
+	return c
+}
+
+func (p *Proxy) untrack(c *conn) {
+	p.mu.Lock()
+	delete(p.conns, c)
+	p.mu.Unlock()
+	p.wg.Done()
+}
+
+func (p *Proxy) isClosing() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.closing
+}
+
+// Shutdown stops accepting, then waits for the spliced connections to end
+// by themselves (publishers stop; a rolling restart drains) until ctx is
+// done. Then it closes those left, waits for their goroutines and returns
+// ctx.Err(). Serve returns ErrServerClosed.
+func (p *Proxy) Shutdown(ctx context.Context) error {
+	p.mu.Lock()
+	p.closing = true
+	for l := range p.listeners {
+		l.Close()
+	}
+	p.mu.Unlock()
+
+	done := make(chan struct{})
+	go func() {
+		p.wg.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+		p.cancel()
+		return nil
+	case <-ctx.Done():
+	}
+	p.cancel()
+	p.mu.Lock()
+	for c := range p.conns {
+		c.close()
+	}
+	p.mu.Unlock()
+	<-done
+	return ctx.Err()
+}

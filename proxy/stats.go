@@ -1,0 +1,40 @@
+package proxy
+
+import "sync/atomic"
+
+// Stats are a proxy's counters since New.
+type Stats struct {
+	// Conns counts accepted publisher connections, Active those open now.
+	Conns, Active int64
+	// Refused counts connections closed without a server: over
+	// Config.MaxConns, no healthy server, none reachable.
+	Refused int64
+	// DialFailures counts servers that could not be reached (refused,
+	// timed out, PROXY header not written); Fallbacks counts connections
+	// spliced to a server other than the first listed.
+	DialFailures, Fallbacks int64
+	// BytesIn counts bytes from publishers to servers, BytesOut from
+	// servers to publishers. They grow while a connection runs, by up to
+	// 256 KiB at a time.
+	BytesIn, BytesOut int64
+}
+
+type counters struct {
+	conns, refused, dialFailures, fallbacks, bytesIn, bytesOut atomic.Int64
+}
+
+// Stats returns the counters now.
+func (p *Proxy) Stats() Stats {
+	p.mu.Lock()
+	active := len(p.conns)
+	p.mu.Unlock()
+	return Stats{
+		Conns:        p.stats.conns.Load(),
+		Active:       int64(active),
+		Refused:      p.stats.refused.Load(),
+		DialFailures: p.stats.dialFailures.Load(),
+		Fallbacks:    p.stats.fallbacks.Load(),
+		BytesIn:      p.stats.bytesIn.Load(),
+		BytesOut:     p.stats.bytesOut.Load(),
+	}
+}
