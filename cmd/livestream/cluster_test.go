@@ -222,8 +222,32 @@ func TestClusterServersAndOrigin(t *testing.T) {
 		t.Errorf("killed server's stream through the restarted origin: %d, want 404", code)
 	}
 
+	// Re-publish the killed server's channel through a proxy: server-b is
+	// full, so it lands on a new server-c, and plays through the origin.
+	cRTMP, cInternal := testenv.FreeAddr(t), testenv.FreeAddr(t)
+	srvC := startRole(t, bin, redisURL, "server-c", cInternal, "server", "--config", config, "--rtmp-addr", cRTMP,
+		"--internal-http-addr", cInternal, "--advertise-addr", cInternal, "--server-id", "server-c",
+		"--route-ttl", ttl.String(), "--grace", "3s", "--data-dir", filepath.Join(dir, "server-c"), "--record=false", "--log-format", "json")
+	testenv.WaitFor(t, 10*time.Second, func() bool {
+		s, err := reg.Servers(ctx)
+		return err == nil && len(s) == 2
+	}, "server-c's heartbeat")
+	proxyRTMP, proxyHealth := testenv.FreeAddr(t), testenv.FreeAddr(t)
+	prx := startRole(t, bin, redisURL, "proxy", proxyHealth, "proxy", "--rtmp-addr", proxyRTMP, "--health-addr", proxyHealth, "--log-format", "json")
+	(&server{t: t, cfg: Config{Serve: ServeConfig{RTMPAddr: proxyRTMP}}}).publish(keys[0].StreamKey, 60)
+	testenv.WaitFor(t, 30*time.Second, func() bool {
+		code, body := httpGet("http://" + originAddr + "/hls/" + pidA + "/360p/index.m3u8")
+		return code == http.StatusOK && len(segments([]byte(body))) > 0
+	}, "the re-published stream through the proxy, playing through the origin")
+	if r, err := reg.Route(ctx, pidA); err != nil || r.Server != "server-c" {
+		t.Errorf("re-published stream's route = %+v, %v; want server-c (server-b is full)", r, err)
+	}
+	if _, m := httpGet("http://" + proxyHealth + "/metrics"); !strings.Contains(m, "livestream_proxy_connections_total 1") {
+		t.Errorf("proxy metrics do not count the publish:\n%s", m)
+	}
+
 	// Nothing the processes wrote holds a secret.
-	for _, r := range []*role{nodes[0].proc, nodes[1].proc, org, org2} {
+	for _, r := range []*role{nodes[0].proc, nodes[1].proc, org, org2, srvC, prx} {
 		logs := r.logs.String()
 		if strings.Contains(logs, password) {
 			t.Errorf("%s's log holds the Redis password", r.name)

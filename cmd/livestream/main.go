@@ -3,6 +3,7 @@
 //	livestream serve [--config FILE] [--rtmp-addr :1935] [--http-addr :8080] …
 //	livestream server --redis-url URL [--rtmp-addr :1935] [--internal-http-addr :8090] …
 //	livestream origin --redis-url URL [--http-addr :8080] [--cache-bytes 512MiB] …
+//	livestream proxy --redis-url URL [--rtmp-addr :1935]
 //	livestream keys create|list|rotate|revoke …
 //	livestream recordings list CHANNEL_ID [--json]
 //	livestream transcode [--config FILE] [--segment-seconds 6] INPUT OUTDIR
@@ -31,10 +32,12 @@ Usage:
         run an ingest and transcoding server of a cluster
   livestream origin --redis-url URL [--http-addr :8080] [--cache-bytes 512MiB]
         run an HTTP front door of a cluster for viewers
+  livestream proxy --redis-url URL [--rtmp-addr :1935]
+        run an RTMP front door of a cluster: each publish to the least-loaded server
   livestream transcode [--config FILE] [--segment-seconds 6] INPUT OUTDIR
         transcode a media file into the adaptive HLS ladder (OUTDIR/live.m3u8)
-  livestream keys create NAME | list | rotate ID | revoke ID [--json]
-        manage channels and their stream keys ("livestream keys help")
+  livestream keys create NAME | list | rotate ID | revoke ID | destinations … [--json]
+        manage channels, their stream keys and relay destinations ("livestream keys help")
   livestream recordings list CHANNEL_ID [--json]
         list a channel's recordings ("livestream recordings help")
   livestream version
@@ -56,6 +59,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return runServer(args[1:], stdout, stderr)
 	case "origin":
 		return runOrigin(args[1:], stdout, stderr)
+	case "proxy":
+		return runProxy(args[1:], stdout, stderr)
 	case "transcode":
 		return runTranscode(args[1:], stdout, stderr)
 	case "keys":

@@ -1,0 +1,154 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/livestream/livestream/proxy"
+	"github.com/livestream/livestream/registry"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+const proxyUsage = `Usage: livestream proxy --redis-url URL [--config FILE] [--rtmp-addr :1935]
+                        [--health-addr :8082]
+
+Runs the RTMP front door of a cluster: each publisher's connection goes to
+the least-loaded live server of the heartbeats in Redis (the next one when
+it cannot be reached) and its bytes are spliced both ways, never decoded.
+A proxy keeps no state: run as many as needed behind one name or load
+balancer. --health-addr serves /healthz (for probes) and /metrics.
+
+The Redis URL may hold a password: give it as LIVESTREAM_REDIS_URL rather
+than a flag. Every flag also reads LIVESTREAM_<FLAG> from the environment.
+`
+
+func runProxy(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("proxy", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var f roleFlags
+	f.register(fs)
+	rtmpAddr := fs.String("rtmp-addr", "", "RTMP listen `address` for publishers (default :1935)")
+	healthAddr := fs.String("health-addr", ":8082", "HTTP listen `address` for /healthz and /metrics")
+	fs.Usage = func() { fmt.Fprint(stderr, proxyUsage); fs.PrintDefaults() }
+	cfg, code, err := f.load(fs, args, func(cfg *Config, set map[string]bool) {
+		if set["rtmp-addr"] {
+			cfg.Serve.RTMPAddr = *rtmpAddr
+		}
+	})
+	if code != 0 {
+		if err != nil {
+			fmt.Fprintf(stderr, "livestream: proxy: %v\n", err)
+		}
+		return code
+	}
+	log := newLogger(stderr, cfg.Serve)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := clusterProxy(ctx, cfg, *healthAddr, log); err != nil {
+		log.Error("proxy failed", "err", err)
+		return 1
+	}
+	return 0
+}
+
+// clusterProxy runs the proxy role until ctx is done, then lets the
+// publishers' connections drain for up to 10 s.
+func clusterProxy(ctx context.Context, cfg Config, healthAddr string, log *slog.Logger) error {
+	sc := cfg.Serve
+	openCtx, cancel := context.WithTimeout(ctx, redisOpenTimeout)
+	reg, err := registry.OpenRedis(openCtx, sc.RedisURL)
+	cancel()
+	if err != nil {
+		return err
+	}
+	defer reg.Close()
+	ln, err := net.Listen("tcp", sc.RTMPAddr)
+	if err != nil {
+		return fmt.Errorf("RTMP listener: %w", err)
+	}
+	hln, err := net.Listen("tcp", healthAddr)
+	if err != nil {
+		ln.Close()
+		return fmt.Errorf("health listener: %w", err)
+	}
+	p := proxy.New(proxy.Config{Servers: reg.Servers, Logger: log.With("component", "proxy")})
+	metrics := prometheus.NewRegistry()
+	metrics.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		newProxyCollector(p.Stats))
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", healthz)
+	mux.Handle("GET /metrics", promhttp.HandlerFor(metrics, promhttp.HandlerOpts{}))
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
+	errc := make(chan error, 2)
+	go func() { errc <- p.Serve(ln) }()
+	go func() { errc <- serveErr("HTTP", srv.Serve(hln)) }()
+	defer srv.Close()
+	log.Info("livestream proxy running", "version", version, "rtmp", ln.Addr().String(), "health", hln.Addr().String())
+	var runErr error
+	select {
+	case <-ctx.Done():
+		log.Info("shutting down")
+	case runErr = <-errc:
+	}
+	shutCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := p.Shutdown(shutCtx); err != nil && !errors.Is(err, context.DeadlineExceeded) {
+		log.Warn("proxy shutdown", "err", err)
+	}
+	if errors.Is(runErr, proxy.ErrServerClosed) {
+		runErr = nil
+	}
+	log.Info("stopped", "connections", p.Stats().Conns)
+	return runErr
+}
+
+// proxyCollector exports the proxy's counters at each scrape.
+type proxyCollector struct {
+	stats                                 func() proxy.Stats
+	conns, refused, dialFailures, fallbks *prometheus.Desc
+	active, bytes                         *prometheus.Desc
+}
+
+func newProxyCollector(stats func() proxy.Stats) *proxyCollector {
+	return &proxyCollector{
+		stats:        stats,
+		conns:        prometheus.NewDesc("livestream_proxy_connections_total", "Publisher connections accepted.", nil, nil),
+		refused:      prometheus.NewDesc("livestream_proxy_refused_total", "Publisher connections closed because no server could take them.", nil, nil),
+		dialFailures: prometheus.NewDesc("livestream_proxy_dial_failures_total", "Servers that could not be reached.", nil, nil),
+		fallbks:      prometheus.NewDesc("livestream_proxy_fallbacks_total", "Connections that went to another server after a failed dial.", nil, nil),
+		active:       prometheus.NewDesc("livestream_proxy_active_connections", "Publisher connections open now.", nil, nil),
+		bytes:        prometheus.NewDesc("livestream_proxy_bytes_total", "Bytes spliced, by direction.", []string{"direction"}, nil),
+	}
+}
+
+func (c *proxyCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{c.conns, c.refused, c.dialFailures, c.fallbks, c.active, c.bytes} {
+		ch <- d
+	}
+}
+
+func (c *proxyCollector) Collect(ch chan<- prometheus.Metric) {
+	s := c.stats()
+	counter := func(d *prometheus.Desc, v int64, labels ...string) {
+		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, float64(v), labels...)
+	}
+	counter(c.conns, s.Conns)
+	counter(c.refused, s.Refused)
+	counter(c.dialFailures, s.DialFailures)
+	counter(c.fallbks, s.Fallbacks)
+	counter(c.bytes, s.BytesIn, "in")
+	counter(c.bytes, s.BytesOut, "out")
+	ch <- prometheus.MustNewConstMetric(c.active, prometheus.GaugeValue, float64(s.Active))
+}
