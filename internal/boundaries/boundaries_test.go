@@ -40,11 +40,13 @@ var mayImport = map[string][]string{
 	"proxy":          {"registry"},
 	// bench drives whole packages to measure them (the relay benchmark,
 	// the Twitch re-encode's settings) and starts nginx-rtmp.
-	"bench":               {"pipeline", "codec", "relay", "live", "internal/nginxrtmp"},
+	"bench":               {"pipeline", "codec", "relay", "live", "origin", "internal/nginxrtmp"},
 	"internal/testenv":    {},
 	"internal/boundaries": {},
 	"internal/browser":    {"internal/testenv"},
 	"internal/nginxrtmp":  {},
+	// deploy holds the deployment files and a test that checks them.
+	"deploy": {},
 }
 
 // Only codec touches FFmpeg; only these may import go-astiav directly.
