@@ -14,12 +14,21 @@ import (
 	"fmt"
 	"io"
 	"os"
+
+	"github.com/sirupsen/logrus"
 )
 
 // version is set at build time (-ldflags "-X main.version=…").
 var version = "dev"
 
-func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
+func main() {
+	// go-rtmp's chunk streamer logs every connection's chunk size change on
+	// logrus's standard logger, whatever logger the connection was given:
+	// keep that one to warnings (ingest and relay route their own loggers
+	// through slog).
+	logrus.SetLevel(logrus.WarnLevel)
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
 
 const usage = `livestream: a live-streaming server
 
