@@ -1,7 +1,6 @@
 package registry
 
 import (
-	"bytes"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -13,11 +12,9 @@ import (
 	"math/big"
 	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -25,64 +22,6 @@ import (
 
 	"github.com/livestream/livestream/internal/testenv"
 )
-
-// startRedis starts a redis-server on 127.0.0.1 that keeps nothing on
-// disk, with extra arguments args, and returns its address; the test's
-// cleanup kills it. Each test gets its own, so tests share no state.
-func startRedis(t testing.TB, args ...string) string {
-	t.Helper()
-	bin := testenv.NeedTool(t, "redis-server")
-	port := testenv.FreePort(t)
-	return runRedis(t, bin, port, append([]string{"--port", strconv.Itoa(port)}, args...)...)
-}
-
-// runRedis runs redis-server with args and waits until it says it is ready
-// (its log is the only event there is to wait for).
-func runRedis(t testing.TB, bin string, port int, args ...string) string {
-	t.Helper()
-	dir := t.TempDir()
-	args = append([]string{"--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", dir, "--daemonize", "no"}, args...)
-	cmd := exec.Command(bin, args...)
-	var out lockedBuffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("start redis-server: %v", err)
-	}
-	exited := make(chan struct{})
-	go func() { cmd.Wait(); close(exited) }()
-	t.Cleanup(func() {
-		cmd.Process.Kill()
-		<-exited
-	})
-	testenv.WaitFor(t, 10*time.Second, func() bool {
-		select {
-		case <-exited:
-			t.Fatalf("redis-server exited:\n%s", out.String())
-		default:
-		}
-		return strings.Contains(out.String(), "Ready to accept connections")
-	}, "redis-server to accept connections")
-	return net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
-}
-
-// lockedBuffer is a bytes.Buffer that a process writes while the test
-// reads it.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
 
 // openRedisTemp starts a Redis and opens a RedisStore on it, closed at the
 // end of the test; it returns the store and the URL.
@@ -95,7 +34,7 @@ func openRedisTemp(t testing.TB) (*RedisStore, string) {
 // redisURL starts a Redis and returns its URL.
 func redisURL(t testing.TB) string {
 	t.Helper()
-	return "redis://" + startRedis(t) + "/0"
+	return "redis://" + testenv.StartRedis(t) + "/0"
 }
 
 func openRedisURL(t testing.TB, url string) *RedisStore {

@@ -407,7 +407,7 @@ func TestRedisStoreCorruptValue(t *testing.T) {
 func TestRedisPassword(t *testing.T) {
 	ctx := context.Background()
 	const password = "pw-Secret-4711"
-	addr := startRedis(t, "--requirepass", password)
+	addr := testenv.StartRedis(t, "--requirepass", password)
 
 	s := openRedisURL(t, "redis://:"+password+"@"+addr+"/2")
 	c, key, err := s.Create(ctx, "x")
@@ -439,10 +439,9 @@ func TestRedisPassword(t *testing.T) {
 // TLS, with a certificate the client verifies.
 func TestRedisTLS(t *testing.T) {
 	ctx := context.Background()
-	bin := testenv.NeedTool(t, "redis-server")
 	cert, key, client := selfSignedTLS(t, t.TempDir())
 	port := testenv.FreePort(t)
-	addr := runRedis(t, bin, port, "--port", "0", "--tls-port", fmt.Sprint(port),
+	addr := testenv.RunRedis(t, port, "--port", "0", "--tls-port", fmt.Sprint(port),
 		"--tls-cert-file", cert, "--tls-key-file", key, "--tls-auth-clients", "no")
 
 	s, err := openRedis(ctx, "rediss://"+addr+"/0", client)

@@ -17,7 +17,7 @@ import (
 func TestKeysRedisURL(t *testing.T) {
 	clearKeysEnv(t)
 	const password = "keys-pw-51c0"
-	addr := startRedis(t, password)
+	addr := testenv.StartRedis(t, "--requirepass", password)
 	url := "redis://:" + password + "@" + addr + "/0"
 
 	k := keysJSON(t, "create", "cluster channel", "--json", "--redis-url", url)
@@ -82,7 +82,7 @@ func TestKeysRedisURL(t *testing.T) {
 func TestServeRedisURL(t *testing.T) {
 	clearKeysEnv(t)
 	const password = "serve-pw-e21b"
-	url := "redis://:" + password + "@" + startRedis(t, password) + "/0"
+	url := "redis://:" + password + "@" + testenv.StartRedis(t, "--requirepass", password) + "/0"
 	s := startServerWith(t, func(c *Config) { c.Serve.RedisURL = url })
 	k := keysJSON(t, "create", "shared", "--json", "--redis-url", url)
 	p := s.publish(k.StreamKey, 60)
@@ -104,7 +104,7 @@ func TestServeRedisURL(t *testing.T) {
 // removes it at its stream's end.
 func TestRedisRoutesKeepANewerServer(t *testing.T) {
 	const password = "routes-pw-9d2e"
-	url := "redis://:" + password + "@" + startRedis(t, password) + "/0"
+	url := "redis://:" + password + "@" + testenv.StartRedis(t, "--requirepass", password) + "/0"
 	reg, err := registry.OpenRedis(context.Background(), url)
 	if err != nil {
 		t.Fatal(err)

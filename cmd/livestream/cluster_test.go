@@ -85,7 +85,7 @@ func TestClusterServersAndOrigin(t *testing.T) {
 	testenv.NeedTool(t, "ffmpeg")
 	testenv.NeedTool(t, "ffprobe")
 	const password = "redis-pw-7f3a9c"
-	redisURL := "redis://:" + password + "@" + startRedis(t, password) + "/0"
+	redisURL := "redis://:" + password + "@" + testenv.StartRedis(t, "--requirepass", password) + "/0"
 
 	dir := t.TempDir()
 	bin := filepath.Join(dir, "livestream")
