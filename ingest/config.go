@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/netip"
 	"strings"
 	"time"
 )
@@ -44,6 +45,20 @@ type Config struct {
 	StartTimeout time.Duration `yaml:"start_timeout" json:"start_timeout"`
 	// AuthFailures rate-limits failed authentications per remote address.
 	AuthFailures AuthFailures `yaml:"auth_failures" json:"auth_failures"`
+
+	// ProxyProtocol makes every connection open with a PROXY protocol
+	// header, v1 or v2, as a cluster's proxy, HAProxy, nginx or a cloud
+	// load balancer sends it: the publisher's address is then the
+	// header's source, for AuthFailures, the logs and
+	// PublishInfo.RemoteAddr. A connection without a valid header within
+	// HandshakeTimeout is closed. A LOCAL header (a load balancer's health
+	// check) keeps the connection's own address.
+	ProxyProtocol bool `yaml:"proxy_protocol" json:"proxy_protocol"`
+	// TrustedProxies, with ProxyProtocol, are the networks whose
+	// connections are taken; one from elsewhere is closed as soon as it is
+	// accepted, since its header could claim any address. Empty: any peer,
+	// so only the proxies must be able to reach the RTMP listener.
+	TrustedProxies []netip.Prefix `yaml:"trusted_proxies" json:"trusted_proxies"`
 }
 
 // AuthFailures limits how often one address may fail to authenticate.
@@ -129,6 +144,14 @@ func (c Config) Validate() error {
 	}
 	if c.MaxMessageSize < minMaxMessageSize || c.MaxMessageSize > maxMaxMessageSize {
 		bad("max_message_size", "%d: must be %d to %d", c.MaxMessageSize, minMaxMessageSize, maxMaxMessageSize)
+	}
+	if len(c.TrustedProxies) > 0 && !c.ProxyProtocol {
+		bad("trusted_proxies", "only apply with proxy_protocol")
+	}
+	for i, p := range c.TrustedProxies {
+		if !p.IsValid() {
+			bad(fmt.Sprintf("trusted_proxies[%d]", i), "not a network")
+		}
 	}
 	return errors.Join(errs...)
 }

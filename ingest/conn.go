@@ -81,15 +81,11 @@ func newConn(s *Server, nc net.Conn, now time.Time) *conn {
 	c := &conn{
 		srv:    s,
 		nc:     nc,
-		remote: nc.RemoteAddr().String(),
 		ctx:    ctx,
 		cancel: cancel,
 		done:   make(chan struct{}),
 	}
-	if ap, err := netip.ParseAddrPort(c.remote); err == nil {
-		c.addr = ap.Addr()
-	}
-	c.log = s.cfg.Logger.With("remote", c.remote)
+	c.setRemote(nc.RemoteAddr())
 	c.rw = &rwConn{
 		Conn:      nc,
 		c:         c,
@@ -99,6 +95,18 @@ func newConn(s *Server, nc net.Conn, now time.Time) *conn {
 		guard:     newChunkGuard(),
 	}
 	return c
+}
+
+// setRemote records a as the publisher's address: in logs, for the
+// auth-failure limit and in PublishInfo. It is the socket's, or a PROXY
+// protocol header's; it is set before go-rtmp starts.
+func (c *conn) setRemote(a net.Addr) {
+	c.remote = a.String()
+	c.addr = netip.Addr{}
+	if ap, err := netip.ParseAddrPort(c.remote); err == nil {
+		c.addr = ap.Addr()
+	}
+	c.log = c.srv.cfg.Logger.With("remote", c.remote)
 }
 
 // rtmpConfig is go-rtmp's configuration of the connection.
@@ -323,7 +331,8 @@ func (c *conn) OnClose() {
 	c.watch.Wait()
 	reason := c.closeReason()
 	if c.pub == nil {
-		if reason != nil && !errors.Is(reason, ErrUnauthorized) && !errors.Is(reason, ErrRateLimited) {
+		if reason != nil && !errors.Is(reason, ErrUnauthorized) && !errors.Is(reason, ErrRateLimited) &&
+			!errors.Is(reason, ErrProxyHeader) && !errors.Is(reason, errHealthCheck) {
 			c.log.Info("connection closed", "err", c.redact(reason.Error()))
 		}
 		return

@@ -24,6 +24,9 @@ type rwConn struct {
 	publishBy time.Time // zero once the publish is accepted
 	handshake time.Duration
 	guard     *chunkGuard
+	// healthCheck is set after a LOCAL PROXY header until the first byte:
+	// a close then is a load balancer's health check.
+	healthCheck bool
 
 	closeOnce sync.Once
 }
@@ -37,7 +40,11 @@ func (w *rwConn) Read(p []byte) (int, error) {
 		return 0, w.c.fail(fmt.Errorf("set read deadline: %w", err))
 	}
 	n, err := w.Conn.Read(p)
+	if w.healthCheck && errors.Is(err, io.EOF) && n == 0 {
+		w.c.fail(errHealthCheck)
+	}
 	if n > 0 {
+		w.healthCheck = false
 		if gerr := w.guard.feed(p[:n]); gerr != nil {
 			return 0, w.c.fail(gerr)
 		}

@@ -5,9 +5,11 @@
 //
 // It owns the RTMP connection's life: deadlines (go-rtmp sets none), limits
 // on what a peer may send before and after it is authenticated, the set of
-// open connections (go-rtmp tracks none) and their shutdown, and the rate
-// limit on failed authentications. FLV → packet conversion (flv*.go) is pure
-// and kept apart from the network (server.go, conn*.go).
+// open connections (go-rtmp tracks none) and their shutdown, the rate
+// limit on failed authentications, and, behind a proxy, the PROXY protocol
+// header that says who the publisher is (proxyproto.go). FLV → packet
+// conversion (flv*.go) is pure and kept apart from the network (server.go,
+// conn*.go).
 //
 // It must not transcode, remux or know what happens to a publish after the
 // Sink, and it must never log, return or put in a status message a stream

@@ -33,6 +33,10 @@ var (
 	// message over Config.MaxMessageSize, too many chunk streams, an AMF
 	// value nested too deep, bytes that are not RTMP.
 	ErrProtocol = errors.New("ingest: RTMP protocol violation")
+	// ErrProxyHeader closes a connection that does not open with a valid
+	// PROXY protocol header (v1 or v2) within Config.HandshakeTimeout while
+	// Config.ProxyProtocol is set.
+	ErrProxyHeader = errors.New("ingest: no valid PROXY protocol header")
 	// ErrTooManyConnections closes a connection accepted while
 	// Config.MaxConns connections are open.
 	ErrTooManyConnections = errors.New("ingest: too many connections")

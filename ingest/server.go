@@ -34,6 +34,7 @@ type Server struct {
 	addr      net.Addr
 	// refusedConns counts connections closed over Config.MaxConns.
 	refusedConns atomic.Int64
+	untrusted    untrustedLog
 }
 
 // NewServer returns a server for cfg, with defaults for its zero fields.
@@ -149,8 +150,22 @@ func (s *Server) onConnect(nc net.Conn) (io.ReadWriteCloser, *rtmp.ConnConfig) {
 	} else {
 		s.conns[c] = struct{}{}
 		s.mu.Unlock()
+		if s.cfg.ProxyProtocol {
+			c.readProxyHeader()
+		}
 	}
 	return c.rw, c.rtmpConfig()
+}
+
+// refuseUntrusted closes a connection from a peer outside
+// Config.TrustedProxies, before reading anything: its PROXY header could
+// claim any address.
+func (s *Server) refuseUntrusted(nc net.Conn) {
+	nc.Close()
+	if ok, suppressed := s.untrusted.refused(time.Now()); ok {
+		s.log.Warn("refused connection: peer not in trusted_proxies", "remote", nc.RemoteAddr().String(),
+			"refused_unlogged", suppressed)
+	}
 }
 
 func (s *Server) untrack(c *conn) {
@@ -176,6 +191,10 @@ func (l *listener) Accept() (net.Conn, error) {
 	var delay time.Duration
 	for {
 		nc, err := l.Listener.Accept()
+		if err == nil && !l.srv.cfg.trusts(nc.RemoteAddr()) {
+			l.srv.refuseUntrusted(nc)
+			continue
+		}
 		if err == nil {
 			return nc, nil
 		}

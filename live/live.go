@@ -35,8 +35,8 @@ var (
 	// ErrNoVideo refuses a stream without video: the ladder is video.
 	ErrNoVideo = errors.New("stream has no video: audio-only streams are not supported")
 	// ErrOverCapacity refuses a publish while the server has
-	// Config.MaxStreams live streams, so that a cluster's proxy tries
-	// another server.
+	// Config.MaxStreams live streams, or while Config.Overloaded says so,
+	// so that a cluster's proxy tries another server.
 	ErrOverCapacity = errors.New("server is at capacity")
 )
 
@@ -72,6 +72,10 @@ type Config struct {
 	// MaxStreams, when positive, is how many live streams the Manager
 	// takes; a publish beyond fails with ErrOverCapacity.
 	MaxStreams int
+	// Overloaded, when set, is asked before each new stream (with the
+	// table locked, so it must be quick): true fails the publish with
+	// ErrOverCapacity, as MaxStreams does. A cluster server's CPU limit.
+	Overloaded func() bool
 	// QueuePackets bounds the packets waiting for a stream's pipeline; a
 	// full queue pushes back on the publisher's TCP connection. Default 256.
 	QueuePackets int
@@ -143,7 +147,7 @@ func NewManager(cfg Config) (*Manager, error) {
 // time in milliseconds).
 //
 // With Config.MaxStreams set, it fails with ErrOverCapacity while that
-// many streams are live.
+// many streams are live; with Config.Overloaded, while it reports true.
 //
 // query is the publish URL's query: relay destinations (?youtube=KEY, …)
 // start with the stream and get its packets as they are.
@@ -161,6 +165,9 @@ func (m *Manager) Publish(ch registry.Channel, remoteAddr string, query url.Valu
 		m.forget(old)
 	}
 	if m.cfg.MaxStreams > 0 && m.liveCount() >= m.cfg.MaxStreams {
+		return nil, ErrOverCapacity
+	}
+	if m.cfg.Overloaded != nil && m.cfg.Overloaded() {
 		return nil, ErrOverCapacity
 	}
 	now := m.cfg.Now()

@@ -20,6 +20,29 @@ import (
 // the route.
 var ErrNoRoute = errors.New("no live route")
 
+// ErrRouteTaken is matched by the *RouteTakenError RedisStore.SetRoute
+// returns when a newer stream of the channel holds the route on another
+// server.
+var ErrRouteTaken = errors.New("route taken by a newer stream")
+
+// RouteTakenError refuses to set a route that another server holds for a
+// newer stream of the channel: the publisher reconnected there while the
+// server asking had not yet noticed it leave.
+type RouteTakenError struct {
+	PlaybackID string
+	// Server holds the route, for a stream that started at Since.
+	Server string
+	Since  time.Time
+}
+
+func (e *RouteTakenError) Error() string {
+	return fmt.Sprintf("route of %s is held by server %q for a newer stream (since %s)",
+		e.PlaybackID, e.Server, e.Since.Format(time.RFC3339Nano))
+}
+
+// Unwrap makes errors.Is(err, ErrRouteTaken) true.
+func (e *RouteTakenError) Unwrap() error { return ErrRouteTaken }
+
 // Route says which server of a cluster holds a live stream, for origins to
 // fetch its HLS from.
 type Route struct {
@@ -46,8 +69,11 @@ type ServerInfo struct {
 	// it accepts (0: no limit).
 	Streams    int `json:"streams"`
 	MaxStreams int `json:"max_streams"`
-	// CPU is the share of the machine's CPU in use, 0 to 1.
-	CPU float64 `json:"cpu"`
+	// CPU is the share of the machine's CPU in use, 0 to 1, averaged
+	// over a few seconds. MaxCPU is the share at which it refuses
+	// publishes (0: no limit).
+	CPU    float64 `json:"cpu"`
+	MaxCPU float64 `json:"max_cpu,omitempty"`
 	// MaxLagSeconds is how far its slowest ladder is behind real time.
 	MaxLagSeconds float64 `json:"max_lag_seconds"`
 	// At is when the heartbeat was sent; Heartbeat fills a zero At.
@@ -55,9 +81,13 @@ type ServerInfo struct {
 }
 
 // Load is how busy the server is, 0 (idle) to 1 (full) or more: the larger
-// of its CPU share and its share of MaxStreams.
+// of its CPU share (of MaxCPU when set) and its share of MaxStreams. A
+// server at 1 or more refuses publishes: proxies skip it.
 func (i ServerInfo) Load() float64 {
 	l := i.CPU
+	if i.MaxCPU > 0 {
+		l = i.CPU / i.MaxCPU
+	}
 	if i.MaxStreams > 0 {
 		l = max(l, float64(i.Streams)/float64(i.MaxStreams))
 	}
@@ -99,30 +129,74 @@ func (r Route) check() error {
 	return checkHostPort("addr", r.Addr)
 }
 
-// SetRoute routes r.PlaybackID to r.Server for ttl: the route expires
-// unless SetRoute is called again before. A server sets it once the first
-// segment of the ladder exists, and refreshes it with its heartbeat. A
-// zero Since is set to now.
+// SetRoute routes r.PlaybackID to r.Server for ttl, unless the route
+// names another server with a later Since (a newer stream of the channel:
+// the publisher reconnected there): then it returns a *RouteTakenError,
+// which matches ErrRouteTaken, and changes nothing. The check and the
+// write are one step in Redis, so a stale server cannot take a route back
+// between them. The route expires unless SetRoute is called again before:
+// a server sets it once the first segment of the ladder exists, and
+// refreshes it with its heartbeat. A zero Since is set to now; a route of
+// the same server, or with an equal or older Since, is replaced.
 func (s *RedisStore) SetRoute(ctx context.Context, r Route, ttl time.Duration) error {
 	if r.Since.IsZero() {
-		r.Since = time.Now().UTC()
+		r.Since = time.Now()
 	}
+	// claimRoute compares Sinces as text: both in UTC, to the nanosecond.
+	r.Since = r.Since.UTC()
 	err := r.check()
 	if err == nil {
 		err = checkTTL(ttl)
 	}
+	var holder []string
 	if err == nil {
 		var data []byte
 		data, err = json.Marshal(r)
 		if err == nil {
-			err = s.rdb.Set(ctx, redisRouteKey(r.PlaybackID), data, ttl).Err()
+			holder, err = claimRoute.Run(ctx, s.rdb, []string{redisRouteKey(r.PlaybackID)},
+				data, ttl.Milliseconds(), r.Server, sinceDigits(r.Since)).StringSlice()
 		}
 	}
 	if err != nil {
 		return fmt.Errorf("set route: %w", err)
 	}
+	if len(holder) == 2 {
+		taken := &RouteTakenError{PlaybackID: r.PlaybackID, Server: holder[0]}
+		taken.Since, _ = time.Parse(time.RFC3339Nano, holder[1])
+		return taken
+	}
 	return nil
 }
+
+// sinceDigits writes t in UTC as the 23 digits claimRoute compares: fixed
+// width, so that text order is time order (RFC 3339 as JSON writes it
+// drops trailing zeros of the fraction, and "05Z" sorts after "05.1Z").
+func sinceDigits(t time.Time) string {
+	return strings.Replace(t.UTC().Format("20060102150405.000000000"), ".", "", 1)
+}
+
+// claimRoute sets KEYS[1] to route ARGV[1] for ARGV[2] ms, unless the
+// route there names another server than ARGV[3] with a Since later than
+// ARGV[4] (sinceDigits); then it returns that server and its
+// Since as stored, else an empty array. Sinces are compared as strings of
+// digits only, which every collation (Lua compares with strcoll) orders as
+// numbers. A route it cannot decode, or whose Since is not SetRoute's (UTC,
+// at most nanoseconds), is replaced: no origin can use it.
+var claimRoute = redis.NewScript(`
+local v = redis.call('GET', KEYS[1])
+if v then
+  local ok, r = pcall(cjson.decode, v)
+  if ok and type(r) == 'table' and type(r.server) == 'string' and r.server ~= ARGV[3] and type(r.since) == 'string' then
+    local sec, frac = string.match(r.since, '^(%d%d%d%d%-%d%d%-%d%dT%d%d:%d%d:%d%d)%.?(%d*)Z$')
+    if sec and #frac <= 9 and (frac == '' or string.sub(r.since, 20, 20) == '.') then
+      local since = string.gsub(sec, '%D', '') .. frac .. string.rep('0', 9 - #frac)
+      if since > ARGV[4] then return {r.server, r.since} end
+    end
+  end
+end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+return {}
+`)
 
 // Route returns the live route of playback id pid, or ErrNoRoute.
 func (s *RedisStore) Route(ctx context.Context, pid string) (Route, error) {
@@ -223,6 +297,9 @@ func (i ServerInfo) check() error {
 	}
 	if i.Streams < 0 || i.MaxStreams < 0 || i.CPU < 0 || i.MaxLagSeconds < 0 {
 		return errors.New("streams, max streams, cpu and lag must not be negative")
+	}
+	if !(i.MaxCPU >= 0 && i.MaxCPU <= 1) {
+		return fmt.Errorf("max cpu %v: want 0 to 1", i.MaxCPU)
 	}
 	return nil
 }

@@ -1,11 +1,14 @@
 package main
 
 import (
+	"errors"
 	"flag"
 	"fmt"
 	"net"
+	"net/netip"
 	"os"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -31,6 +34,23 @@ type ClusterConfig struct {
 	// MaxStreams is how many live streams a server takes before it
 	// refuses publishes, so that a proxy tries another. 0: no limit.
 	MaxStreams int `yaml:"max_streams"`
+	// MaxCPU is the share of the machine's CPU (all its cores; 0 to 1)
+	// used by a server, averaged over 5 s, at which it refuses new
+	// publishes as at MaxStreams: the live ones go on. 0: no limit.
+	MaxCPU float64 `yaml:"max_cpu"`
+	// ProxyProtocol: proxies send, and servers require, a PROXY protocol
+	// header (v2) at the start of each RTMP connection, so that servers
+	// know the publisher's address (for the auth-failure limit and logs).
+	// Set it on both sides.
+	ProxyProtocol bool `yaml:"proxy_protocol"`
+	// TrustedProxies, with ProxyProtocol, are the networks (CIDR, or one
+	// address) a server takes RTMP connections from; others are closed.
+	// Empty: any peer.
+	TrustedProxies prefixList `yaml:"trusted_proxies"`
+
+	// cpu, when set, is the server's CPU gauge, driven by a test; nil:
+	// this process's, from getrusage.
+	cpu *cpuGauge
 	// RouteTTL is how long a server's routes and heartbeat last unless
 	// refreshed (every third of it): origins stop routing to a server that
 	// died within it.
@@ -61,6 +81,12 @@ func (c ClusterConfig) validate() error {
 	}
 	if c.MaxStreams < 0 {
 		return fmt.Errorf("max_streams %d: must not be negative", c.MaxStreams)
+	}
+	if !(c.MaxCPU >= 0 && c.MaxCPU <= 1) {
+		return fmt.Errorf("max_cpu %v: want a share of the machine, 0 to 1 (0: no limit)", c.MaxCPU)
+	}
+	if len(c.TrustedProxies) > 0 && !c.ProxyProtocol {
+		return errors.New("trusted_proxies: only apply with proxy_protocol")
 	}
 	if c.CacheBytes < 0 {
 		return fmt.Errorf("cache_bytes %d: must not be negative", c.CacheBytes)
@@ -111,6 +137,9 @@ func (c ClusterConfig) advertised(internal, rtmp net.Addr) (ClusterConfig, error
 func clusterFlags(fs *flag.FlagSet, server bool) func(c *ClusterConfig, set map[string]bool) {
 	var internal, advertise, advertiseRTMP, id string
 	var maxStreams int
+	var maxCPU float64
+	var proxyProtocol bool
+	var trusted prefixList
 	var ttl time.Duration
 	var cache byteSize
 	if server {
@@ -119,6 +148,9 @@ func clusterFlags(fs *flag.FlagSet, server bool) func(c *ClusterConfig, set map[
 		fs.StringVar(&advertiseRTMP, "advertise-rtmp-addr", "", "`host:port` at which proxies reach --rtmp-addr (default: --advertise-addr's host, --rtmp-addr's port)")
 		fs.StringVar(&id, "server-id", "", "this server's `id` in the registry (default --advertise-addr)")
 		fs.IntVar(&maxStreams, "max-streams", 0, "refuse publishes beyond this many live streams (default 0: no limit)")
+		fs.Float64Var(&maxCPU, "max-cpu", 0, "refuse publishes while this server uses this `fraction` of the machine's CPU (all cores) or more, averaged over 5s, e.g. 0.85 (default 0: no limit)")
+		fs.BoolVar(&proxyProtocol, "proxy-protocol", false, "require a PROXY protocol header (v1 or v2) on every RTMP connection, as proxies send with --proxy-protocol")
+		fs.Var(&trusted, "trusted-proxies", "with --proxy-protocol, take RTMP connections only from these `networks` (CIDR,CIDR; default: any)")
 		fs.DurationVar(&ttl, "route-ttl", 0, "lifetime of the live routes and heartbeat unless refreshed (default 10s)")
 	} else {
 		fs.Var(&cache, "cache-bytes", "bound of the cache of live HLS `size` (512MiB, 2GiB, or bytes; default 512MiB)")
@@ -136,6 +168,15 @@ func clusterFlags(fs *flag.FlagSet, server bool) func(c *ClusterConfig, set map[
 		if set["max-streams"] {
 			c.MaxStreams = maxStreams
 		}
+		if set["max-cpu"] {
+			c.MaxCPU = maxCPU
+		}
+		if set["proxy-protocol"] {
+			c.ProxyProtocol = proxyProtocol
+		}
+		if set["trusted-proxies"] {
+			c.TrustedProxies = trusted
+		}
 		if set["route-ttl"] {
 			c.RouteTTL = ttl
 		}
@@ -143,4 +184,68 @@ func clusterFlags(fs *flag.FlagSet, server bool) func(c *ClusterConfig, set map[
 			c.CacheBytes = cache
 		}
 	}
+}
+
+// prefixList is a list of networks, given as CIDR ("10.0.0.0/8") or one
+// address ("10.0.0.5"): comma-separated in a flag, a YAML list (or one
+// comma-separated string) in the config file.
+type prefixList []netip.Prefix
+
+func parsePrefixList(s string) (prefixList, error) {
+	var l prefixList
+	for _, f := range strings.Split(s, ",") {
+		f = strings.TrimSpace(f)
+		if f == "" {
+			continue
+		}
+		p, err := netip.ParsePrefix(f)
+		if err != nil {
+			a, aerr := netip.ParseAddr(f)
+			if aerr != nil {
+				return nil, fmt.Errorf("%q: want a CIDR network or an IP address", f)
+			}
+			p = netip.PrefixFrom(a, a.BitLen())
+		}
+		l = append(l, p.Masked())
+	}
+	return l, nil
+}
+
+func (l *prefixList) String() string {
+	if l == nil {
+		return ""
+	}
+	s := make([]string, len(*l))
+	for i, p := range *l {
+		s[i] = p.String()
+	}
+	return strings.Join(s, ",")
+}
+
+// Set is flag.Value's: the whole list, comma-separated.
+func (l *prefixList) Set(s string) error {
+	v, err := parsePrefixList(s)
+	if err != nil {
+		return err
+	}
+	*l = v
+	return nil
+}
+
+// UnmarshalYAML reads a list of networks or one comma-separated string.
+func (l *prefixList) UnmarshalYAML(unmarshal func(any) error) error {
+	var items []string
+	if err := unmarshal(&items); err != nil {
+		var one string
+		if err := unmarshal(&one); err != nil {
+			return errors.New("trusted_proxies: want a list of CIDR networks")
+		}
+		items = []string{one}
+	}
+	v, err := parsePrefixList(strings.Join(items, ","))
+	if err != nil {
+		return fmt.Errorf("trusted_proxies: %w", err)
+	}
+	*l = v
+	return nil
 }

@@ -27,7 +27,8 @@ import (
 
 const serverUsage = `Usage: livestream server --redis-url URL [--config FILE] [--rtmp-addr :1935]
                          [--internal-http-addr :8090] [--advertise-addr HOST:PORT]
-                         [--max-streams N] [--data-dir ./data]
+                         [--max-streams N] [--max-cpu FRACTION] [--data-dir ./data]
+                         [--proxy-protocol [--trusted-proxies CIDR,CIDR]]
 
 Runs an ingest and transcoding server of a cluster: RTMP publishes (from
 proxies or publishers) checked against the channels in Redis, transcoded
@@ -36,7 +37,10 @@ fetch its live HLS from --internal-http-addr, found through the live route
 it keeps in Redis for each stream (set at the stream's first segment,
 refreshed, and expiring within --route-ttl of a crash). It sends a
 heartbeat with its load to Redis, for proxies, and refuses publishes
-beyond --max-streams.
+beyond --max-streams, or while its share of the machine's CPU (the mean
+of the last 5 s) is at --max-cpu or above. Behind proxies started with
+--proxy-protocol, give --proxy-protocol here too: every RTMP connection
+then opens with a PROXY header carrying the publisher's address.
 
 The Redis URL, redis[s]://[[USER]:PASSWORD@]HOST:PORT[/DB], may hold a
 password: give it as LIVESTREAM_REDIS_URL rather than a flag, which "ps"
@@ -185,12 +189,16 @@ func clusterServer(ctx context.Context, cfg Config, log *slog.Logger) error {
 		internalLn.Close()
 		return err
 	}
+	cpu := cc.cpu
+	if cpu == nil {
+		cpu = newCPUGauge(cc.MaxCPU)
+	}
 	liveCfg := live.Config{
 		Pipeline: cfg.Transcode, Grace: sc.Grace, Logger: log.With("component", "live"),
 		Relays:       live.RelayConfig{YouTube: sc.RelayYouTubeURL, Facebook: sc.RelayFacebookURL, Twitch: sc.RelayTwitchURL},
 		Destinations: reg.Destinations,
 		Routes:       redisRoutes{reg: reg, server: cc.ServerID, addr: cc.AdvertiseAddr},
-		RouteTTL:     cc.RouteTTL, MaxStreams: cc.MaxStreams,
+		RouteTTL:     cc.RouteTTL, MaxStreams: cc.MaxStreams, Overloaded: cpu.Overloaded,
 	}
 	if rec != nil {
 		defer rec.close(log)
@@ -214,20 +222,22 @@ func clusterServer(ctx context.Context, cfg Config, log *slog.Logger) error {
 
 	rtmp, err := ingest.NewServer(ingest.Config{
 		Auth: reg, Handler: publishHandler{reg, streams}, Logger: log.With("component", "ingest"),
+		ProxyProtocol: cc.ProxyProtocol, TrustedProxies: cc.TrustedProxies,
 	})
 	if err != nil {
 		rtmpLn.Close()
 		internalLn.Close()
 		return err
 	}
+	hls := newHLSRequests()
 	metrics := prometheus.NewRegistry()
 	metrics.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		newStreamCollector(streams))
+		newStreamCollector(streams), hls.total)
 	if rec != nil {
 		metrics.MustRegister(newRecorderCollector(rec.rec.Stats))
 	}
 	mux := http.NewServeMux()
-	mux.Handle("/", origin.NewLocal(streams, origin.Options{Logger: log.With("component", "origin")}))
+	mux.Handle("/", hls.count(origin.NewLocal(streams, origin.Options{Logger: log.With("component", "origin")})))
 	mux.HandleFunc("GET /healthz", healthz)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(metrics, promhttp.HandlerOpts{}))
 	httpSrv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
@@ -235,13 +245,18 @@ func clusterServer(ctx context.Context, cfg Config, log *slog.Logger) error {
 	errc := make(chan error, 2)
 	go func() { errc <- serveErr("RTMP", rtmp.Serve(rtmpLn)) }()
 	go func() { errc <- serveErr("internal HTTP", httpSrv.Serve(internalLn)) }()
-	beat := &heartbeat{reg: reg, streams: streams, cfg: cc, log: log.With("component", "heartbeat")}
+	beat := &heartbeat{reg: reg, streams: streams, cfg: cc, log: log.With("component", "heartbeat"), cpu: cpu}
 	beatCtx, stopBeat := context.WithCancel(context.Background())
 	beatDone := make(chan struct{})
 	go func() { defer close(beatDone); beat.run(beatCtx) }()
+	cpuCtx, stopCPU := context.WithCancel(context.Background())
+	cpuDone := make(chan struct{})
+	go func() { defer close(cpuDone); cpu.run(cpuCtx) }()
+	defer func() { stopCPU(); <-cpuDone }()
 	log.Info("livestream server running",
 		"version", version, "server_id", cc.ServerID, "rtmp", rtmpLn.Addr().String(), "internal_http", internalLn.Addr().String(),
-		"advertise", cc.AdvertiseAddr, "advertise_rtmp", cc.AdvertiseRTMPAddr, "max_streams", cc.MaxStreams, "route_ttl", cc.RouteTTL)
+		"advertise", cc.AdvertiseAddr, "advertise_rtmp", cc.AdvertiseRTMPAddr, "max_streams", cc.MaxStreams, "max_cpu", cc.MaxCPU, "route_ttl", cc.RouteTTL,
+		"proxy_protocol", cc.ProxyProtocol, "trusted_proxies", cc.TrustedProxies.String())
 
 	var runErr error
 	select {
@@ -275,38 +290,4 @@ func clusterServer(ctx context.Context, cfg Config, log *slog.Logger) error {
 func healthz(w http.ResponseWriter, _ *http.Request) {
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	io.WriteString(w, "ok\n")
-}
-
-// redisRoutes adapts the registry's live routes to live.Routes for one
-// server.
-type redisRoutes struct {
-	reg          *registry.RedisStore
-	server, addr string
-}
-
-var _ live.Routes = redisRoutes{}
-
-// errStreamMoved refuses to refresh a route that another server has
-// since taken: the publisher reconnected there while this server had not
-// yet noticed it leave.
-var errStreamMoved = errors.New("the stream has moved to another server")
-
-// SetRoute sets or refreshes pid's route, unless another server set it for
-// a newer stream of the channel. (The check and the write are two round
-// trips: a route taken between them is taken back at that server's next
-// refresh.)
-func (r redisRoutes) SetRoute(ctx context.Context, pid string, since time.Time, ttl time.Duration) error {
-	cur, err := r.reg.Route(ctx, pid)
-	if err != nil && !errors.Is(err, registry.ErrNoRoute) {
-		return err
-	}
-	if err == nil && cur.Server != r.server && cur.Since.After(since) {
-		return fmt.Errorf("%w (%s)", errStreamMoved, cur.Server)
-	}
-	return r.reg.SetRoute(ctx, registry.Route{PlaybackID: pid, Server: r.server, Addr: r.addr, Since: since.UTC()}, ttl)
-}
-
-func (r redisRoutes) RemoveRoute(ctx context.Context, pid string) error {
-	_, err := r.reg.RemoveRoute(ctx, pid, r.server)
-	return err
 }

@@ -3,8 +3,6 @@ package main
 import (
 	"context"
 	"log/slog"
-	"runtime"
-	"syscall"
 	"time"
 
 	"github.com/livestream/livestream/live"
@@ -19,7 +17,9 @@ type heartbeat struct {
 	streams *live.Manager
 	cfg     ClusterConfig
 	log     *slog.Logger
-	cpu     cpuMeter
+	// cpu is the CPU share the server refuses publishes by: proxies see
+	// the same figure.
+	cpu *cpuGauge
 }
 
 // run sends heartbeats until ctx is done.
@@ -53,7 +53,7 @@ func (h *heartbeat) run(ctx context.Context) {
 func (h *heartbeat) info() registry.ServerInfo {
 	info := registry.ServerInfo{
 		ID: h.cfg.ServerID, RTMPAddr: h.cfg.AdvertiseRTMPAddr, HTTPAddr: h.cfg.AdvertiseAddr,
-		MaxStreams: h.cfg.MaxStreams, CPU: h.cpu.share(time.Now()),
+		MaxStreams: h.cfg.MaxStreams, CPU: h.cpu.Share(), MaxCPU: h.cfg.MaxCPU,
 	}
 	for _, s := range h.streams.Streams() {
 		if !s.Live {
@@ -65,28 +65,4 @@ func (h *heartbeat) info() registry.ServerInfo {
 		}
 	}
 	return info
-}
-
-// cpuMeter measures this process's share of the machine's CPU between two
-// calls (transcoding is all of a server's CPU use).
-type cpuMeter struct {
-	lastAt  time.Time
-	lastCPU time.Duration
-}
-
-// share returns the CPU share used since the last call, 0 to 1; 0 on the
-// first call.
-func (m *cpuMeter) share(now time.Time) float64 {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	used := time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-	prevAt, prevCPU := m.lastAt, m.lastCPU
-	m.lastAt, m.lastCPU = now, used
-	if prevAt.IsZero() || !now.After(prevAt) {
-		return 0
-	}
-	s := float64(used-prevCPU) / float64(now.Sub(prevAt)) / float64(runtime.NumCPU())
-	return min(max(s, 0), 1)
 }
