@@ -22,6 +22,11 @@ const (
 	// half open after one side finished, so that a peer that never closes
 	// its side cannot hold a connection forever.
 	DefaultHalfCloseTimeout = 10 * time.Second
+	// DefaultResponseTimeout bounds how long a server may take to answer
+	// a publisher's command (connect, createStream, publish) before the
+	// next server is tried: ours answer in milliseconds, a publish in
+	// well under a second while its ladder starts.
+	DefaultResponseTimeout = 5 * time.Second
 )
 
 // Config configures a Proxy. Zero fields mean defaults.
@@ -37,6 +42,10 @@ type Config struct {
 	// HalfCloseTimeout bounds how long a connection stays half closed
 	// once one side has finished sending; 0 means 10 s.
 	HalfCloseTimeout time.Duration
+	// ResponseTimeout bounds how long a server may leave a command of
+	// the publisher unanswered before its publish is accepted; then the
+	// next server is tried. 0 means 5 s.
+	ResponseTimeout time.Duration
 	// ProxyProtocol sends a PROXY protocol v2 header to the server before
 	// the publisher's bytes, carrying the publisher's address. The servers
 	// must expect it.
@@ -58,6 +67,9 @@ func (c Config) withDefaults() Config {
 	if c.HalfCloseTimeout <= 0 {
 		c.HalfCloseTimeout = DefaultHalfCloseTimeout
 	}
+	if c.ResponseTimeout <= 0 {
+		c.ResponseTimeout = DefaultResponseTimeout
+	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
@@ -75,6 +87,8 @@ func (c Config) Validate() error {
 		return errors.New("dial_timeout: must not be negative")
 	case c.ConnectTimeout < 0:
 		return errors.New("connect_timeout: must not be negative")
+	case c.ResponseTimeout < 0:
+		return errors.New("response_timeout: must not be negative")
 	case c.HalfCloseTimeout < 0:
 		return errors.New("half_close_timeout: must not be negative")
 	}

@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -11,7 +12,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/livestream/livestream/registry"
+	proxyproto "github.com/pires/go-proxyproto"
 )
 
 // spliceChunk is how many bytes one io.CopyN moves before the counters are
@@ -33,6 +34,11 @@ type conn struct {
 	mu     sync.Mutex
 	server net.Conn
 	closed bool
+
+	// serverID and placedAt say where and when the publish was placed;
+	// guarded by the proxy's mu.
+	serverID string
+	placedAt time.Time
 }
 
 func newConn(p *Proxy, nc net.Conn) *conn {
@@ -63,24 +69,49 @@ func (c *conn) setServer(s net.Conn) bool {
 	return true
 }
 
-// serve dials a server and splices until both sides are done. It closes
-// both connections.
+// serve does the publisher's handshake, negotiates its publish with the
+// servers (falling back from one that refuses or fails), then splices
+// until both sides are done. It closes both connections.
 func (c *conn) serve() {
 	defer c.client.Close()
-	server, info, err := c.dial()
+	br := bufio.NewReaderSize(c.client, clientBuffer)
+	if err := c.handshakeClient(br); err != nil {
+		c.p.stats.refused.Add(1)
+		c.log.Info("refuse connection", "err", err)
+		return
+	}
+	ctx, cancel := context.WithTimeout(c.p.ctx, c.p.cfg.ConnectTimeout)
+	servers, err := c.p.cfg.Servers(ctx)
+	cancel()
 	if err != nil {
 		c.p.stats.refused.Add(1)
+		c.log.Warn("refuse publisher", "err", fmt.Errorf("%w: list servers: %v", ErrNoServer, err))
+		return
+	}
+	n := &negotiation{
+		c: c, client: br, servers: c.p.rank(c, servers),
+		out:      &clientWriter{nc: c.client, cw: newChunkWriter(c.client)},
+		answered: map[float64]bool{},
+		msgs:     make(chan clientMsg), readDone: make(chan struct{}), stop: make(chan struct{}),
+	}
+	a, err := n.run(c.p.ctx)
+	if err != nil {
+		if !errors.Is(err, errNoPublish) {
+			c.p.stats.refused.Add(1)
+		}
 		c.log.Warn("refuse publisher", "err", err)
 		return
 	}
-	defer server.Close()
-	if !c.setServer(server) {
-		return
+	defer a.nc.Close()
+	if a.info.ID != n.servers[0].ID {
+		c.p.stats.fallbacks.Add(1)
 	}
-	log := c.log.With("server", info.ID)
-	log.Info("publisher spliced", "server_addr", info.RTMPAddr)
+	c.p.stats.bytesIn.Add(n.sent)
+	log := c.log.With("server", a.info.ID)
+	log.Info("publisher spliced", "server_addr", a.info.RTMPAddr)
 	start := time.Now()
-	in, out, err := c.splice(server)
+	in, out, err := c.splice(a, br)
+	in += n.sent
 	if err != nil {
 		log.Info("publisher connection ended", "err", err, "bytes_in", in, "bytes_out", out, "duration", time.Since(start).Round(time.Millisecond))
 		return
@@ -88,102 +119,35 @@ func (c *conn) serve() {
 	log.Info("publisher connection ended", "bytes_in", in, "bytes_out", out, "duration", time.Since(start).Round(time.Millisecond))
 }
 
-// dial lists the servers and connects to the first that answers, in
-// order, within Config.ConnectTimeout. With Config.ProxyProtocol it writes
-// the PROXY header before returning.
-func (c *conn) dial() (net.Conn, registry.ServerInfo, error) {
-	cfg := &c.p.cfg
-	ctx, cancel := context.WithTimeout(c.p.ctx, cfg.ConnectTimeout)
-	defer cancel()
-	servers, err := cfg.Servers(ctx)
-	if err != nil {
-		return nil, registry.ServerInfo{}, fmt.Errorf("%w: list servers: %v", ErrNoServer, err)
-	}
-	servers = fullLast(servers)
-	if len(servers) == 0 {
-		return nil, registry.ServerInfo{}, fmt.Errorf("%w: the registry lists no healthy server", ErrNoServer)
-	}
-	d := net.Dialer{Timeout: cfg.DialTimeout}
-	var errs []error
-	for i, s := range servers {
-		if ctx.Err() != nil {
-			break
+// splice passes the publisher's bytes to the accepted server as they
+// come (first those it sent after its publish, still buffered in br)
+// while a's pump goes on passing the server's messages back. When one side
+// finishes sending (EOF), the other is told so by a half-close (CloseWrite)
+// and gets Config.HalfCloseTimeout to finish too; when a copy fails, both
+// connections are closed. It returns the bytes from the publisher since
+// its publish (in) and to it since the handshake (out), and the first
+// error other than a clean end.
+func (c *conn) splice(a *attempt, br *bufio.Reader) (in, out int64, err error) {
+	if k := br.Buffered(); k > 0 {
+		b, _ := br.Peek(k)
+		n, werr := a.nc.Write(b)
+		in += int64(n)
+		c.p.stats.bytesIn.Add(int64(n))
+		br.Discard(k)
+		if werr != nil {
+			c.client.Close()
+			a.nc.Close()
+			<-a.done
+			return in, a.out, werr
 		}
-		nc, err := d.DialContext(ctx, "tcp", s.RTMPAddr)
-		if err != nil {
-			c.p.stats.dialFailures.Add(1)
-			c.log.Warn("dial server", "server", s.ID, "server_addr", s.RTMPAddr, "err", err)
-			errs = append(errs, fmt.Errorf("server %s: %w", s.ID, err))
-			continue
-		}
-		if cfg.ProxyProtocol {
-			if err := writeHeader(nc, c.client.RemoteAddr(), c.client.LocalAddr()); err != nil {
-				nc.Close()
-				c.p.stats.dialFailures.Add(1)
-				errs = append(errs, fmt.Errorf("server %s: %w", s.ID, err))
-				continue
-			}
-		}
-		if i > 0 {
-			c.p.stats.fallbacks.Add(1)
-		}
-		return nc, s, nil
 	}
-	if ctx.Err() != nil {
-		errs = append(errs, fmt.Errorf("connect within %v: %w", cfg.ConnectTimeout, ctx.Err()))
+	n, err := c.copy(a.nc, c.client, &c.p.stats.bytesIn)
+	in += n
+	<-a.done
+	if err == nil {
+		err = a.err
 	}
-	return nil, registry.ServerInfo{}, fmt.Errorf("%w: %w", ErrNoServer, errors.Join(errs...))
-}
-
-// writeHeader sends the PROXY protocol v2 header of a publisher at src
-// that connected to dst.
-func writeHeader(nc net.Conn, src, dst net.Addr) error {
-	if err := nc.SetWriteDeadline(time.Now().Add(headerWriteTimeout)); err != nil {
-		return fmt.Errorf("write PROXY header: %w", err)
-	}
-	if _, err := nc.Write(AppendHeader(nil, src, dst)); err != nil {
-		return fmt.Errorf("write PROXY header: %w", err)
-	}
-	if err := nc.SetWriteDeadline(time.Time{}); err != nil {
-		return fmt.Errorf("write PROXY header: %w", err)
-	}
-	return nil
-}
-
-// fullLast moves the servers whose heartbeat says they are at MaxStreams
-// after the others, keeping the order: they would refuse the publish, but
-// a heartbeat is a few seconds old, so they stay a last resort.
-func fullLast(servers []registry.ServerInfo) []registry.ServerInfo {
-	out := make([]registry.ServerInfo, 0, len(servers))
-	var full []registry.ServerInfo
-	for _, s := range servers {
-		if s.MaxStreams > 0 && s.Streams >= s.MaxStreams {
-			full = append(full, s)
-			continue
-		}
-		out = append(out, s)
-	}
-	return append(out, full...)
-}
-
-// splice copies bytes both ways until both directions are done. When one
-// side finishes sending (EOF), the other is told so by a half-close
-// (CloseWrite) and gets Config.HalfCloseTimeout to finish too; when a copy
-// fails, both connections are closed. It returns the bytes copied from
-// the publisher (in) and to it (out), and the first error other than a
-// clean end.
-func (c *conn) splice(server net.Conn) (in, out int64, err error) {
-	errc := make(chan error, 1)
-	go func() {
-		var err error
-		in, err = c.copy(server, c.client, &c.p.stats.bytesIn)
-		errc <- err
-	}()
-	out, err = c.copy(c.client, server, &c.p.stats.bytesOut)
-	if err2 := <-errc; err == nil {
-		err = err2
-	}
-	return in, out, err
+	return in, a.out, err
 }
 
 // copy moves src's bytes to dst until src's EOF, then half-closes dst and
@@ -222,4 +186,19 @@ func halfClose(nc net.Conn) {
 		}
 	}
 	nc.Close()
+}
+
+// writeHeader sends the PROXY protocol v2 header of a publisher at src
+// that connected to dst.
+func writeHeader(nc net.Conn, src, dst net.Addr) error {
+	if err := nc.SetWriteDeadline(time.Now().Add(headerWriteTimeout)); err != nil {
+		return fmt.Errorf("write PROXY header: %w", err)
+	}
+	if _, err := proxyproto.HeaderProxyFromAddrs(2, src, dst).WriteTo(nc); err != nil {
+		return fmt.Errorf("write PROXY header: %w", err)
+	}
+	if err := nc.SetWriteDeadline(time.Time{}); err != nil {
+		return fmt.Errorf("write PROXY header: %w", err)
+	}
+	return nil
 }

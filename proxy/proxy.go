@@ -1,13 +1,17 @@
 package proxy
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
+	"slices"
 	"sync"
 	"time"
+
+	"github.com/livestream/livestream/registry"
 )
 
 // Accept retries, as net/http's: a full file table (EMFILE) passes.
@@ -135,6 +139,60 @@ func (p *Proxy) untrack(c *conn) {
 	delete(p.conns, c)
 	p.mu.Unlock()
 	p.wg.Done()
+}
+
+// placed notes that c's publish goes to server id, for rank.
+func (p *Proxy) placed(c *conn, id string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	c.serverID, c.placedAt = id, time.Now()
+}
+
+// rank orders servers for c's publish, and notes it placed on the first:
+// those with room first, fewest streams first, then least loaded. A
+// heartbeat is a few seconds old, so a server's streams count the
+// publishes this proxy placed there since it was sent: a burst of
+// publishers is spread rather than all sent to the server that was idlest
+// at its last heartbeat. Servers that look full stay, last: they would
+// refuse, but the heartbeat may be stale.
+func (p *Proxy) rank(c *conn, servers []registry.ServerInfo) []registry.ServerInfo {
+	type ranked struct {
+		info    registry.ServerInfo
+		streams int
+		full    bool
+	}
+	rs := make([]ranked, len(servers))
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for i, s := range servers {
+		n := s.Streams
+		for other := range p.conns {
+			if other.serverID == s.ID && other.placedAt.After(s.At) {
+				n++
+			}
+		}
+		rs[i] = ranked{info: s, streams: n, full: s.Load() >= 1 || (s.MaxStreams > 0 && n >= s.MaxStreams)}
+	}
+	slices.SortStableFunc(rs, func(a, b ranked) int {
+		if a.full != b.full {
+			if a.full {
+				return 1
+			}
+			return -1
+		}
+		if c := cmp.Compare(a.streams, b.streams); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.info.Load(), b.info.Load())
+	})
+	out := make([]registry.ServerInfo, len(rs))
+	for i, r := range rs {
+		out[i] = r.info
+	}
+	if len(out) > 0 {
+		c.serverID, c.placedAt = out[0].ID, time.Now()
+	}
+	return out
 }
 
 func (p *Proxy) isClosing() bool {

@@ -3,20 +3,23 @@ package proxy
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
 	"errors"
 	"io"
 	"net"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/livestream/livestream/ingest"
+	"github.com/livestream/livestream/internal/nginxrtmp"
 	"github.com/livestream/livestream/internal/testenv"
+	"github.com/livestream/livestream/media"
 	"github.com/livestream/livestream/registry"
+	"github.com/yutopp/go-rtmp/handshake"
 )
 
-// startProxy serves a proxy for cfg on 127.0.0.1 and returns it with its
-// address; the test's cleanup shuts it down and checks Serve's result.
 func startProxy(t *testing.T, cfg Config) (*Proxy, string) {
 	t.Helper()
 	if cfg.Logger == nil {
@@ -27,15 +30,13 @@ func startProxy(t *testing.T, cfg Config) (*Proxy, string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	served := make(chan error, 1)
-	go func() { served <- p.Serve(l) }()
+	done := make(chan error, 1)
+	go func() { done <- p.Serve(l) }()
 	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		p.Shutdown(ctx)
-		if err := <-served; !errors.Is(err, ErrServerClosed) {
-			t.Errorf("Serve = %v, want ErrServerClosed", err)
-		}
+		<-done
 	})
 	return p, l.Addr().String()
 }
@@ -45,199 +46,156 @@ func fixedServers(s ...registry.ServerInfo) func(context.Context) ([]registry.Se
 	return func(context.Context) ([]registry.ServerInfo, error) { return s, nil }
 }
 
-// backend is a TCP server that reads each connection to EOF, then writes
-// reply and closes: it sees a half-close through the proxy or hangs.
-type backend struct {
-	addr  string
-	reply []byte
-	got   chan []byte // what each connection sent
+// The one stream key the test servers take; a publish with another is
+// refused as unauthorized.
+const (
+	goodKey = "sk_good_SECRET_0123456789"
+	badKey  = "sk_wrong_SECRET_9876543210"
+)
+
+// keys is an ingest.Authenticator that knows goodKey.
+type keys struct{ calls atomic.Int64 }
+
+func (k *keys) Authenticate(_ context.Context, key string) (registry.Channel, error) {
+	k.calls.Add(1)
+	if key != goodKey {
+		return registry.Channel{}, registry.ErrUnknownKey
+	}
+	return registry.Channel{ID: "ch_test", PlaybackID: "pbtest0123456789abcdefgh"}, nil
 }
 
-func startBackend(t *testing.T, reply []byte) *backend {
+// rtmpServer is a real ingest server, as a transcoding server runs it,
+// that either takes publishes (counting their packets) or refuses every
+// one as over capacity.
+type rtmpServer struct {
+	addr     string
+	auth     keys
+	refuse   bool
+	publish  atomic.Int64 // Handler.Publish calls
+	packets  atomic.Int64
+	started  chan string // the publisher's address, per publish started
+	endedMu  sync.Mutex
+	endedErr []error
+}
+
+func startServer(t *testing.T, refuse, proxyProtocol bool) *rtmpServer {
+	t.Helper()
+	s := &rtmpServer{refuse: refuse, started: make(chan string, 16)}
+	srv, err := ingest.NewServer(ingest.Config{
+		App: nginxrtmp.Application, Auth: &s.auth, Handler: s, Logger: testenv.Logger(t),
+		ProxyProtocol: proxyProtocol,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.addr = l.Addr().String()
+	done := make(chan struct{})
+	go func() { srv.Serve(l); close(done) }()
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		srv.Shutdown(ctx)
+		<-done
+	})
+	return s
+}
+
+func (s *rtmpServer) Publish(_ context.Context, _ registry.Channel, info ingest.PublishInfo) (ingest.Sink, error) {
+	s.publish.Add(1)
+	if s.refuse {
+		return nil, errors.New("server is at capacity")
+	}
+	return &countingSink{s: s, remote: info.RemoteAddr, done: make(chan struct{})}, nil
+}
+
+type countingSink struct {
+	s      *rtmpServer
+	remote string
+	done   chan struct{}
+}
+
+func (k *countingSink) Start(*media.VideoParams, *media.AudioParams) error {
+	k.s.started <- k.remote
+	return nil
+}
+func (k *countingSink) WritePacket(*media.Packet) error { k.s.packets.Add(1); return nil }
+func (k *countingSink) Done() <-chan struct{}           { return k.done }
+func (k *countingSink) End(err error) {
+	k.s.endedMu.Lock()
+	k.s.endedErr = append(k.s.endedErr, err)
+	k.s.endedMu.Unlock()
+}
+
+func (s *rtmpServer) info(id string) registry.ServerInfo {
+	return registry.ServerInfo{ID: id, RTMPAddr: s.addr}
+}
+
+// silentServer does the RTMP handshake, then reads and never answers: a
+// server that accepts connections and is stuck.
+func silentServer(t *testing.T) string {
+	return fakeServer(t, func(c net.Conn) {
+		if handshake.HandshakeWithClient(c, c, &handshake.Config{SkipHandshakeVerification: true}) == nil {
+			io.Copy(io.Discard, c)
+		}
+	})
+}
+
+// hangUpServer does the RTMP handshake, reads the first message and hangs
+// up: a server that drops connections it cannot take.
+func hangUpServer(t *testing.T) string {
+	return fakeServer(t, func(c net.Conn) {
+		if handshake.HandshakeWithClient(c, c, &handshake.Config{SkipHandshakeVerification: true}) == nil {
+			c.Read(make([]byte, 64))
+		}
+	})
+}
+
+func fakeServer(t *testing.T, serve func(net.Conn)) string {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	b := &backend{addr: l.Addr().String(), reply: reply, got: make(chan []byte, 16)}
 	var wg sync.WaitGroup
+	t.Cleanup(func() { l.Close(); wg.Wait() })
+	var mu sync.Mutex
+	var conns []net.Conn
+	t.Cleanup(func() {
+		mu.Lock()
+		defer mu.Unlock()
+		for _, c := range conns {
+			c.Close()
+		}
+	})
 	wg.Go(func() {
 		for {
 			c, err := l.Accept()
 			if err != nil {
 				return
 			}
-			wg.Go(func() {
-				defer c.Close()
-				data, _ := io.ReadAll(c)
-				b.got <- data
-				c.Write(b.reply)
-			})
+			mu.Lock()
+			conns = append(conns, c)
+			mu.Unlock()
+			wg.Go(func() { defer c.Close(); serve(c) })
 		}
 	})
-	t.Cleanup(func() {
-		l.Close()
-		wg.Wait()
-	})
-	return b
+	return l.Addr().String()
 }
 
-// closedAddr is an address where nothing listens: dials are refused.
+// closedAddr is an address nothing listens on.
 func closedAddr(t *testing.T) string {
 	t.Helper()
-	return testenv.FreeAddr(t)
-}
-
-func randomBytes(t *testing.T, n int) []byte {
-	t.Helper()
-	b := make([]byte, n)
-	rand.Read(b)
-	return b
-}
-
-// exchange sends data through addr, half-closes, and returns the reply.
-func exchange(t *testing.T, addr string, data []byte) []byte {
-	t.Helper()
-	c, err := net.Dial("tcp", addr)
+	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer c.Close()
-	c.SetDeadline(time.Now().Add(10 * time.Second))
-	errc := make(chan error, 1)
-	go func() {
-		_, err := c.Write(data)
-		if err == nil {
-			err = c.(*net.TCPConn).CloseWrite()
-		}
-		errc <- err
-	}()
-	reply, err := io.ReadAll(c)
-	if err != nil {
-		t.Fatalf("read reply: %v", err)
-	}
-	if err := <-errc; err != nil {
-		t.Fatalf("send: %v", err)
-	}
-	return reply
-}
-
-// expectRefused connects to addr and expects the connection closed
-// (EOF or reset) within 5 s without a byte.
-func expectRefused(t *testing.T, addr string) {
-	t.Helper()
-	c, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	c.SetDeadline(time.Now().Add(5 * time.Second))
-	c.Write([]byte("hello"))
-	got, err := io.ReadAll(c)
-	if len(got) != 0 {
-		t.Errorf("got %q from a refused connection", got)
-	}
-	var ne net.Error
-	if errors.As(err, &ne) && ne.Timeout() {
-		t.Errorf("connection not closed within 5 s")
-	}
-}
-
-func TestSpliceBothWaysWithHalfClose(t *testing.T) {
-	t.Cleanup(testenv.CheckGoroutines(t))
-	reply := randomBytes(t, 100_000)
-	b := startBackend(t, reply)
-	p, addr := startProxy(t, Config{Servers: fixedServers(registry.ServerInfo{ID: "a", RTMPAddr: b.addr})})
-
-	sent := randomBytes(t, 3<<20) // several splice chunks
-	got := exchange(t, addr, sent)
-	if !bytes.Equal(got, reply) {
-		t.Errorf("publisher got %d bytes, want the server's %d", len(got), len(reply))
-	}
-	if recv := <-b.got; !bytes.Equal(recv, sent) {
-		t.Errorf("server got %d bytes, want the publisher's %d", len(recv), len(sent))
-	}
-	testenv.WaitFor(t, 5*time.Second, func() bool { return p.Stats().Active == 0 }, "the connection to end")
-	want := Stats{Conns: 1, BytesIn: int64(len(sent)), BytesOut: int64(len(reply))}
-	if s := p.Stats(); s != want {
-		t.Errorf("Stats = %+v, want %+v", s, want)
-	}
-}
-
-func TestLeastLoadedFirstAndFallback(t *testing.T) {
-	t.Cleanup(testenv.CheckGoroutines(t))
-	a, b := startBackend(t, []byte("a")), startBackend(t, []byte("b"))
-	down := closedAddr(t)
-	tests := []struct {
-		name                    string
-		servers                 []registry.ServerInfo
-		want                    string
-		dialFailures, fallbacks int64
-	}{
-		{"first listed", []registry.ServerInfo{{ID: "a", RTMPAddr: a.addr}, {ID: "b", RTMPAddr: b.addr}}, "a", 0, 0},
-		{"swapped", []registry.ServerInfo{{ID: "b", RTMPAddr: b.addr}, {ID: "a", RTMPAddr: a.addr}}, "b", 0, 0},
-		{"first down", []registry.ServerInfo{{ID: "down", RTMPAddr: down}, {ID: "b", RTMPAddr: b.addr}}, "b", 1, 1},
-		{"full one last", []registry.ServerInfo{{ID: "a", RTMPAddr: a.addr, Streams: 2, MaxStreams: 2}, {ID: "b", RTMPAddr: b.addr}}, "b", 0, 0},
-		{"all full: still tried", []registry.ServerInfo{{ID: "a", RTMPAddr: a.addr, Streams: 2, MaxStreams: 2}}, "a", 0, 0},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			p, addr := startProxy(t, Config{Servers: fixedServers(tt.servers...)})
-			if got := exchange(t, addr, []byte("hello")); string(got) != tt.want {
-				t.Errorf("spliced to %q, want %q", got, tt.want)
-			}
-			if got := <-map[string]*backend{"a": a, "b": b}[tt.want].got; string(got) != "hello" {
-				t.Errorf("server got %q", got)
-			}
-			s := p.Stats()
-			if s.DialFailures != tt.dialFailures || s.Fallbacks != tt.fallbacks || s.Refused != 0 {
-				t.Errorf("Stats = %+v, want %d dial failures, %d fallbacks", s, tt.dialFailures, tt.fallbacks)
-			}
-		})
-	}
-}
-
-func TestRefusedWithoutServer(t *testing.T) {
-	t.Cleanup(testenv.CheckGoroutines(t))
-	tests := []struct {
-		name    string
-		servers func(context.Context) ([]registry.ServerInfo, error)
-	}{
-		{"none listed", fixedServers()},
-		{"registry fails", func(context.Context) ([]registry.ServerInfo, error) { return nil, errors.New("redis down") }},
-		{"all down", fixedServers(registry.ServerInfo{ID: "x", RTMPAddr: closedAddr(t)}, registry.ServerInfo{ID: "y", RTMPAddr: closedAddr(t)})},
-		{"hanging registry", func(ctx context.Context) ([]registry.ServerInfo, error) { <-ctx.Done(); return nil, ctx.Err() }},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			p, addr := startProxy(t, Config{Servers: tt.servers, ConnectTimeout: 300 * time.Millisecond})
-			start := time.Now()
-			expectRefused(t, addr)
-			if d := time.Since(start); d > 2*time.Second {
-				t.Errorf("refused after %v, want promptly", d)
-			}
-			testenv.WaitFor(t, 5*time.Second, func() bool { return p.Stats().Refused == 1 }, "Stats.Refused = 1")
-		})
-	}
-}
-
-func TestDialTimeoutThenFallback(t *testing.T) {
-	t.Cleanup(testenv.CheckGoroutines(t))
-	b := startBackend(t, []byte("b"))
-	// A non-routable address (TEST-NET-1 would be refused by some hosts;
-	// a listener with a full backlog hangs a dial on every host).
-	hang := fullBacklog(t)
-	p, addr := startProxy(t, Config{
-		Servers:     fixedServers(registry.ServerInfo{ID: "hang", RTMPAddr: hang}, registry.ServerInfo{ID: "b", RTMPAddr: b.addr}),
-		DialTimeout: 200 * time.Millisecond,
-	})
-	if got := exchange(t, addr, []byte("x")); string(got) != "b" {
-		t.Errorf("spliced to %q, want b", got)
-	}
-	<-b.got
-	if s := p.Stats(); s.DialFailures != 1 || s.Fallbacks != 1 {
-		t.Errorf("Stats = %+v, want 1 dial failure and 1 fallback", s)
-	}
+	addr := l.Addr().String()
+	l.Close()
+	return addr
 }
 
 // fullBacklog returns the address of a listener that never accepts and
@@ -267,94 +225,251 @@ func fullBacklog(t *testing.T) string {
 	}
 }
 
-func TestProxyProtocolHeader(t *testing.T) {
+// TestFallback publishes with the ffmpeg CLI through a proxy whose first
+// server fails in each way a server can, and a good one second: each
+// publish must land whole on the good server, counted as a fallback, and
+// the publisher never notice.
+func TestFallback(t *testing.T) {
 	t.Cleanup(testenv.CheckGoroutines(t))
-	b := startBackend(t, nil)
-	_, addr := startProxy(t, Config{Servers: fixedServers(registry.ServerInfo{ID: "a", RTMPAddr: b.addr}), ProxyProtocol: true})
+	const seconds = 2
+	src := testenv.GenerateSource(t, testenv.SourceOptions{Width: 320, Height: 240, FPS: 30, Seconds: seconds, Audio: true})
+	full := startServer(t, true, false)
+	cases := []struct {
+		name  string
+		first string
+	}{
+		{"refuses the publish: at capacity", full.addr},
+		{"answers nothing after the handshake", silentServer(t)},
+		{"hangs up after the handshake", hangUpServer(t)},
+		{"refuses the connection", closedAddr(t)},
+		{"does not accept the connection", fullBacklog(t)},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			good := startServer(t, false, false)
+			var logs testenv.LogBuffer
+			p, addr := startProxy(t, Config{
+				Servers:     fixedServers(registry.ServerInfo{ID: "bad", RTMPAddr: c.first}, good.info("good")),
+				DialTimeout: 500 * time.Millisecond, ResponseTimeout: 500 * time.Millisecond, Logger: logs.Logger(),
+			})
+			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+			defer cancel()
+			if out, err := publish(ctx, t, src, addr, goodKey); err != nil {
+				t.Fatalf("publish: %v\n%s", err, out)
+			}
+			testenv.WaitFor(t, 5*time.Second, func() bool { return p.Stats().Active == 0 }, "the connection to end")
+			if n := good.packets.Load(); n < seconds*30 {
+				t.Errorf("the good server got %d packets, want the whole %d s publish", n, seconds)
+			}
+			if s := p.Stats(); s.Fallbacks != 1 || s.Refused != 0 || s.Conns != 1 {
+				t.Errorf("Stats = %+v, want 1 connection, 1 fallback, none refused", s)
+			}
+			if strings.Contains(logs.String(), "SECRET") {
+				t.Errorf("the proxy logged a stream key:\n%s", logs.String())
+			}
+			if !strings.Contains(logs.String(), "server=good") {
+				t.Errorf("the log does not name the server the publisher went to:\n%s", logs.String())
+			}
+		})
+	}
+	if n := full.publish.Load(); n != 1 {
+		t.Errorf("the full server was asked %d times, want once", n)
+	}
+}
+
+// TestWrongKeyIsNotRetried: a key the first server refuses is wrong on
+// every server; the publisher hears so from the first, and the second is
+// never bothered.
+func TestWrongKeyIsNotRetried(t *testing.T) {
+	t.Cleanup(testenv.CheckGoroutines(t))
+	src := testenv.GenerateSource(t, testenv.SourceOptions{Width: 320, Height: 240, FPS: 30, Seconds: 1})
+	a, b := startServer(t, false, false), startServer(t, false, false)
+	var logs testenv.LogBuffer
+	p, addr := startProxy(t, Config{Servers: fixedServers(a.info("a"), b.info("b")), Logger: logs.Logger()})
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	out, err := publish(ctx, t, src, addr, badKey)
+	if err == nil {
+		t.Fatalf("a publish with a wrong key went through:\n%s", out)
+	}
+	if a.auth.calls.Load() != 1 || b.auth.calls.Load() != 0 {
+		t.Errorf("key lookups: first server %d, second %d; want 1 and 0", a.auth.calls.Load(), b.auth.calls.Load())
+	}
+	testenv.WaitFor(t, 5*time.Second, func() bool { return p.Stats().Active == 0 }, "the connection to end")
+	if s := p.Stats(); s.Fallbacks != 0 || s.Refused != 1 {
+		t.Errorf("Stats = %+v, want 1 refused, no fallback", s)
+	}
+	if strings.Contains(logs.String(), "SECRET") {
+		t.Errorf("the proxy logged a stream key:\n%s", logs.String())
+	}
+}
+
+// TestEveryServerFull: when every server refuses for want of capacity,
+// the publisher gets the last refusal, with its reason, promptly.
+func TestEveryServerFull(t *testing.T) {
+	t.Cleanup(testenv.CheckGoroutines(t))
+	src := testenv.GenerateSource(t, testenv.SourceOptions{Width: 320, Height: 240, FPS: 30, Seconds: 1})
+	a, b := startServer(t, true, false), startServer(t, true, false)
+	p, addr := startProxy(t, Config{Servers: fixedServers(a.info("a"), b.info("b"))})
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	start := time.Now()
+	out, err := publish(ctx, t, src, addr, goodKey)
+	if err == nil {
+		t.Fatalf("a publish went through two full servers:\n%s", out)
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("the publisher heard after %v, want promptly", d)
+	}
+	if a.publish.Load() != 1 || b.publish.Load() != 1 {
+		t.Errorf("publish attempts: %d and %d, want one on each server", a.publish.Load(), b.publish.Load())
+	}
+	if !strings.Contains(string(out), "capacity") {
+		t.Errorf("ffmpeg did not show the server's reason:\n%s", out)
+	}
+	testenv.WaitFor(t, 5*time.Second, func() bool { return p.Stats().Active == 0 }, "the connection to end")
+	if s := p.Stats(); s.Refused != 1 {
+		t.Errorf("Stats = %+v, want 1 refused", s)
+	}
+}
+
+// TestProxyProtocolToIngest: with the PROXY protocol on both sides, the
+// server sees the publisher's own address, not the proxy's.
+func TestProxyProtocolToIngest(t *testing.T) {
+	t.Cleanup(testenv.CheckGoroutines(t))
+	src := testenv.GenerateSource(t, testenv.SourceOptions{Width: 320, Height: 240, FPS: 30, Seconds: 1})
+	s := startServer(t, false, true)
+	var logs testenv.LogBuffer
+	_, addr := startProxy(t, Config{Servers: fixedServers(s.info("a")), ProxyProtocol: true, Logger: logs.Logger()})
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if out, err := publish(ctx, t, src, addr, goodKey); err != nil {
+		t.Fatalf("publish: %v\n%s", err, out)
+	}
+	remote := <-s.started
+	if !strings.Contains(logs.String(), "remote="+remote) {
+		t.Errorf("the server saw the publisher at %s; the proxy's log names another:\n%s", remote, logs.String())
+	}
+}
+
+// TestNotRTMPIsRefused: an HTTP request (or any first byte but RTMP's) is
+// closed at once, and no server is dialled for it.
+func TestNotRTMPIsRefused(t *testing.T) {
+	t.Cleanup(testenv.CheckGoroutines(t))
+	var dialled atomic.Int64
+	srv := fakeServer(t, func(net.Conn) { dialled.Add(1) })
+	p, addr := startProxy(t, Config{Servers: fixedServers(registry.ServerInfo{ID: "a", RTMPAddr: srv})})
 	c, err := net.Dial("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	c.Write([]byte("rtmp"))
-	c.(*net.TCPConn).CloseWrite()
-	io.ReadAll(c)
-	want := append(AppendHeader(nil, c.LocalAddr(), c.RemoteAddr()), "rtmp"...)
-	if got := <-b.got; !bytes.Equal(got, want) {
-		t.Errorf("server got\n% x\nwant\n% x", got, want)
+	c.Write([]byte("GET / HTTP/1.1\r\nHost: x\r\n\r\n"))
+	c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if n, err := io.ReadAll(c); len(n) != 0 || err != nil {
+		t.Errorf("read %q, %v; want the connection closed without an answer", n, err)
+	}
+	testenv.WaitFor(t, 5*time.Second, func() bool { return p.Stats().Refused == 1 }, "the connection to be counted refused")
+	if dialled.Load() != 0 {
+		t.Error("a server was dialled for a connection that is not RTMP")
+	}
+}
+
+// TestRankSpreadsABurst: heartbeats are seconds old, so publishes this
+// proxy placed since count; full servers go last.
+func TestRankSpreadsABurst(t *testing.T) {
+	p := New(Config{Servers: fixedServers()})
+	beat := time.Now().Add(-time.Second)
+	a := registry.ServerInfo{ID: "a", Streams: 1, At: beat, CPU: 0.2}
+	b := registry.ServerInfo{ID: "b", Streams: 2, At: beat, CPU: 0.1}
+	full := registry.ServerInfo{ID: "full", Streams: 0, MaxStreams: 4, CPU: 0.99, MaxCPU: 0.9, At: beat}
+	ids := func(s []registry.ServerInfo) string {
+		var out []string
+		for _, i := range s {
+			out = append(out, i.ID)
+		}
+		return strings.Join(out, ",")
+	}
+	// Each publish ranked is placed on the first: a has one stream and b
+	// two, so the burst goes to a, then alternates (ties go to the lower
+	// CPU, b).
+	want := []string{"a,b,full", "b,a,full", "a,b,full", "b,a,full"}
+	for i, w := range want {
+		c := &conn{}
+		p.conns[c] = struct{}{}
+		if got := ids(p.rank(c, []registry.ServerInfo{full, b, a})); got != w {
+			t.Errorf("publish %d: rank = %s, want %s", i, got, w)
+		}
+	}
+	// Placements older than the heartbeat are in its counts already.
+	a.At, b.At = time.Now().Add(time.Second), time.Now().Add(time.Second)
+	if got := ids(p.rank(&conn{}, []registry.ServerInfo{full, b, a})); got != "a,b,full" {
+		t.Errorf("rank with newer heartbeats = %s, want a,b,full", got)
 	}
 }
 
 func TestMaxConns(t *testing.T) {
 	t.Cleanup(testenv.CheckGoroutines(t))
-	b := startBackend(t, []byte("ok"))
-	p, addr := startProxy(t, Config{Servers: fixedServers(registry.ServerInfo{ID: "a", RTMPAddr: b.addr}), MaxConns: 1})
+	p, addr := startProxy(t, Config{Servers: fixedServers(registry.ServerInfo{ID: "a", RTMPAddr: silentServer(t)}), MaxConns: 1})
 	first, err := net.Dial("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer first.Close()
 	testenv.WaitFor(t, 5*time.Second, func() bool { return p.Stats().Active == 1 }, "the first connection to be tracked")
-	expectRefused(t, addr)
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if _, err := c.Read(make([]byte, 1)); !errors.Is(err, io.EOF) {
+		t.Errorf("second connection read %v, want EOF", err)
+	}
 	if s := p.Stats(); s.Refused != 1 {
 		t.Errorf("Stats = %+v, want 1 refused", s)
 	}
 }
 
+// TestShutdownClosesConnections: Shutdown with a publish going on waits
+// until its deadline, then ends the publish on both sides.
 func TestShutdownClosesConnections(t *testing.T) {
 	t.Cleanup(testenv.CheckGoroutines(t))
-	// The server signals the first bytes it reads, then reads to EOF.
-	bl, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer bl.Close()
-	first, serverDone := make(chan string, 1), make(chan error, 1)
-	go func() {
-		c, err := bl.Accept()
-		if err != nil {
-			serverDone <- err
-			return
-		}
-		defer c.Close()
-		buf := make([]byte, 64)
-		n, _ := c.Read(buf)
-		first <- string(buf[:n])
-		_, err = io.ReadAll(c)
-		serverDone <- err
-	}()
-	p := New(Config{Servers: fixedServers(registry.ServerInfo{ID: "a", RTMPAddr: bl.Addr().String()}), Logger: testenv.Logger(t)})
+	src := testenv.GenerateSource(t, testenv.SourceOptions{Width: 320, Height: 240, FPS: 30, Seconds: 30})
+	s := startServer(t, false, false)
+	p := New(Config{Servers: fixedServers(s.info("a")), Logger: testenv.Logger(t)})
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	served := make(chan error, 1)
 	go func() { served <- p.Serve(l) }()
-	c, err := net.Dial("tcp", l.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	c.Write([]byte("publishing"))
-	if got := <-first; got != "publishing" {
-		t.Fatalf("server got %q", got)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	published := make(chan error, 1)
+	go func() { _, err := publish(ctx, t, src, l.Addr().String(), goodKey); published <- err }()
+	select {
+	case <-s.started:
+	case err := <-published:
+		t.Fatalf("publish ended before it started: %v", err)
 	}
 
-	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
-	defer cancel()
-	if err := p.Shutdown(ctx); !errors.Is(err, context.DeadlineExceeded) {
+	sctx, scancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer scancel()
+	if err := p.Shutdown(sctx); !errors.Is(err, context.DeadlineExceeded) {
 		t.Errorf("Shutdown = %v, want the deadline: a publisher was still connected", err)
 	}
 	if err := <-served; !errors.Is(err, ErrServerClosed) {
 		t.Errorf("Serve = %v, want ErrServerClosed", err)
 	}
-	c.SetReadDeadline(time.Now().Add(5 * time.Second))
-	if _, err := c.Read(make([]byte, 1)); err == nil || errors.Is(err, context.DeadlineExceeded) {
-		t.Errorf("publisher read %v after Shutdown, want its connection closed", err)
+	if err := <-published; err == nil {
+		t.Error("ffmpeg's publish of 30 s ended cleanly; want it cut by the shutdown")
 	}
-	if err := <-serverDone; err != nil {
-		t.Errorf("server's side ended with %v, want EOF", err)
-	}
+	testenv.WaitFor(t, 5*time.Second, func() bool {
+		s.endedMu.Lock()
+		defer s.endedMu.Unlock()
+		return len(s.endedErr) == 1
+	}, "the server's publish to end")
 	if p.Stats().Active != 0 {
 		t.Errorf("%d connections still open after Shutdown", p.Stats().Active)
 	}
@@ -384,28 +499,13 @@ func TestShutdownWaitsForIdle(t *testing.T) {
 }
 
 func TestServeRejectsBadConfig(t *testing.T) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	for _, c := range []Config{{}, {Servers: fixedServers(), ResponseTimeout: -1}} {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := New(c).Serve(l); err == nil || !bytes.Contains([]byte(err.Error()), []byte("proxy config")) {
+			t.Errorf("Serve with %+v = %v, want a config error", c, err)
+		}
 	}
-	if err := New(Config{}).Serve(l); err == nil || !bytes.Contains([]byte(err.Error()), []byte("servers")) {
-		t.Errorf("Serve without Servers = %v, want an error naming the field", err)
-	}
-}
-
-func TestHalfCloseTimeout(t *testing.T) {
-	t.Cleanup(testenv.CheckGoroutines(t))
-	// A server that never closes its side: SilentListener.
-	p, addr := startProxy(t, Config{
-		Servers:          fixedServers(registry.ServerInfo{ID: "silent", RTMPAddr: testenv.SilentListener(t)}),
-		HalfCloseTimeout: 200 * time.Millisecond,
-	})
-	start := time.Now()
-	if got := exchange(t, addr, []byte("bye")); len(got) != 0 {
-		t.Errorf("got %q from a silent server", got)
-	}
-	if d := time.Since(start); d > 3*time.Second {
-		t.Errorf("half-open connection closed after %v, want about 200 ms", d)
-	}
-	testenv.WaitFor(t, 5*time.Second, func() bool { return p.Stats().Active == 0 }, "the connection to end")
 }

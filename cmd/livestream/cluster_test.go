@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"io"
@@ -8,7 +9,11 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -73,15 +78,18 @@ func httpGet(url string) (int, string) {
 	return resp.StatusCode, string(b)
 }
 
-// TestClusterServersAndOrigin runs a cluster on 127.0.0.1: a Redis with a
-// password, two `livestream server` processes and one `livestream origin`.
-// A stream published to each server plays through the origin, each routed
-// to its own server; a server at --max-streams refuses another publish;
-// SIGKILL of a server makes its route expire within the TTL, after which
-// the origin answers 404 at once while the other stream plays on, also
-// through a restarted origin. No process logs a stream key or the Redis
-// password.
-func TestClusterServersAndOrigin(t *testing.T) {
+// TestCluster runs the cluster of issue 6 on 127.0.0.1 as separate
+// processes: a Redis with a password, one `livestream proxy`, two
+// `livestream server`s and one `livestream origin`, the proxy and the
+// servers speaking the PROXY protocol. Four streams published with the
+// ffmpeg CLI through the proxy are spread over both servers and each plays
+// through the origin; 200 viewers asking the origin at once for a live
+// segment cost its server exactly one fetch, counted on the server. After
+// a SIGKILL of a server its routes expire within the TTL and the origin
+// stops routing there; its channels, published again through the proxy,
+// land on the other server and play. A restarted origin serves the same
+// streams. No process logs a stream key or the Redis password.
+func TestCluster(t *testing.T) {
 	testenv.NeedTool(t, "ffmpeg")
 	testenv.NeedTool(t, "ffprobe")
 	const password = "redis-pw-7f3a9c"
@@ -96,10 +104,8 @@ func TestClusterServersAndOrigin(t *testing.T) {
 	if err := os.WriteFile(config, []byte(crashConfig), 0o644); err != nil {
 		t.Fatal(err)
 	}
-
-	// Channels, made with the CLI on the cluster's Redis.
 	var keys []channelKeys
-	for _, name := range []string{"alpha", "beta", "gamma"} {
+	for _, name := range []string{"alpha", "beta", "gamma", "delta"} {
 		k := keysJSON(t, "create", name, "--json", "--redis-url", redisURL)
 		keys = append(keys, channelKeys{ChannelID: k.ChannelID, StreamKey: k.StreamKey, PlaybackID: k.PlaybackID})
 	}
@@ -109,20 +115,20 @@ func TestClusterServersAndOrigin(t *testing.T) {
 		id, rtmp, internal string
 		proc               *role
 	}
-	nodes := []*node{{id: "server-a"}, {id: "server-b"}}
-	for i, n := range nodes {
-		n.rtmp, n.internal = testenv.FreeAddr(t), testenv.FreeAddr(t)
-		args := []string{"server", "--config", config, "--rtmp-addr", n.rtmp, "--internal-http-addr", n.internal,
-			"--advertise-addr", n.internal, "--server-id", n.id, "--route-ttl", ttl.String(), "--grace", "3s",
-			"--data-dir", filepath.Join(dir, n.id), "--record=false", "--log-format", "json"}
-		if i == 1 {
-			args = append(args, "--max-streams", "1")
-		}
-		n.proc = startRole(t, bin, redisURL, n.id, n.internal, args...)
+	nodes := map[string]*node{}
+	for _, id := range []string{"server-a", "server-b"} {
+		n := &node{id: id, rtmp: testenv.FreeAddr(t), internal: testenv.FreeAddr(t)}
+		n.proc = startRole(t, bin, redisURL, id, n.internal, "server", "--config", config, "--rtmp-addr", n.rtmp,
+			"--internal-http-addr", n.internal, "--advertise-addr", n.internal, "--server-id", id, "--route-ttl", ttl.String(),
+			"--grace", "3s", "--data-dir", filepath.Join(dir, id), "--record=false", "--proxy-protocol", "--log-format", "json")
+		nodes[id] = n
 	}
 	originAddr := testenv.FreeAddr(t)
 	org := startRole(t, bin, redisURL, "origin", originAddr,
 		"origin", "--http-addr", originAddr, "--cache-bytes", "64MiB", "--record=false", "--log-format", "json")
+	proxyRTMP, proxyHealth := testenv.FreeAddr(t), testenv.FreeAddr(t)
+	prx := startRole(t, bin, redisURL, "proxy", proxyHealth, "proxy", "--rtmp-addr", proxyRTMP, "--health-addr", proxyHealth,
+		"--proxy-protocol", "--log-format", "json")
 
 	reg, err := registry.OpenRedis(context.Background(), redisURL)
 	if err != nil {
@@ -135,119 +141,152 @@ func TestClusterServersAndOrigin(t *testing.T) {
 		return err == nil && len(s) == 2
 	}, "both servers' heartbeats")
 
-	// One stream on each server.
-	for i, n := range nodes {
-		(&server{t: t, cfg: Config{Serve: ServeConfig{RTMPAddr: n.rtmp}}}).publish(keys[i].StreamKey, 120)
+	// Four publishes at once through the proxy.
+	viaProxy := &server{t: t, cfg: Config{Serve: ServeConfig{RTMPAddr: proxyRTMP}}}
+	for _, k := range keys {
+		viaProxy.publish(k.StreamKey, 120)
 	}
-	for i, n := range nodes {
-		pid := keys[i].PlaybackID
-		testenv.WaitFor(t, 30*time.Second, func() bool {
-			code, _ := httpGet("http://" + originAddr + "/hls/" + pid + "/360p/index.m3u8")
-			return code == http.StatusOK
-		}, "stream "+pid+" through the origin")
-		r, err := reg.Route(ctx, pid)
-		if err != nil || r.Server != n.id || r.Addr != n.internal {
-			t.Fatalf("route of %s = %+v, %v; want server %s at %s", pid, r, err, n.id, n.internal)
+	playing := func(pid string) bool {
+		code, body := httpGet("http://" + originAddr + "/hls/" + pid + "/360p/index.m3u8")
+		return code == http.StatusOK && len(segments([]byte(body))) > 0
+	}
+	onServer := map[string][]string{}
+	for _, k := range keys {
+		testenv.WaitFor(t, 40*time.Second, func() bool { return playing(k.PlaybackID) }, "stream "+k.PlaybackID+" through the proxy and the origin")
+		r, err := reg.Route(ctx, k.PlaybackID)
+		if err != nil || nodes[r.Server] == nil || r.Addr != nodes[r.Server].internal {
+			t.Fatalf("route of %s = %+v, %v", k.PlaybackID, r, err)
 		}
-		p := testenv.Probe(t, "http://"+originAddr+"/hls/"+pid+"/live.m3u8")
+		onServer[r.Server] = append(onServer[r.Server], k.PlaybackID)
+	}
+	if len(onServer["server-a"]) != 2 || len(onServer["server-b"]) != 2 {
+		t.Errorf("streams by server: %v; want two on each", onServer)
+	}
+	for _, k := range keys {
+		p := testenv.Probe(t, "http://"+originAddr+"/hls/"+k.PlaybackID+"/live.m3u8")
 		var video, audio bool
 		for _, s := range p.Streams {
 			video = video || (s.CodecType == "video" && s.CodecName == "h264" && s.Width == 640 && s.Height == 360)
 			audio = audio || (s.CodecType == "audio" && s.CodecName == "aac")
 		}
 		if !video || !audio {
-			t.Errorf("stream %s through the origin: ffprobe found %+v, want 640x360 H.264 and AAC", pid, p.Streams)
+			t.Errorf("stream %s through the origin: ffprobe found %+v, want 640x360 H.264 and AAC", k.PlaybackID, p.Streams)
 		}
 	}
-	if servers, err := reg.Servers(ctx); err != nil || len(servers) != 2 {
-		t.Errorf("Servers() = %+v, %v", servers, err)
-	} else {
-		for _, s := range servers {
-			if s.Streams != 1 {
-				t.Errorf("heartbeat of %s says %d streams, want 1", s.ID, s.Streams)
+	// The servers saw the publishers' addresses through the PROXY
+	// protocol, not the proxy's.
+	accepted := regexp.MustCompile(`"msg":"publish accepted","component":"ingest","remote":"([^"]+)"`)
+	for _, n := range nodes {
+		remotes := accepted.FindAllStringSubmatch(n.proc.logs.String(), -1)
+		if len(remotes) != 2 {
+			t.Errorf("%s logged %d publishes accepted, want 2:\n%s", n.id, len(remotes), n.proc.logs.String())
+		}
+		for _, r := range remotes {
+			if !strings.Contains(prx.logs.String(), `"msg":"publisher spliced","component":"proxy","remote":"`+r[1]+`"`) {
+				t.Errorf("%s saw a publisher at %s, which the proxy did not splice: not the publisher's own address", n.id, r[1])
 			}
 		}
 	}
 
-	// server-b is at its --max-streams: the third channel is refused.
-	over := (&server{t: t, cfg: Config{Serve: ServeConfig{RTMPAddr: nodes[1].rtmp}}}).publish(keys[2].StreamKey, 30)
-	if err := over.wait(t, 20*time.Second); err == nil {
-		t.Error("a publish beyond --max-streams 1 was taken")
+	// 200 viewers at once, for each of the next two segments of a stream:
+	// its server serves each segment once.
+	pid := keys[0].PlaybackID
+	route, err := reg.Route(ctx, pid)
+	if err != nil {
+		t.Fatal(err)
 	}
-	if _, err := reg.Route(ctx, keys[2].PlaybackID); !errors.Is(err, registry.ErrNoRoute) {
-		t.Errorf("refused stream has a route: %v", err)
+	holder := nodes[route.Server]
+	seen := map[string]bool{}
+	_, body := httpGet("http://" + originAddr + "/hls/" + pid + "/360p/index.m3u8")
+	for _, s := range segments([]byte(body)) {
+		seen[s] = true
+	}
+	for range 2 {
+		before := segmentFetches(t, holder.internal)
+		var seg string
+		testenv.WaitFor(t, 10*time.Second, func() bool {
+			_, body := httpGet("http://" + originAddr + "/hls/" + pid + "/360p/index.m3u8")
+			for _, s := range segments([]byte(body)) {
+				if !seen[s] {
+					seg = s
+					return true
+				}
+			}
+			return false
+		}, "a new segment")
+		seen[seg] = true
+		bodies := fetchAtOnce(t, "http://"+originAddr+"/hls/"+pid+"/360p/"+seg+".ts", 200)
+		for i, b := range bodies {
+			if len(b) == 0 || !bytes.Equal(b, bodies[0]) {
+				t.Fatalf("viewer %d of segment %s got %d bytes, viewer 0 %d", i, seg, len(b), len(bodies[0]))
+			}
+		}
+		if got := segmentFetches(t, holder.internal) - before; got != 1 {
+			t.Errorf("200 viewers of segment %s cost its server %d segment fetches, want 1", seg, got)
+		}
 	}
 
-	// SIGKILL server-a: its route expires within the TTL, the origin
-	// answers 404 without hanging, and server-b's stream plays on.
+	// SIGKILL server-a: its routes expire within the TTL; the origin stops
+	// routing there without hanging; server-b's streams play on.
 	killed := time.Now()
-	nodes[0].proc.kill()
-	pidA, pidB := keys[0].PlaybackID, keys[1].PlaybackID
-	testenv.WaitFor(t, ttl+2*time.Second, func() bool {
-		_, err := reg.Route(ctx, pidA)
-		return errors.Is(err, registry.ErrNoRoute)
-	}, "the killed server's route to expire")
+	nodes["server-a"].proc.kill()
+	for _, pid := range onServer["server-a"] {
+		testenv.WaitFor(t, ttl+2*time.Second, func() bool {
+			_, err := reg.Route(ctx, pid)
+			return errors.Is(err, registry.ErrNoRoute)
+		}, "the killed server's route of "+pid+" to expire")
+	}
 	if d := time.Since(killed); d > ttl+time.Second {
-		t.Errorf("route expired %v after the kill; want within the %v TTL", d, ttl)
+		t.Errorf("routes expired %v after the kill; want within the %v TTL", d, ttl)
 	}
-	testenv.WaitFor(t, 5*time.Second, func() bool {
-		start := time.Now()
-		code, _ := httpGet("http://" + originAddr + "/hls/" + pidA + "/360p/index.m3u8")
-		if d := time.Since(start); d > 2*time.Second {
-			t.Errorf("origin took %v to answer for a stream whose server is gone", d)
-		}
-		if code == http.StatusOK {
-			return false // the media playlist cached for at most 1 s
-		}
-		if code != http.StatusNotFound && code != http.StatusServiceUnavailable {
-			t.Fatalf("origin answered %d for a stream whose server is gone; want 404 or 503", code)
-		}
-		return code == http.StatusNotFound
-	}, "the origin to answer 404 for the killed server's stream")
-	if code, body := httpGet("http://" + originAddr + "/hls/" + pidB + "/360p/index.m3u8"); code != http.StatusOK || len(segments([]byte(body))) == 0 {
-		t.Errorf("surviving server's stream through the origin: %d\n%s", code, body)
+	for _, pid := range onServer["server-a"] {
+		testenv.WaitFor(t, 5*time.Second, func() bool {
+			start := time.Now()
+			code, _ := httpGet("http://" + originAddr + "/hls/" + pid + "/360p/index.m3u8")
+			if d := time.Since(start); d > 2*time.Second {
+				t.Errorf("origin took %v to answer for a stream whose server is gone", d)
+			}
+			if code != http.StatusOK && code != http.StatusNotFound && code != http.StatusServiceUnavailable {
+				t.Fatalf("origin answered %d for a stream whose server is gone; want 404 or 503", code)
+			}
+			return code == http.StatusNotFound
+		}, "the origin to answer 404 for "+pid)
 	}
-	if servers, err := reg.Servers(ctx); err != nil || len(servers) != 1 || servers[0].ID != "server-b" {
-		t.Errorf("Servers() after the kill = %+v, %v; want server-b alone", servers, err)
+	for _, pid := range onServer["server-b"] {
+		if !playing(pid) {
+			t.Errorf("server-b's stream %s stopped playing through the origin", pid)
+		}
 	}
 
-	// An origin keeps no state: a new one serves the same streams.
+	// The killed server's channels, published again through the proxy,
+	// land on server-b and play through the origin.
+	for _, k := range keys {
+		if slices.Contains(onServer["server-a"], k.PlaybackID) {
+			viaProxy.publish(k.StreamKey, 60)
+		}
+	}
+	for _, pid := range onServer["server-a"] {
+		testenv.WaitFor(t, 40*time.Second, func() bool { return playing(pid) }, "re-published stream "+pid+" through the origin")
+		if r, err := reg.Route(ctx, pid); err != nil || r.Server != "server-b" {
+			t.Errorf("re-published stream's route = %+v, %v; want server-b", r, err)
+		}
+	}
+
+	// An origin keeps no state: a new one serves every stream.
 	org.kill()
 	org2 := startRole(t, bin, redisURL, "origin (restarted)", originAddr,
 		"origin", "--http-addr", originAddr, "--record=false", "--log-format", "json")
-	if code, body := httpGet("http://" + originAddr + "/hls/" + pidB + "/360p/index.m3u8"); code != http.StatusOK || len(segments([]byte(body))) == 0 {
-		t.Errorf("surviving server's stream through the restarted origin: %d\n%s", code, body)
+	for _, k := range keys {
+		if !playing(k.PlaybackID) {
+			t.Errorf("stream %s does not play through the restarted origin", k.PlaybackID)
+		}
 	}
-	if code, _ := httpGet("http://" + originAddr + "/hls/" + pidA + "/360p/index.m3u8"); code != http.StatusNotFound {
-		t.Errorf("killed server's stream through the restarted origin: %d, want 404", code)
-	}
-
-	// Re-publish the killed server's channel through a proxy: server-b is
-	// full, so it lands on a new server-c, and plays through the origin.
-	cRTMP, cInternal := testenv.FreeAddr(t), testenv.FreeAddr(t)
-	srvC := startRole(t, bin, redisURL, "server-c", cInternal, "server", "--config", config, "--rtmp-addr", cRTMP,
-		"--internal-http-addr", cInternal, "--advertise-addr", cInternal, "--server-id", "server-c",
-		"--route-ttl", ttl.String(), "--grace", "3s", "--data-dir", filepath.Join(dir, "server-c"), "--record=false", "--log-format", "json")
-	testenv.WaitFor(t, 10*time.Second, func() bool {
-		s, err := reg.Servers(ctx)
-		return err == nil && len(s) == 2
-	}, "server-c's heartbeat")
-	proxyRTMP, proxyHealth := testenv.FreeAddr(t), testenv.FreeAddr(t)
-	prx := startRole(t, bin, redisURL, "proxy", proxyHealth, "proxy", "--rtmp-addr", proxyRTMP, "--health-addr", proxyHealth, "--log-format", "json")
-	(&server{t: t, cfg: Config{Serve: ServeConfig{RTMPAddr: proxyRTMP}}}).publish(keys[0].StreamKey, 60)
-	testenv.WaitFor(t, 30*time.Second, func() bool {
-		code, body := httpGet("http://" + originAddr + "/hls/" + pidA + "/360p/index.m3u8")
-		return code == http.StatusOK && len(segments([]byte(body))) > 0
-	}, "the re-published stream through the proxy, playing through the origin")
-	if r, err := reg.Route(ctx, pidA); err != nil || r.Server != "server-c" {
-		t.Errorf("re-published stream's route = %+v, %v; want server-c (server-b is full)", r, err)
-	}
-	if _, m := httpGet("http://" + proxyHealth + "/metrics"); !strings.Contains(m, "livestream_proxy_connections_total 1") {
-		t.Errorf("proxy metrics do not count the publish:\n%s", m)
+	_, m := httpGet("http://" + proxyHealth + "/metrics")
+	if !strings.Contains(m, "livestream_proxy_connections_total 6") {
+		t.Errorf("proxy metrics do not count the 6 publishes:\n%s", m)
 	}
 
-	// Nothing the processes wrote holds a secret.
-	for _, r := range []*role{nodes[0].proc, nodes[1].proc, org, org2, srvC, prx} {
+	for _, r := range []*role{nodes["server-a"].proc, nodes["server-b"].proc, org, org2, prx} {
 		logs := r.logs.String()
 		if strings.Contains(logs, password) {
 			t.Errorf("%s's log holds the Redis password", r.name)
@@ -258,4 +297,55 @@ func TestClusterServersAndOrigin(t *testing.T) {
 			}
 		}
 	}
+}
+
+// segmentFetches reads a server's count of segment requests from origins.
+func segmentFetches(t *testing.T, internal string) int {
+	t.Helper()
+	code, m := httpGet("http://" + internal + "/metrics")
+	if code != http.StatusOK {
+		t.Fatalf("server metrics: %d", code)
+	}
+	for _, line := range strings.Split(m, "\n") {
+		if v, ok := strings.CutPrefix(line, `livestream_server_hls_requests_total{kind="segment"} `); ok {
+			n, err := strconv.ParseFloat(v, 64)
+			if err != nil {
+				t.Fatalf("metric line %q: %v", line, err)
+			}
+			return int(n)
+		}
+	}
+	t.Fatalf("server metrics have no segment request count:\n%s", m)
+	return 0
+}
+
+// fetchAtOnce has n clients, each on its own connection, GET url at the
+// same moment, and returns their bodies.
+func fetchAtOnce(t *testing.T, url string, n int) [][]byte {
+	t.Helper()
+	bodies := make([][]byte, n)
+	start := make(chan struct{})
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			c := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{}}
+			defer c.CloseIdleConnections()
+			<-start
+			resp, err := c.Get(url)
+			if err != nil {
+				t.Errorf("viewer %d: %v", i, err)
+				return
+			}
+			defer resp.Body.Close()
+			b, err := io.ReadAll(resp.Body)
+			if resp.StatusCode != http.StatusOK || err != nil {
+				t.Errorf("viewer %d: %d, %v", i, resp.StatusCode, err)
+				return
+			}
+			bodies[i] = b
+		})
+	}
+	close(start)
+	wg.Wait()
+	return bodies
 }

@@ -25,8 +25,12 @@ const proxyUsage = `Usage: livestream proxy --redis-url URL [--config FILE] [--r
                         [--health-addr :8082]
 
 Runs the RTMP front door of a cluster: each publisher's connection goes to
-the least-loaded live server of the heartbeats in Redis (the next one when
-it cannot be reached) and its bytes are spliced both ways, never decoded.
+the least-loaded live server of the heartbeats in Redis, and to the next
+one when a server cannot be reached, refuses the publish for want of
+capacity, hangs up or does not answer: the proxy reads the publisher's
+commands up to its publish to replay them, then splices its bytes (media
+is never decoded). --proxy-protocol sends each publisher's address to the
+servers (start them with --proxy-protocol too).
 A proxy keeps no state: run as many as needed behind one name or load
 balancer. --health-addr serves /healthz (for probes) and /metrics.
 
@@ -41,6 +45,7 @@ func runProxy(args []string, stdout, stderr io.Writer) int {
 	f.register(fs)
 	rtmpAddr := fs.String("rtmp-addr", "", "RTMP listen `address` for publishers (default :1935)")
 	healthAddr := fs.String("health-addr", ":8082", "HTTP listen `address` for /healthz and /metrics")
+	proxyProtocol := fs.Bool("proxy-protocol", false, "send a PROXY protocol v2 header to servers, so that they see each publisher's address (the servers need --proxy-protocol too)")
 	fs.Usage = func() { fmt.Fprint(stderr, proxyUsage); fs.PrintDefaults() }
 	cfg, code, err := f.load(fs, args, func(cfg *Config, set map[string]bool) {
 		if set["rtmp-addr"] {
@@ -56,7 +61,9 @@ func runProxy(args []string, stdout, stderr io.Writer) int {
 	log := newLogger(stderr, cfg.Serve)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := clusterProxy(ctx, cfg, *healthAddr, log); err != nil {
+	// One config key, cluster.proxy_protocol, turns it on for servers and
+	// proxies alike.
+	if err := clusterProxy(ctx, cfg, *healthAddr, *proxyProtocol || cfg.Cluster.ProxyProtocol, log); err != nil {
 		log.Error("proxy failed", "err", err)
 		return 1
 	}
@@ -65,7 +72,7 @@ func runProxy(args []string, stdout, stderr io.Writer) int {
 
 // clusterProxy runs the proxy role until ctx is done, then lets the
 // publishers' connections drain for up to 10 s.
-func clusterProxy(ctx context.Context, cfg Config, healthAddr string, log *slog.Logger) error {
+func clusterProxy(ctx context.Context, cfg Config, healthAddr string, proxyProtocol bool, log *slog.Logger) error {
 	sc := cfg.Serve
 	openCtx, cancel := context.WithTimeout(ctx, redisOpenTimeout)
 	reg, err := registry.OpenRedis(openCtx, sc.RedisURL)
@@ -83,7 +90,7 @@ func clusterProxy(ctx context.Context, cfg Config, healthAddr string, log *slog.
 		ln.Close()
 		return fmt.Errorf("health listener: %w", err)
 	}
-	p := proxy.New(proxy.Config{Servers: reg.Servers, Logger: log.With("component", "proxy")})
+	p := proxy.New(proxy.Config{Servers: reg.Servers, ProxyProtocol: proxyProtocol, Logger: log.With("component", "proxy")})
 	metrics := prometheus.NewRegistry()
 	metrics.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		newProxyCollector(p.Stats))
@@ -125,9 +132,9 @@ func newProxyCollector(stats func() proxy.Stats) *proxyCollector {
 	return &proxyCollector{
 		stats:        stats,
 		conns:        prometheus.NewDesc("livestream_proxy_connections_total", "Publisher connections accepted.", nil, nil),
-		refused:      prometheus.NewDesc("livestream_proxy_refused_total", "Publisher connections closed because no server could take them.", nil, nil),
+		refused:      prometheus.NewDesc("livestream_proxy_refused_total", "Publisher connections refused: not RTMP, no server could take them, or a server refused the key.", nil, nil),
 		dialFailures: prometheus.NewDesc("livestream_proxy_dial_failures_total", "Servers that could not be reached.", nil, nil),
-		fallbks:      prometheus.NewDesc("livestream_proxy_fallbacks_total", "Connections that went to another server after a failed dial.", nil, nil),
+		fallbks:      prometheus.NewDesc("livestream_proxy_fallbacks_total", "Publishes that went to another server than the first ranked: it could not be reached, refused the publish for want of capacity, hung up or did not answer.", nil, nil),
 		active:       prometheus.NewDesc("livestream_proxy_active_connections", "Publisher connections open now.", nil, nil),
 		bytes:        prometheus.NewDesc("livestream_proxy_bytes_total", "Bytes spliced, by direction.", []string{"direction"}, nil),
 	}
