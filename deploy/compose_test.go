@@ -5,6 +5,7 @@ import (
 	"os"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -87,6 +88,17 @@ func TestComposeRoles(t *testing.T) {
 		if v, ok := s.env["AWS_SECRET_ACCESS_KEY"]; ok && !strings.HasPrefix(v, "${") {
 			t.Errorf("%s: AWS_SECRET_ACCESS_KEY is written in the file: take it from the environment", where)
 		}
+		for _, f := range s.role.secrets {
+			if v, ok := s.env[envName(f)]; ok && !strings.Contains(v, "${") {
+				t.Errorf("%s: %s is written in the file: take it from the environment (${…})", where, envName(f))
+			}
+		}
+		if _, ok := s.value("admin-addr"); ok {
+			if v := s.env[envName("admin-token")]; !strings.HasPrefix(v, "${") {
+				t.Errorf("%s: serves the admin API with LIVESTREAM_ADMIN_TOKEN %q: want it from the environment, ${…:?…}", where, v)
+			}
+		}
+		checkComposePorts(t, where, svc, s)
 		for _, f := range s.role.listens {
 			s.listenPort(t, where, f)
 		}
@@ -164,6 +176,49 @@ func TestComposeBackingServices(t *testing.T) {
 	}
 	if df := readFile(t, "../Dockerfile.build"); !strings.Contains(df, `ENTRYPOINT ["/usr/local/bin/livestream"]`) {
 		t.Error("Dockerfile.build: the entrypoint is not livestream, which the roles' commands rely on")
+	}
+}
+
+// checkComposePorts: every published port parses, and a private listener's
+// port (the origin's admin API, a server's internal HLS) is published on
+// the host's loopback only, if at all.
+func checkComposePorts(t *testing.T, where string, svc composeService, s setting) {
+	t.Helper()
+	private := s.privatePorts()
+	for _, entry := range svc.Ports {
+		p, err := parseComposePort(entry)
+		if err != nil {
+			t.Errorf("%s: %v", where, err)
+			continue
+		}
+		for port, flag := range private {
+			n, _ := strconv.Atoi(port)
+			if p.publishes(n) && !p.loopback() {
+				t.Errorf("%s: ports %q publishes livestream %s's --%s on every interface of the host: bind it to 127.0.0.1 (\"127.0.0.1:%s:%s\")",
+					where, entry, s.role.name, flag, port, port)
+			}
+		}
+	}
+}
+
+// TestComposeImagesPinned: every image pulled from a registry is pinned to
+// a version or a digest (those built here from Dockerfile.build are the
+// source's own).
+func TestComposeImagesPinned(t *testing.T) {
+	services := loadCompose(t)
+	n := 0
+	for _, name := range keys(services) {
+		svc := services[name]
+		if svc.Build.Dockerfile != "" {
+			continue
+		}
+		n++
+		if err := pinned(svc.Image); err != nil {
+			t.Errorf("%s: %s: %v", composeFile, name, err)
+		}
+	}
+	if n == 0 {
+		t.Errorf("%s: no image pulled from a registry (Redis, the S3 server)", composeFile)
 	}
 }
 

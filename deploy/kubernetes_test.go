@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"path"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -31,22 +32,37 @@ type (
 		file       string    // where it was read
 		node       yaml.Node // the whole document, decoded again by kind
 	}
-	deployment struct {
+	// workload is a Deployment or a StatefulSet: what they share, and the
+	// StatefulSet's own serviceName and volumeClaimTemplates.
+	workload struct {
 		Spec struct {
-			Replicas *int `yaml:"replicas"`
-			Selector struct {
+			Replicas    *int   `yaml:"replicas"`
+			ServiceName string `yaml:"serviceName"`
+			Selector    struct {
 				MatchLabels map[string]string `yaml:"matchLabels"`
 			} `yaml:"selector"`
 			Template struct {
 				Metadata meta `yaml:"metadata"`
 				Spec     struct {
 					TerminationGracePeriodSeconds *int        `yaml:"terminationGracePeriodSeconds"`
+					InitContainers                []container `yaml:"initContainers"`
 					Containers                    []container `yaml:"containers"`
 					Volumes                       []struct {
 						Name string `yaml:"name"`
 					} `yaml:"volumes"`
 				} `yaml:"spec"`
 			} `yaml:"template"`
+			VolumeClaimTemplates []claim `yaml:"volumeClaimTemplates"`
+		} `yaml:"spec"`
+	}
+	// claim is a StatefulSet's volumeClaimTemplate.
+	claim struct {
+		Metadata meta `yaml:"metadata"`
+		Spec     struct {
+			AccessModes []string `yaml:"accessModes"`
+			Resources   struct {
+				Requests map[string]string `yaml:"requests"`
+			} `yaml:"resources"`
 		} `yaml:"spec"`
 	}
 	container struct {
@@ -98,10 +114,11 @@ type (
 	}
 	service struct {
 		Spec struct {
-			Type      string            `yaml:"type"`
-			ClusterIP string            `yaml:"clusterIP"`
-			Selector  map[string]string `yaml:"selector"`
-			Ports     []struct {
+			Type        string            `yaml:"type"`
+			ClusterIP   string            `yaml:"clusterIP"`
+			ExternalIPs []string          `yaml:"externalIPs"`
+			Selector    map[string]string `yaml:"selector"`
+			Ports       []struct {
 				Name       string    `yaml:"name"`
 				Port       int       `yaml:"port"`
 				TargetPort yaml.Node `yaml:"targetPort"`
@@ -266,19 +283,58 @@ func mergeMaps(ms ...map[string]string) map[string]string {
 	return out
 }
 
-// TestKubernetesContainers: each Deployment runs a real role of the
-// binary, with flags and LIVESTREAM_* variables that role has; the Redis
-// URL and S3 credentials come from Secrets; readiness and liveness probes
-// ask /healthz on the port the role serves it on, and every container port
-// is one the role listens on.
+// workloadKinds are the kinds that run the roles' pods.
+var workloadKinds = []string{"Deployment", "StatefulSet"}
+
+// runs is one Deployment or StatefulSet and its role.
+type runs struct {
+	kind, name, file string
+	w                workload
+	role             string            // its container's first argument
+	ports            map[string]int    // container port name → number
+	setting          setting           // its container's configuration
+	fromSecret       map[string]string // variable → the Secret it comes from
+}
+
+// workloads are the cluster's Deployments and StatefulSets, in a stable
+// order, with their single container's configuration.
+func (c cluster) workloads(t *testing.T) []runs {
+	t.Helper()
+	var out []runs
+	for _, kind := range workloadKinds {
+		for _, name := range keys(c[kind]) {
+			r := runs{kind: kind, name: name, file: c[kind][name].file, ports: map[string]int{}}
+			c.decode(t, kind, name, &r.w)
+			for _, k := range r.w.Spec.Template.Spec.Containers {
+				if len(k.Args) > 0 {
+					r.role = k.Args[0]
+				}
+				for _, cp := range k.Ports {
+					r.ports[cp.Name] = cp.ContainerPort
+				}
+			}
+			if len(r.w.Spec.Template.Spec.Containers) == 1 && roles[r.role] != nil {
+				r.setting, r.fromSecret = containerSetting(t, c, r.where(), r.w.Spec.Template.Spec.Containers[0])
+			}
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+func (r runs) where() string { return r.file + ": " + r.kind + " " + r.name }
+
+// TestKubernetesContainers: each Deployment or StatefulSet runs a real
+// role of the binary, with flags and LIVESTREAM_* variables that role has;
+// the Redis URL, the admin token and the S3 credentials come from Secrets;
+// readiness and liveness probes ask /healthz on the port the role serves
+// it on, and every container port is one the role listens on.
 func TestKubernetesContainers(t *testing.T) {
 	needRoles(t)
 	c := loadCluster(t)
 	seen := map[string]bool{}
-	for name, o := range c["Deployment"] {
-		var d deployment
-		c.decode(t, "Deployment", name, &d)
-		where := o.file + ": Deployment " + name
+	for _, r := range c.workloads(t) {
+		d, where := r.w, r.where()
 		tmpl := d.Spec.Template
 		if len(d.Spec.Selector.MatchLabels) == 0 || !selects(d.Spec.Selector.MatchLabels, tmpl.Metadata.Labels) {
 			t.Errorf("%s: selector %v does not select its pods' labels %v", where, d.Spec.Selector.MatchLabels, tmpl.Metadata.Labels)
@@ -292,15 +348,22 @@ func TestKubernetesContainers(t *testing.T) {
 		if img, _, _ := strings.Cut(k.Image, ":"); img != "livestream" {
 			t.Errorf("%s: image %q: want livestream (kustomization.yaml's images: sets the registry and tag)", where, k.Image)
 		}
-		s, fromSecret := containerSetting(t, c, where, k)
+		s, fromSecret := r.setting, r.fromSecret
 		if s.role == nil {
+			t.Errorf("%s: args %v: want a role first, one of %v", where, k.Args, keys(roles))
 			continue
 		}
 		seen[s.role.name] = true
 		s.check(t, where)
 
-		if fromSecret["LIVESTREAM_REDIS_URL"] == "" {
-			t.Errorf("%s: LIVESTREAM_REDIS_URL: want it from a Secret (it holds the password)", where)
+		_, admin := s.value("admin-addr")
+		for _, f := range s.role.secrets {
+			v := envName(f)
+			_, given := s.env[v]
+			needed := f == "redis-url" || f == "admin-token" && admin
+			if (given || needed) && fromSecret[v] == "" {
+				t.Errorf("%s: %s: want it from a Secret (it is one)", where, v)
+			}
 		}
 		if s.role.name != "proxy" && s.env["LIVESTREAM_S3_BUCKET"] != "" {
 			for _, v := range []string{"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"} {
@@ -316,12 +379,10 @@ func TestKubernetesContainers(t *testing.T) {
 				listening[p] = true
 			}
 		}
-		ports := map[string]int{} // port name → number
 		for _, p := range k.Ports {
 			if !listening[strconv.Itoa(p.ContainerPort)] {
 				t.Errorf("%s: containerPort %d (%s): livestream %s listens on %v", where, p.ContainerPort, p.Name, s.role.name, keys(listening))
 			}
-			ports[p.Name] = p.ContainerPort
 		}
 		healthPort := s.listenPort(t, where, s.role.health)
 		for kind, p := range map[string]*probe{"readinessProbe": k.ReadinessProbe, "livenessProbe": k.LivenessProbe} {
@@ -332,42 +393,91 @@ func TestKubernetesContainers(t *testing.T) {
 			if p.HTTPGet.Path != "/healthz" {
 				t.Errorf("%s: %s path %q: want /healthz", where, kind, p.HTTPGet.Path)
 			}
-			if got := portNumber(p.HTTPGet.Port, ports); strconv.Itoa(got) != healthPort {
+			if got := portNumber(p.HTTPGet.Port, r.ports); strconv.Itoa(got) != healthPort {
 				t.Errorf("%s: %s port %q is %d: /healthz is on --%s's port %s", where, kind, p.HTTPGet.Port.Value, got, s.role.health, healthPort)
 			}
 		}
-		for _, r := range []string{"cpu", "memory"} {
-			if k.Resources.Requests[r] == "" || k.Resources.Limits[r] == "" {
-				t.Errorf("%s: resources: want requests and limits of %s", where, r)
+		for _, res := range []string{"cpu", "memory"} {
+			if k.Resources.Requests[res] == "" || k.Resources.Limits[res] == "" {
+				t.Errorf("%s: resources: want requests and limits of %s", where, res)
 			}
 		}
 		if tmpl.Spec.TerminationGracePeriodSeconds == nil {
 			t.Errorf("%s: no terminationGracePeriodSeconds", where)
 		}
 		for _, m := range k.VolumeMounts {
-			if !slices.ContainsFunc(tmpl.Spec.Volumes, func(v struct {
-				Name string `yaml:"name"`
-			}) bool {
-				return v.Name == m.Name
-			}) {
-				t.Errorf("%s: volumeMount %s: no such volume", where, m.Name)
+			if !slices.Contains(volumeNames(d), m.Name) {
+				t.Errorf("%s: volumeMount %s: no such volume or volumeClaimTemplate", where, m.Name)
 			}
 		}
 		if s.role.name == "server" {
-			checkServer(t, where, d, k, s)
+			checkServer(t, where, r, k, s)
 		}
 	}
 	for r := range roles {
 		if !seen[r] {
-			t.Errorf("no Deployment runs livestream %s", r)
+			t.Errorf("no Deployment or StatefulSet runs livestream %s", r)
 		}
 	}
 }
 
-// checkServer: a server advertises its pod IP and internal port, asks a
-// core per stream it takes, and has time to end its streams on SIGTERM.
-func checkServer(t *testing.T, where string, d deployment, k container, s setting) {
+// volumeNames are the pod's volumes and the StatefulSet's claims.
+func volumeNames(d workload) []string {
+	var out []string
+	for _, v := range d.Spec.Template.Spec.Volumes {
+		out = append(out, v.Name)
+	}
+	for _, v := range d.Spec.VolumeClaimTemplates {
+		out = append(out, v.Metadata.Name)
+	}
+	return out
+}
+
+// checkServer: a server is a StatefulSet whose data directory (and spool,
+// if elsewhere) is on a volume of its own that outlives the pod; it
+// advertises its pod IP and internal port, asks a core per stream it
+// takes, and has time to end its streams on SIGTERM.
+func checkServer(t *testing.T, where string, r runs, k container, s setting) {
 	t.Helper()
+	d := r.w
+	if r.kind != "StatefulSet" {
+		t.Errorf("%s: a %s: want a StatefulSet, whose volumeClaimTemplates keep the recordings' spool across a pod's deletion", where, r.kind)
+	}
+	dataDir, ok := s.value("data-dir")
+	if !ok || !path.IsAbs(dataDir) {
+		t.Errorf("%s: --data-dir %q: want an absolute path on the claimed volume (the default ./data is relative to the image's workdir)", where, dataDir)
+	}
+	dirs := map[string]string{"data-dir": dataDir}
+	if spool, ok := s.value("spool-dir"); ok {
+		dirs["spool-dir"] = spool
+	}
+	for flag, dir := range dirs {
+		if dir == "" {
+			continue
+		}
+		mount := ""
+		for _, m := range k.VolumeMounts {
+			if within(dir, m.MountPath) && len(m.MountPath) >= len(mount) {
+				mount = m.MountPath // the deepest mount holding dir wins
+			}
+		}
+		name := ""
+		for _, m := range k.VolumeMounts {
+			if m.MountPath == mount {
+				name = m.Name
+			}
+		}
+		i := slices.IndexFunc(d.Spec.VolumeClaimTemplates, func(v claim) bool { return v.Metadata.Name == name })
+		switch {
+		case mount == "":
+			t.Errorf("%s: --%s %s is on no volume: the container's file system (read-only) is lost with the pod", where, flag, dir)
+		case i < 0:
+			t.Errorf("%s: --%s %s is on volume %s, mounted at %s, which is no volumeClaimTemplate: it is lost with the pod", where, flag, dir, name, mount)
+		case d.Spec.VolumeClaimTemplates[i].Spec.Resources.Requests["storage"] == "":
+			t.Errorf("%s: volumeClaimTemplate %s requests no storage", where, name)
+		}
+	}
+
 	internal := s.listenPort(t, where, "internal-http-addr")
 	podIP := -1
 	for i, e := range k.Env {
@@ -400,6 +510,12 @@ func checkServer(t *testing.T, where string, d deployment, k container, s settin
 	}
 }
 
+// within reports whether the absolute path dir is mount or below it.
+func within(dir, mount string) bool {
+	dir, mount = path.Clean(dir), path.Clean(mount)
+	return dir == mount || strings.HasPrefix(dir, strings.TrimSuffix(mount, "/")+"/")
+}
+
 // cpuCores parses a CPU quantity ("2", "500m"); 0 if it cannot.
 func cpuCores(q string) float64 {
 	if m, ok := strings.CutSuffix(q, "m"); ok {
@@ -429,34 +545,20 @@ func selects(selector, labels map[string]string) bool {
 	return true
 }
 
+// externalTypes are the Service types that reach outside the cluster.
+var externalTypes = map[string]bool{"LoadBalancer": true, "NodePort": true}
+
 // TestKubernetesServices: each Service selects the pods of exactly one
-// Deployment and targets ports its container declares: the proxies' is a
-// LoadBalancer on 1935, the origins' a LoadBalancer on 80 to their HTTP
-// port, the servers' headless. The autoscaler scales the servers on CPU.
+// Deployment or StatefulSet and targets ports its container declares: the
+// proxies' is a LoadBalancer on 1935, the origins' a LoadBalancer on 80 to
+// their HTTP port, the servers' the headless Service their StatefulSet
+// names. No Service that reaches outside the cluster exposes a private
+// port (the origins' admin API, the servers' internal HLS), and a ClusterIP
+// Service exposes the origins' admin API. The autoscaler scales the
+// servers' StatefulSet on CPU.
 func TestKubernetesServices(t *testing.T) {
 	c := loadCluster(t)
-	type pods struct {
-		deployment string
-		role       string
-		ports      map[string]int
-	}
-	var all []pods
-	labels := map[string]map[string]string{}
-	for name := range c["Deployment"] {
-		var d deployment
-		c.decode(t, "Deployment", name, &d)
-		p := pods{deployment: name, ports: map[string]int{}}
-		for _, k := range d.Spec.Template.Spec.Containers {
-			if len(k.Args) > 0 {
-				p.role = k.Args[0]
-			}
-			for _, cp := range k.Ports {
-				p.ports[cp.Name] = cp.ContainerPort
-			}
-		}
-		all = append(all, p)
-		labels[name] = d.Spec.Template.Metadata.Labels
-	}
+	all := c.workloads(t)
 	want := map[string]struct {
 		typ      string
 		headless bool
@@ -468,52 +570,75 @@ func TestKubernetesServices(t *testing.T) {
 		"server": {headless: true},
 	}
 	served := map[string]bool{}
-	for name, o := range c["Service"] {
+	privateServed := map[string]bool{} // "role --flag" exposed by a ClusterIP Service
+	for _, name := range keys(c["Service"]) {
+		o := c["Service"][name]
 		var s service
 		c.decode(t, "Service", name, &s)
 		where := o.file + ": Service " + name
-		var matched []pods
-		for _, p := range all {
-			if len(s.Spec.Selector) > 0 && selects(s.Spec.Selector, labels[p.deployment]) {
-				matched = append(matched, p)
+		var matched []runs
+		for _, r := range all {
+			if len(s.Spec.Selector) > 0 && selects(s.Spec.Selector, r.w.Spec.Template.Metadata.Labels) {
+				matched = append(matched, r)
 			}
 		}
 		if len(matched) != 1 {
-			t.Errorf("%s: selector %v selects the pods of %d Deployments, want 1", where, s.Spec.Selector, len(matched))
+			t.Errorf("%s: selector %v selects the pods of %d Deployments and StatefulSets, want 1", where, s.Spec.Selector, len(matched))
 			continue
 		}
-		p := matched[0]
-		served[p.role] = true
-		w, ok := want[p.role]
-		if !ok {
-			continue
+		r := matched[0]
+		external := externalTypes[s.Spec.Type] || len(s.Spec.ExternalIPs) > 0
+		private := map[string]string{}
+		if r.setting.role != nil {
+			private = r.setting.privatePorts()
 		}
-		if w.typ != "" && s.Spec.Type != w.typ {
-			t.Errorf("%s: type %q, want %s", where, s.Spec.Type, w.typ)
-		}
-		if w.headless && s.Spec.ClusterIP != "None" {
-			t.Errorf("%s: clusterIP %q: want None (headless)", where, s.Spec.ClusterIP)
-		}
+		w := want[r.role]
+		isWanted := (w.typ == "" || s.Spec.Type == w.typ) && (!w.headless || s.Spec.ClusterIP == "None")
 		found := w.port == 0
 		for _, sp := range s.Spec.Ports {
-			target := portNumber(sp.TargetPort, p.ports)
+			target := portNumber(sp.TargetPort, r.ports)
 			if sp.TargetPort.Value == "" {
 				target = sp.Port
 			}
-			if !slices.Contains(mapValues(p.ports), target) {
-				t.Errorf("%s: port %d targets %q, which the pods of %s do not declare", where, sp.Port, sp.TargetPort.Value, p.deployment)
+			if !slices.Contains(mapValues(r.ports), target) {
+				t.Errorf("%s: port %d targets %q, which the pods of %s do not declare", where, sp.Port, sp.TargetPort.Value, r.name)
+			}
+			if flag, ok := private[strconv.Itoa(target)]; ok {
+				if external {
+					t.Errorf("%s: a %s Service exposes port %d, livestream %s's --%s, outside the cluster: give it a ClusterIP Service of its own", where, s.Spec.Type, target, r.role, flag)
+				} else {
+					privateServed[r.role+" --"+flag] = true
+				}
 			}
 			if sp.Port == w.port && target == w.target {
 				found = true
 			}
 		}
-		if !found {
-			t.Errorf("%s: want port %d to the pods' %d", where, w.port, w.target)
+		if isWanted && found {
+			served[r.role] = true
+		}
+		if r.w.Spec.ServiceName == name && s.Spec.ClusterIP != "None" {
+			t.Errorf("%s: the serviceName of StatefulSet %s: clusterIP %q, want None (headless)", where, r.name, s.Spec.ClusterIP)
 		}
 	}
-	for r := range want {
-		if !served[r] {
-			t.Errorf("no Service selects the %s pods", r)
+	for role, w := range want {
+		if served[role] {
+			continue
+		}
+		if w.headless {
+			t.Errorf("no headless Service (clusterIP: None) selects the %s pods", role)
+		} else {
+			t.Errorf("no %s Service selects the %s pods with port %d to their %d", w.typ, role, w.port, w.target)
+		}
+	}
+	for _, r := range all {
+		if r.kind == "StatefulSet" && c["Service"][r.w.Spec.ServiceName] == nil {
+			t.Errorf("%s: serviceName %q: no such Service", r.where(), r.w.Spec.ServiceName)
+		}
+		if r.role == "origin" && r.setting.role != nil {
+			if _, ok := r.setting.value("admin-addr"); ok && !privateServed["origin --admin-addr"] {
+				t.Errorf("%s: serves the admin API (--admin-addr), which no ClusterIP Service exposes", r.where())
+			}
 		}
 	}
 
@@ -525,9 +650,9 @@ func TestKubernetesServices(t *testing.T) {
 		c.decode(t, "HorizontalPodAutoscaler", name, &h)
 		where := o.file + ": HorizontalPodAutoscaler " + name
 		ref := h.Spec.ScaleTargetRef
-		i := slices.IndexFunc(all, func(p pods) bool { return p.deployment == ref.Name })
-		if ref.Kind != "Deployment" || i < 0 {
-			t.Errorf("%s: scales %s %s: no such Deployment", where, ref.Kind, ref.Name)
+		i := slices.IndexFunc(all, func(r runs) bool { return r.kind == ref.Kind && r.name == ref.Name })
+		if i < 0 {
+			t.Errorf("%s: scales %s %s: no such Deployment or StatefulSet", where, ref.Kind, ref.Name)
 		} else if all[i].role != "server" {
 			t.Errorf("%s: scales livestream %s, want server (the CPU-heavy role)", where, all[i].role)
 		}
@@ -537,6 +662,50 @@ func TestKubernetesServices(t *testing.T) {
 		if h.Spec.MinReplicas < 1 || h.Spec.MaxReplicas < h.Spec.MinReplicas {
 			t.Errorf("%s: replicas %d..%d", where, h.Spec.MinReplicas, h.Spec.MaxReplicas)
 		}
+	}
+}
+
+// TestKubernetesImagesPinned: every container runs an image pinned to a
+// version or a digest once kustomization.yaml's images: are applied, as
+// kustomize applies them.
+func TestKubernetesImagesPinned(t *testing.T) {
+	c := loadCluster(t)
+	var kust struct {
+		Images []struct {
+			Name    string `yaml:"name"`
+			NewName string `yaml:"newName"`
+			NewTag  string `yaml:"newTag"`
+			Digest  string `yaml:"digest"`
+		} `yaml:"images"`
+	}
+	decodeFile(t, filepath.Join(kubeDir, "kustomization.yaml"), &kust)
+	n := 0
+	for _, r := range c.workloads(t) {
+		spec := r.w.Spec.Template.Spec
+		for _, k := range append(slices.Clone(spec.InitContainers), spec.Containers...) {
+			img := parseImage(k.Image)
+			for _, ki := range kust.Images {
+				if ki.Name != img.name {
+					continue
+				}
+				if ki.NewName != "" {
+					img.name = ki.NewName
+				}
+				if ki.NewTag != "" {
+					img.tag = ki.NewTag
+				}
+				if ki.Digest != "" {
+					img.digest = ki.Digest
+				}
+			}
+			n++
+			if err := pinned(img.String()); err != nil {
+				t.Errorf("%s container %s: %v (the image %q with kustomization.yaml's images:)", r.where(), k.Name, err, k.Image)
+			}
+		}
+	}
+	if n == 0 {
+		t.Error("no container")
 	}
 }
 
@@ -603,6 +772,6 @@ func TestKustomizeBuild(t *testing.T) {
 		}
 	}
 	if n < 10 {
-		t.Errorf("kubectl kustomize rendered %d objects, want the 13 of the manifests", n)
+		t.Errorf("kubectl kustomize rendered %d objects, want the 15 of the manifests", n)
 	}
 }

@@ -16,21 +16,30 @@ import (
 )
 
 // role is what a deployment file may use of one livestream role: the flags
-// its help lists, which of them are listen addresses, and which one
-// serves /healthz.
+// its help lists, which of them are listen addresses, which one serves
+// /healthz, and which listeners must stay inside the cluster.
 type role struct {
 	name    string
 	flags   map[string]bool
 	listens []string // flags holding a listen address
 	health  string   // the listen flag serving /healthz
+	// private are the listen flags whose port no load balancer, node port
+	// or host port may expose: the admin API, the servers' internal HLS.
+	private []string
+	// secrets are the flags whose value is a secret: given by a Secret or
+	// the environment, never written in a file.
+	secrets []string
 }
 
 // roles are the cluster's roles, with their listeners as cmd/livestream
 // wires them; their flags come from the built binary's help.
 var roles = map[string]*role{
-	"proxy":  {name: "proxy", listens: []string{"rtmp-addr", "health-addr"}, health: "health-addr"},
-	"server": {name: "server", listens: []string{"rtmp-addr", "internal-http-addr"}, health: "internal-http-addr"},
-	"origin": {name: "origin", listens: []string{"http-addr"}, health: "http-addr"},
+	"proxy": {name: "proxy", listens: []string{"rtmp-addr", "health-addr"}, health: "health-addr",
+		secrets: []string{"redis-url"}},
+	"server": {name: "server", listens: []string{"rtmp-addr", "internal-http-addr"}, health: "internal-http-addr",
+		private: []string{"internal-http-addr"}, secrets: []string{"redis-url"}},
+	"origin": {name: "origin", listens: []string{"http-addr", "admin-addr"}, health: "http-addr",
+		private: []string{"admin-addr"}, secrets: []string{"redis-url", "admin-token"}},
 }
 
 // nonFlagEnv are the variables a container may set that are not a
@@ -104,7 +113,8 @@ type setting struct {
 	env  map[string]string
 }
 
-// check reports every argument or variable the role does not have.
+// check reports every argument or variable the role does not have, and
+// every secret given as an argument (which `ps` shows).
 func (s setting) check(t *testing.T, where string) {
 	t.Helper()
 	for _, a := range s.args {
@@ -116,6 +126,9 @@ func (s setting) check(t *testing.T, where string) {
 		name, _, _ = strings.Cut(name, "=")
 		if !s.role.flags[name] {
 			t.Errorf("%s: livestream %s has no flag --%s", where, s.role.name, name)
+		}
+		if slices.Contains(s.role.secrets, name) {
+			t.Errorf("%s: --%s is a secret: give it as %s from a Secret or the environment, not an argument", where, name, envName(name))
 		}
 	}
 	for name := range s.env {
@@ -136,8 +149,26 @@ func (s setting) value(flag string) (string, bool) {
 			return v, true
 		}
 	}
-	v, ok := s.env["LIVESTREAM_"+strings.ToUpper(strings.ReplaceAll(flag, "-", "_"))]
+	v, ok := s.env[envName(flag)]
 	return v, ok
+}
+
+// envName is the LIVESTREAM_<FLAG> variable of flag.
+func envName(flag string) string {
+	return "LIVESTREAM_" + strings.ToUpper(strings.ReplaceAll(flag, "-", "_"))
+}
+
+// privatePorts are the ports of the role's private listeners that s sets.
+func (s setting) privatePorts() map[string]string {
+	out := map[string]string{} // port → flag
+	for _, f := range s.role.private {
+		if v, ok := s.value(f); ok {
+			if _, port, err := net.SplitHostPort(v); err == nil && port != "" {
+				out[port] = f
+			}
+		}
+	}
+	return out
 }
 
 // listenPort is the port of a listen flag, which the file must set (the

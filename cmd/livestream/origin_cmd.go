@@ -23,6 +23,7 @@ import (
 
 const originUsage = `Usage: livestream origin --redis-url URL [--config FILE] [--http-addr :8080]
                          [--cache-bytes 512MiB] [--record-dir DIR | --s3-bucket BUCKET …]
+                         [--admin-addr ADDR --admin-token TOKEN]
 
 Runs an HTTP front door of a cluster for viewers: /hls/PLAYBACK_ID/… is
 fetched from the server that holds the live stream (found through its live
@@ -34,8 +35,16 @@ servers record to (--record=false: none); /watch/PLAYBACK_ID the player
 page; /healthz and /metrics. An origin keeps no state: run as many as
 needed behind one name.
 
-The Redis URL may hold a password: give it as LIVESTREAM_REDIS_URL rather
-than a flag. Every flag also reads LIVESTREAM_<FLAG> from the environment.
+With --admin-addr it also serves the admin API of "livestream serve"
+(channels, stream keys, relay destinations, recordings; /api/streams lists
+the cluster's live streams) on that address, over the cluster's Redis. Keep
+the address private (a port of its own, never the viewers' load balancer);
+its bearer token (--admin-token, at least 16 characters) is required and
+never logged.
+
+The Redis URL may hold a password, and the admin token is one: give them as
+LIVESTREAM_REDIS_URL and LIVESTREAM_ADMIN_TOKEN rather than flags. Every
+flag also reads LIVESTREAM_<FLAG> from the environment.
 `
 
 func runOrigin(args []string, stdout, stderr io.Writer) int {
@@ -44,6 +53,9 @@ func runOrigin(args []string, stdout, stderr io.Writer) int {
 	var f roleFlags
 	f.register(fs)
 	httpAddr := fs.String("http-addr", "", "HTTP listen `address` for viewers (default :8080)")
+	var admin OriginAdmin
+	fs.StringVar(&admin.Addr, "admin-addr", "", "admin API listen `address`, private to the cluster (default: no admin API)")
+	fs.StringVar(&admin.Token, "admin-token", "", "admin API bearer `token`, required with --admin-addr (prefer LIVESTREAM_ADMIN_TOKEN)")
 	recordOverride := recordFlags(fs)
 	clusterOverride := clusterFlags(fs, false)
 	fs.Usage = func() { fmt.Fprint(stderr, originUsage); fs.PrintDefaults() }
@@ -60,18 +72,26 @@ func runOrigin(args []string, stdout, stderr io.Writer) int {
 		}
 		return code
 	}
+	if admin.Token == "" {
+		admin.Token = cfg.Serve.AdminToken
+	}
+	if err := admin.validate(); err != nil {
+		fmt.Fprintf(stderr, "livestream: origin: %v\n", err)
+		return 2
+	}
 	log := newLogger(stderr, cfg.Serve)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := clusterOrigin(ctx, cfg, log); err != nil {
+	if err := clusterOrigin(ctx, cfg, admin, log); err != nil {
 		log.Error("origin failed", "err", err)
 		return 1
 	}
 	return 0
 }
 
-// clusterOrigin runs the origin role until ctx is done.
-func clusterOrigin(ctx context.Context, cfg Config, log *slog.Logger) error {
+// clusterOrigin runs the origin role, and its admin API when admin.Addr
+// is set, until ctx is done.
+func clusterOrigin(ctx context.Context, cfg Config, admin OriginAdmin, log *slog.Logger) error {
 	sc, cc := cfg.Serve, cfg.Cluster
 	openCtx, cancel := context.WithTimeout(ctx, redisOpenTimeout)
 	reg, err := registry.OpenRedis(openCtx, sc.RedisURL)
@@ -84,9 +104,9 @@ func clusterOrigin(ctx context.Context, cfg Config, log *slog.Logger) error {
 		Options:    origin.Options{Logger: log.With("component", "origin")},
 		CacheBytes: int64(cc.CacheBytes),
 	}
+	var rec *recording
 	if rc := sc.RecordConfig; rc.Record == nil || *rc.Record {
-		rec, err := openRecordings(ctx, sc)
-		if err != nil {
+		if rec, err = openRecordings(ctx, sc); err != nil {
 			return err
 		}
 		opts.VOD = rec.vod
@@ -94,8 +114,20 @@ func clusterOrigin(ctx context.Context, cfg Config, log *slog.Logger) error {
 	cluster := origin.NewCluster(registryRouter(reg), opts)
 	defer cluster.Close()
 
+	var adminSrv *http.Server
+	var adminLn net.Listener
+	if admin.Addr != "" {
+		var release func()
+		if adminSrv, adminLn, release, err = originAdminServer(admin, reg, rec, sc.DataDir, log); err != nil {
+			return err
+		}
+		defer release()
+	}
 	ln, err := net.Listen("tcp", sc.HTTPAddr)
 	if err != nil {
+		if adminLn != nil {
+			adminLn.Close()
+		}
 		return fmt.Errorf("HTTP listener: %w", err)
 	}
 	metrics := prometheus.NewRegistry()
@@ -106,9 +138,15 @@ func clusterOrigin(ctx context.Context, cfg Config, log *slog.Logger) error {
 	mux.HandleFunc("GET /healthz", healthz)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(metrics, promhttp.HandlerOpts{}))
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
-	errc := make(chan error, 1)
+	errc := make(chan error, 2)
 	go func() { errc <- serveErr("HTTP", srv.Serve(ln)) }()
-	log.Info("livestream origin running", "version", version, "http", ln.Addr().String(), "cache_bytes", cc.CacheBytes.String(), "vod", opts.VOD != nil)
+	adminAt := "" // the token is never logged
+	if adminSrv != nil {
+		adminAt = adminLn.Addr().String()
+		go func() { errc <- serveErr("admin", adminSrv.Serve(adminLn)) }()
+	}
+	log.Info("livestream origin running", "version", version, "http", ln.Addr().String(), "admin", adminAt,
+		"cache_bytes", cc.CacheBytes.String(), "vod", opts.VOD != nil)
 
 	var runErr error
 	select {
@@ -119,6 +157,9 @@ func clusterOrigin(ctx context.Context, cfg Config, log *slog.Logger) error {
 	shutCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	srv.Shutdown(shutCtx)
+	if adminSrv != nil {
+		adminSrv.Shutdown(shutCtx)
+	}
 	log.Info("stopped")
 	return runErr
 }
