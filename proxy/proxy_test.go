@@ -509,3 +509,38 @@ func TestServeRejectsBadConfig(t *testing.T) {
 		}
 	}
 }
+
+// TestHalfCloseTimeout: after the publisher has finished, a server that
+// never closes its side is given Config.HalfCloseTimeout, then both
+// connections are closed.
+func TestHalfCloseTimeout(t *testing.T) {
+	t.Cleanup(testenv.CheckGoroutines(t))
+	release := make(chan struct{})
+	srv := fakeServer(t, func(c net.Conn) {
+		if br, err := serveFakeRTMP(c); err == nil {
+			io.Copy(io.Discard, br) // reads to EOF, never closes its side
+			<-release
+		}
+	})
+	t.Cleanup(func() { close(release) }) // before fakeServer's own cleanup
+	p, addr := startProxy(t, Config{Servers: fixedServers(registry.ServerInfo{ID: "a", RTMPAddr: srv}), HalfCloseTimeout: 200 * time.Millisecond})
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if err := publishFake(c, goodKey); err != nil {
+		t.Fatal(err)
+	}
+	c.Write([]byte("media"))
+	start := time.Now()
+	c.(*net.TCPConn).CloseWrite()
+	c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if _, err := io.ReadAll(c); err != nil {
+		t.Errorf("publisher's read after its half-close: %v, want EOF", err)
+	}
+	if d := time.Since(start); d > 3*time.Second {
+		t.Errorf("half-open connection closed after %v, want about 200 ms", d)
+	}
+	testenv.WaitFor(t, 5*time.Second, func() bool { return p.Stats().Active == 0 }, "the connection to end")
+}
