@@ -22,9 +22,11 @@ const (
 )
 
 // closeTimeout bounds Close: the goodbye (FCUnpublish, deleteStream) gets
-// unpublishTimeout of it, and then the connection is cut.
+// unpublishTimeout of it, and then the connection is cut. A live relay
+// gets flushTimeout more, to send what is still queued.
 const (
 	closeTimeout     = 2 * time.Second
+	flushTimeout     = time.Second
 	unpublishTimeout = time.Second
 )
 
@@ -247,12 +249,18 @@ func (r *Relay) drop(n int64) {
 	}
 }
 
-// Close stops the relay: when connected it says goodbye (FCUnpublish,
-// deleteStream) and closes the connection. It returns within about 2 s.
-// Packets still queued are not sent.
+// Close stops the relay: when live it sends the packets still queued
+// (for up to 1 s), says goodbye (FCUnpublish, deleteStream) and closes the
+// connection. It returns within about 2 s, 3 s when live.
 func (r *Relay) Close() {
+	r.mu.Lock()
+	timeout := closeTimeout
+	if r.state == Live {
+		timeout += flushTimeout
+	}
+	r.mu.Unlock()
 	r.closeOnce.Do(func() { close(r.stop) })
-	t := time.NewTimer(closeTimeout)
+	t := time.NewTimer(timeout)
 	defer t.Stop()
 	select {
 	case <-r.done:

@@ -389,3 +389,34 @@ func TestRelayRefusedPublish(t *testing.T) {
 	r.Close()
 	checkNoKey(t, &logs, r)
 }
+
+// TestCloseSendsTheTail: the last packets of a stream, written just
+// before Close, reach the destination rather than being cut.
+func TestCloseSendsTheTail(t *testing.T) {
+	t.Cleanup(testenv.CheckGoroutines(t))
+	src := newSource(t, 4)
+	n := startNginx(t, "", "")
+	r, err := Start(Config{Kind: "custom", URL: "rtmp://" + n.Addr + "/live/" + testKey, QueuePackets: 4096}, src.video, src.audio)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The first 2 s, sent; then the last 2 s at once, and Close.
+	half := len(src.packets) / 2
+	feed(t, r, src.packets[:half])
+	testenv.WaitFor(t, 15*time.Second, func() bool {
+		s := r.Status()
+		return s.State == Live && s.PacketsSent+s.Dropped == int64(half)
+	}, "the first half sent")
+	feed(t, r, src.packets[half:])
+	queued := int64(len(src.packets)) - r.Status().PacketsSent - r.Status().Dropped
+	r.Close()
+	st := r.Status()
+	if st.PacketsSent+st.Dropped != int64(len(src.packets)) || st.Dropped > 2 {
+		t.Errorf("after Close: %d sent, %d dropped of %d packets (%d were queued at Close)", st.PacketsSent, st.Dropped, len(src.packets), queued)
+	}
+	n.Stop(t)
+	_, _, d := probeDuration(t, n.recording(testKey))
+	if want := src.duration(); d < want-0.1 {
+		t.Errorf("recorded %.2f s of %.2f s: the tail was cut", d, want)
+	}
+}

@@ -204,6 +204,9 @@ func (r *Relay) send(sock *socket, cc *rtmp.ClientConn, stream *rtmp.Stream) err
 		var p *media.Packet
 		select {
 		case <-r.stop:
+			if started {
+				r.flush(w)
+			}
 			return errStopped
 		case <-idle.C:
 			if err := cc.LastError(); err != nil {
@@ -230,6 +233,32 @@ func (r *Relay) send(sock *socket, cc *rtmp.ClientConn, stream *rtmp.Stream) err
 		}
 		if err := w.packet(p); err != nil {
 			return err
+		}
+	}
+}
+
+// flush sends what is still queued when Close is called: the end of the
+// stream (its last packets, written just before Close) reaches the
+// destination rather than being cut. It gives up after flushTimeout, and
+// on the first error; Close cuts a destination that blocks the writes.
+func (r *Relay) flush(w *writer) {
+	deadline := time.Now().Add(flushTimeout)
+	for time.Now().Before(deadline) {
+		select {
+		case p := <-r.queue:
+			if err := w.packet(p); err != nil {
+				return
+			}
+		default:
+			return
+		}
+	}
+	for {
+		select {
+		case <-r.queue:
+			r.drop(1)
+		default:
+			return
 		}
 	}
 }
