@@ -27,15 +27,19 @@ type watchPage struct {
 	PlaybackID string
 	// Master is the master playlist's URL.
 	Master string
-	// RetryMillis is how often the page checks whether an offline stream
-	// has started.
+	// RetryMillis is about how often (the page adds jitter) the page
+	// checks whether a stream that is offline, or has ended, is live
+	// (again), while its tab is visible.
 	RetryMillis int64
 	// HLSJS, Script and Style are the versioned URLs of the assets.
 	HLSJS, Script, Style string
 }
 
 // serveWatch answers the watch page of any well-formed playback id, live or
-// not: the page shows "offline" and waits for the stream to start.
+// not: the page shows "offline" and waits for the stream to start, and
+// when the stream ends or goes away it waits for it to come back, playing
+// it again without a reload (creators reconnect all the time). The page
+// names nothing but the playback id's public URLs.
 func (h *Handler) serveWatch(w http.ResponseWriter, r *http.Request) {
 	pid := r.PathValue("pid")
 	if !validPlaybackID(pid) {
