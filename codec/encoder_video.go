@@ -20,7 +20,8 @@ type VideoEncoderConfig struct {
 	Preset, Profile           string
 	// GOP is the keyframe interval in frames; every GOP-th frame is an IDR,
 	// with scene-cut detection off and closed GOPs, so that renditions fed
-	// the same frames cut at the same PTS.
+	// the same frames cut at the same PTS. EncodeKeyframe starts a GOP
+	// early, and x264 counts the next GOP from there.
 	GOP int
 	// Threads is x264's thread count (0: x264's choice, 1.5 per core).
 	Threads int
@@ -80,6 +81,11 @@ func NewVideoEncoder(c VideoEncoderConfig) (_ *VideoEncoder, err error) {
 	set("threads", strconv.Itoa(c.Threads))
 	set("rc-lookahead", strconv.Itoa(c.Lookahead))
 	set("aud", "1")
+	// A picture typed I (EncodeKeyframe) is only a "keyframe" to x264: an
+	// IDR while GOPs are closed, as here, but a plain I-frame in an open
+	// GOP. forced-idr asks for an IDR outright, so that a forced keyframe
+	// is always one a player can start from, whatever the GOP flags.
+	set("forced-idr", "1")
 	if err == nil {
 		err = opts.Set("sc_threshold", "0", astiav.NewDictionaryFlags())
 	}
@@ -96,15 +102,30 @@ func NewVideoEncoder(c VideoEncoderConfig) (_ *VideoEncoder, err error) {
 }
 
 // Encode sends one picture and calls emit for every packet that becomes
-// available. f is not released: the encoder copies the picture, so the
-// caller releases f as soon as Encode returns.
+// available; x264 chooses the picture's type (an IDR every GOP frames). f is
+// not released: the encoder copies the picture, so the caller releases f as
+// soon as Encode returns.
 func (e *VideoEncoder) Encode(f *Frame, emit func(*media.Packet) error) error {
+	// A decoded frame carries its source picture type; libx264 would obey it
+	// and copy the source's GOP structure (the ffmpeg CLI resets it too).
+	return e.encode(f, astiav.PictureTypeNone, emit)
+}
+
+// EncodeKeyframe is Encode for a picture that must start a new GOP: x264
+// encodes it as an IDR, with SPS and PPS, whatever its frame count says.
+// This is how a caller keeps keyframes on a clock when pictures are dropped
+// before the encoder (the ffmpeg CLI's -force_key_frames).
+func (e *VideoEncoder) EncodeKeyframe(f *Frame, emit func(*media.Packet) error) error {
+	return e.encode(f, astiav.PictureTypeI, emit)
+}
+
+// encode sends f typed t (PictureTypeNone: x264's choice). The type is set
+// on the caller's reference only: clones of the picture keep their own.
+func (e *VideoEncoder) encode(f *Frame, t astiav.PictureType, emit func(*media.Packet) error) error {
 	if e.cc == nil {
 		return ErrClosed
 	}
-	// A decoded frame carries its source picture type; libx264 would obey it
-	// and copy the source's GOP structure (the ffmpeg CLI resets it too).
-	f.f.SetPictureType(astiav.PictureTypeNone)
+	f.f.SetPictureType(t)
 	if err := e.cc.SendFrame(f.f); err != nil {
 		return fmt.Errorf("encode %s frame: %w", e.name, err)
 	}

@@ -28,15 +28,19 @@ type TapConfig struct {
 	// Bitrate, MaxRate and BufSize (bit/s) drive x264's average bitrate
 	// with a VBV cap, what the platforms ask of a contribution stream.
 	Bitrate, MaxRate, BufSize int
-	// KeyframeInterval is the GOP length in time. Default 2 s.
+	// KeyframeInterval is the GOP length in time. Default 2 s. Keyframes
+	// are forced on the first picture at or past each multiple of it from
+	// the tap's first picture, so that dropped pictures never stretch a
+	// GOP (x264 counts GOPs in frames; Twitch wants them in seconds).
 	KeyframeInterval time.Duration
 	// Preset and Profile are x264's. Defaults: the graph's.
 	Preset, Profile string
 	// Queue is how many pictures may wait for the encoder; when it is full
 	// the picture is dropped and counted, so that a tap never slows the
-	// ladder. Default 30: a second at 30 fps of slack for x264's bursts
-	// and a busy machine (up to 41 MB of 720p pictures, held only while
-	// the encoder is behind).
+	// ladder, unless it is due to start a GOP: then the oldest queued
+	// picture that is not makes room, and keyframes stay on time. Default
+	// 30: a second at 30 fps of slack for x264's bursts and a busy machine
+	// (up to 41 MB of 720p pictures, held only while the encoder is behind).
 	Queue int
 	// Emit receives each encoded packet, from the tap's goroutine: H.264
 	// Annex B with an AUD and SPS/PPS before every IDR, timestamps on the
@@ -54,19 +58,27 @@ type Tap struct {
 	w, h    int
 	rate    media.Rational
 	gop     int
-	source  int // index of the rendition whose scaled frames it takes; -1: the decoder's
-	frames  chan *codec.Frame
+	source  int           // index of the rendition whose scaled frames it takes; -1: the decoder's
+	ready   chan struct{} // holds a token when a picture was queued (capacity 1)
 	eos     chan struct{} // closed when the graph's stages have ended
 	stop    chan struct{} // closed by Close
 	done    chan struct{} // closed when the goroutine returns
 	eosOnce sync.Once
 
-	mu     sync.Mutex // offer against Close
+	mu     sync.Mutex // offer against the encoder's take and Close
 	closed bool
-	dec    decimator // in offer: frames above the rate never take a slot
+	dec    decimator    // in offer: frames above the rate never take a slot
+	keys   keyClock     // in offer: which pictures start a GOP
+	queue  []tapPicture // oldest first, at most cfg.Queue; the tap owns each picture
 
 	encoded, dropped atomic.Int64
 	err              atomic.Pointer[error]
+}
+
+// tapPicture is a queued picture; key says x264 must make it an IDR.
+type tapPicture struct {
+	f   *codec.Frame
+	key bool
 }
 
 const defaultTapQueue = 30
@@ -99,14 +111,15 @@ func (g *Graph) AddTap(cfg TapConfig) (*Tap, error) {
 	}
 	t := &Tap{
 		g: g, cfg: cfg, w: p[0].OutWidth, h: p[0].OutHeight, rate: g.frameRate, source: -1,
-		frames: make(chan *codec.Frame, cfg.Queue),
-		eos:    make(chan struct{}), stop: make(chan struct{}), done: make(chan struct{}),
+		ready: make(chan struct{}, 1),
+		eos:   make(chan struct{}), stop: make(chan struct{}), done: make(chan struct{}),
 	}
 	if m := cfg.MaxFrameRate; m.Valid() && t.rate.Float() > m.Float() {
 		t.rate = m
 	}
 	t.gop = GOPFrames(cfg.KeyframeInterval, t.rate)
 	t.dec.interval = t.frameInterval()
+	t.keys = keyClock{interval: media.Ticks(cfg.KeyframeInterval), slack: t.frameTicks() / 4}
 	for i, r := range g.planned {
 		if r.OutWidth == t.w && r.OutHeight == t.h {
 			t.source = i
@@ -159,30 +172,55 @@ func (t *Tap) Close() {
 		t.g.removeTap(t)
 	}
 	<-t.done
-	for {
-		select {
-		case f := <-t.frames:
-			f.Release()
-		default:
-			return
-		}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for _, p := range t.queue {
+		p.f.Release()
 	}
+	t.queue = nil
 }
 
-// offer queues a reference to f without blocking; a full queue drops it.
+// offer queues a reference to f without blocking. A full queue drops it,
+// or, when f is due to start a GOP, the oldest queued picture that is not:
+// a keyframe that never reaches x264 would leave the GOP to x264's frame
+// count, longer by every picture dropped.
 func (t *Tap) offer(f *codec.Frame) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if t.closed || !t.dec.keep(f.PTS()) {
 		return
 	}
-	c := f.Clone()
-	select {
-	case t.frames <- c:
-	default:
-		c.Release()
+	key := t.keys.due(f.PTS())
+	if len(t.queue) >= t.cfg.Queue {
 		t.dropped.Add(1)
+		if !key {
+			return
+		}
+		i := max(slices.IndexFunc(t.queue, func(p tapPicture) bool { return !p.key }), 0)
+		t.queue[i].f.Release()
+		t.queue = slices.Delete(t.queue, i, i+1)
 	}
+	if key {
+		t.keys.start(f.PTS())
+	}
+	t.queue = append(t.queue, tapPicture{f: f.Clone(), key: key})
+	select {
+	case t.ready <- struct{}{}:
+	default: // the encoder has a token already and will find this picture
+	}
+}
+
+// take removes the oldest queued picture; the caller owns it.
+func (t *Tap) take() (tapPicture, bool) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if len(t.queue) == 0 {
+		return tapPicture{}, false
+	}
+	p := t.queue[0]
+	t.queue[0] = tapPicture{}
+	t.queue = t.queue[1:]
+	return p, true
 }
 
 // endOfStream tells the tap no more pictures will come.
@@ -206,7 +244,9 @@ func (t *Tap) encodeAll() error {
 	enc, err := codec.NewVideoEncoder(codec.VideoEncoderConfig{
 		Width: t.w, Height: t.h, FrameRate: t.rate,
 		Bitrate: t.cfg.Bitrate, MaxRate: t.cfg.MaxRate, BufSize: t.cfg.BufSize,
-		Preset: t.cfg.Preset, Profile: t.cfg.Profile, GOP: t.gop, Threads: 1,
+		// The forced keyframes come first; x264's own count, half a GOP
+		// later, is a safety net should the clock stand still.
+		Preset: t.cfg.Preset, Profile: t.cfg.Profile, GOP: t.gop + t.gop/2, Threads: 1,
 		Lookahead: Lookahead(t.g.cfg, true),
 	})
 	if err != nil {
@@ -224,31 +264,43 @@ func (t *Tap) encodeAll() error {
 		t.cfg.Emit(p)
 		return nil
 	}
-	encode := func(f *codec.Frame) error {
-		defer f.Release()
-		pic := f
-		if codec.NeedsScaling(f, t.w, t.h) {
-			s, err := scaler.Scale(f)
+	encode := func(p tapPicture) error {
+		defer p.f.Release()
+		pic := p.f
+		if codec.NeedsScaling(pic, t.w, t.h) {
+			s, err := scaler.Scale(pic)
 			if err != nil {
 				return err
 			}
 			defer s.Release()
 			pic = s
 		}
+		if p.key {
+			return enc.EncodeKeyframe(pic, emit)
+		}
 		return enc.Encode(pic, emit)
 	}
 	for {
-		select {
-		case f := <-t.frames:
-			if err := encode(f); err != nil {
+		if p, ok := t.take(); ok {
+			select {
+			case <-t.stop:
+				p.f.Release()
+				return context.Canceled
+			default:
+			}
+			if err := encode(p); err != nil {
 				return fmt.Errorf("tap %s: %w", t.cfg.Name, err)
 			}
+			continue
+		}
+		select {
+		case <-t.ready:
 		case <-t.stop:
 			return context.Canceled
 		case <-t.eos:
 			// Every offer came before eos: what is queued is the rest.
-			for len(t.frames) > 0 {
-				if err := encode(<-t.frames); err != nil {
+			for p, ok := t.take(); ok; p, ok = t.take() {
+				if err := encode(p); err != nil {
 					return fmt.Errorf("tap %s: %w", t.cfg.Name, err)
 				}
 			}
@@ -266,7 +318,41 @@ func (t *Tap) frameInterval() int64 {
 	if t.rate == t.g.frameRate {
 		return 0
 	}
+	return t.frameTicks()
+}
+
+// frameTicks is one output frame in media.ClockRate ticks.
+func (t *Tap) frameTicks() int64 {
 	return int64(media.ClockRate) * int64(t.rate.Den) / int64(t.rate.Num)
+}
+
+// keyClock puts keyframes on a clock, as the ffmpeg CLI's -force_key_frames
+// 'expr:gte(t,n_forced*2)' does: the first picture starts a GOP, then the
+// first at or past each multiple of interval after it. A picture up to
+// slack early counts as on time (RTMP's millisecond timestamps jitter). A
+// gap in the pictures keeps the grid: the next keyframe after it is the
+// first picture past the gap, the one after that back on a multiple.
+type keyClock struct {
+	interval, slack int64
+	next            int64 // the next keyframe time
+	started         bool
+}
+
+// due reports whether the picture at pts starts a GOP. The clock moves
+// only in start, when the picture is sure to reach the encoder.
+func (k *keyClock) due(pts int64) bool {
+	// A clock gone back more than an interval before the last keyframe (a
+	// source that restarts its timestamps) starts a new grid rather than
+	// waiting to catch up.
+	return !k.started || pts+k.slack >= k.next || pts+k.slack < k.next-2*k.interval
+}
+
+// start records that the picture at pts, which was due, starts a GOP.
+func (k *keyClock) start(pts int64) {
+	if !k.started || pts+k.slack < k.next-2*k.interval {
+		k.next, k.started = pts, true
+	}
+	k.next += (pts+k.slack-k.next)/k.interval*k.interval + k.interval
 }
 
 // decimator keeps one frame per interval: a frame is kept when it is at
