@@ -205,6 +205,7 @@ func (c *conn) OnConnect(_ uint32, cmd *message.NetConnectionConnect) (err error
 		// The app is not logged: a publisher who typed
 		// rtmp://HOST/STREAM_KEY would have its key there.
 		c.log.Warn("refused connect: wrong app", "want_app", c.srv.cfg.App)
+		c.srv.counters.wrongApp.Add(1)
 		return c.fail(fmt.Errorf("connect to an app other than %q: %w", c.srv.cfg.App, ErrUnauthorized))
 	}
 	return c.raiseChunkSize()
@@ -337,6 +338,7 @@ func (c *conn) OnClose() {
 		}
 		return
 	}
+	c.srv.counters.publishing.Add(-1) // before End, which a buggy Sink may panic in
 	c.pub.end(reason)
 	s := c.pub.stats
 	attrs := []any{"duration", time.Since(c.publishedAt).Round(time.Millisecond),

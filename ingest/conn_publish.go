@@ -48,12 +48,14 @@ func (c *conn) OnPublish(sc *rtmp.StreamContext, _ uint32, cmd *message.NetStrea
 	if err != nil {
 		desc := c.redact(err.Error())
 		c.log.Warn("publish refused by handler", "err", desc)
+		c.srv.counters.handler.Add(1)
 		c.sendStatus(sc.StreamID, message.NetStreamOnStatusCodePublishFailed, desc)
 		return c.fail(fmt.Errorf("handler refused publish: %s", desc))
 	}
 
 	now := time.Now()
-	c.pub = newPublish(sink, c.log, c.srv.cfg.StartTimeout, now)
+	c.pub = newPublish(sink, c.log, c.srv.cfg.StartTimeout, now, &c.srv.counters.dropped)
+	c.srv.counters.publishing.Add(1)
 	c.publishedAt = now
 	c.streamID = sc.StreamID
 	c.rw.authorize(c.srv.cfg.MaxMessageSize)
@@ -88,6 +90,7 @@ func (c *conn) authenticate(key streamKey) (registry.Channel, error) {
 			level = slog.LevelWarn
 		}
 		c.log.Log(c.ctx, level, "refused publish: too many failed authentications from this address")
+		c.srv.counters.rateLimited.Add(1)
 		return registry.Channel{}, ErrRateLimited
 	}
 	var ch registry.Channel
@@ -102,6 +105,7 @@ func (c *conn) authenticate(key streamKey) (registry.Channel, error) {
 		return ch, nil
 	case errors.Is(err, registry.ErrUnknownKey), errors.Is(err, registry.ErrMalformedKey):
 		lim.fail(c.addr, now)
+		c.srv.counters.unknownKey.Add(1)
 		reason := "unknown or revoked stream key"
 		if errors.Is(err, registry.ErrMalformedKey) {
 			reason = "malformed stream key"
@@ -111,6 +115,7 @@ func (c *conn) authenticate(key streamKey) (registry.Channel, error) {
 	default:
 		msg := c.redact(err.Error())
 		c.log.Error("authenticate stream key", "key_hash", key.hash(), "err", msg)
+		c.srv.counters.unavailable.Add(1)
 		return registry.Channel{}, fmt.Errorf("authenticate stream key: %s", msg)
 	}
 }

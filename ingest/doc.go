@@ -14,5 +14,6 @@
 // It must not transcode, remux or know what happens to a publish after the
 // Sink, and it must never log, return or put in a status message a stream
 // key: logs name the channel id once it is known, before that at most a
-// short hash of the key. It imports media and registry only.
+// short hash of the key. Its counters (Stats, stats.go) carry neither a
+// key nor an address. It imports media and registry only.
 package ingest

@@ -97,6 +97,8 @@ func (c *conn) readProxyHeader() {
 		level := slog.LevelWarn
 		if errors.Is(err, errNoProxyHeader) {
 			level = slog.LevelDebug
+		} else {
+			c.srv.counters.proxyHeader.Add(1)
 		}
 		c.log.Log(c.ctx, level, "refused connection without a valid PROXY protocol header", "err", err)
 		c.stop(err)

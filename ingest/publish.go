@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/livestream/livestream/media"
@@ -57,6 +58,9 @@ type publish struct {
 	stats   publishStats
 	lastLog time.Time
 	ended   bool
+	// drops is the server's running count of dropped packets (nil in
+	// tests): metrics see drops as they happen, not when the publish ends.
+	drops *atomic.Int64
 }
 
 // publishStats are logged when the publish ends.
@@ -68,8 +72,16 @@ type publishStats struct {
 	blocked      time.Duration
 }
 
-func newPublish(sink Sink, log *slog.Logger, startTimeout time.Duration, now time.Time) *publish {
-	return &publish{sink: sink, log: log, startTimeout: startTimeout, begun: now}
+func newPublish(sink Sink, log *slog.Logger, startTimeout time.Duration, now time.Time, drops *atomic.Int64) *publish {
+	return &publish{sink: sink, log: log, startTimeout: startTimeout, begun: now, drops: drops}
+}
+
+// drop counts a packet dropped.
+func (p *publish) drop() {
+	p.stats.dropped++
+	if p.drops != nil {
+		p.drops.Add(1)
+	}
 }
 
 // videoTag handles the body of a video message.
@@ -123,7 +135,7 @@ func (p *publish) tagError(err error, trackStarted bool) error {
 func (p *publish) push(pkt *media.Packet) error {
 	if pkt != nil && pkt.Kind == media.Video && !p.keyframeSeen {
 		if !pkt.Keyframe {
-			p.stats.dropped++ // undecodable until the first keyframe
+			p.drop() // undecodable until the first keyframe
 			return nil
 		}
 		p.keyframeSeen = true
@@ -246,7 +258,7 @@ func (p *publish) abandon() bool {
 // track the Sink was not started with are dropped.
 func (p *publish) write(pkt *media.Packet) error {
 	if (pkt.Kind == media.Video && !p.video) || (pkt.Kind == media.Audio && !p.audio) {
-		p.stats.dropped++
+		p.drop()
 		return nil
 	}
 	t := time.Now()

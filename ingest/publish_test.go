@@ -21,7 +21,7 @@ func newTestSink() *testSink {
 func publishTags(t *testing.T, startTimeout time.Duration, begun time.Time, tags ...tag) (*testSink, *publish, error) {
 	t.Helper()
 	s := newTestSink()
-	p := newPublish(s, slog.New(slog.NewTextHandler(io.Discard, nil)), startTimeout, begun)
+	p := newPublish(s, slog.New(slog.NewTextHandler(io.Discard, nil)), startTimeout, begun, nil)
 	for _, tg := range tags {
 		var err error
 		switch tg.kind {

@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"net"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	rtmp "github.com/yutopp/go-rtmp"
@@ -32,9 +31,8 @@ type Server struct {
 	listeners map[*listener]struct{}
 	conns     map[*conn]struct{}
 	addr      net.Addr
-	// refusedConns counts connections closed over Config.MaxConns.
-	refusedConns atomic.Int64
-	untrusted    untrustedLog
+	untrusted untrustedLog
+	counters  counters
 }
 
 // NewServer returns a server for cfg, with defaults for its zero fields.
@@ -142,9 +140,9 @@ func (s *Server) onConnect(nc net.Conn) (io.ReadWriteCloser, *rtmp.ConnConfig) {
 		c.stop(ErrServerClosed) // go-rtmp's handshake fails at once
 	} else if len(s.conns) >= s.cfg.MaxConns {
 		s.mu.Unlock()
-		if s.refusedConns.Add(1)%100 == 1 {
+		if n := s.counters.maxConns.Add(1); n%100 == 1 {
 			s.log.Warn("too many RTMP connections: closing new ones", "max_conns", s.cfg.MaxConns,
-				"remote", nc.RemoteAddr().String(), "closed_so_far", s.refusedConns.Load())
+				"remote", nc.RemoteAddr().String(), "closed_so_far", n)
 		}
 		c.stop(ErrTooManyConnections)
 	} else {
@@ -162,6 +160,7 @@ func (s *Server) onConnect(nc net.Conn) (io.ReadWriteCloser, *rtmp.ConnConfig) {
 // claim any address.
 func (s *Server) refuseUntrusted(nc net.Conn) {
 	nc.Close()
+	s.counters.untrusted.Add(1)
 	if ok, suppressed := s.untrusted.refused(time.Now()); ok {
 		s.log.Warn("refused connection: peer not in trusted_proxies", "remote", nc.RemoteAddr().String(),
 			"refused_unlogged", suppressed)
@@ -191,6 +190,9 @@ func (l *listener) Accept() (net.Conn, error) {
 	var delay time.Duration
 	for {
 		nc, err := l.Listener.Accept()
+		if err == nil {
+			l.srv.counters.conns.Add(1)
+		}
 		if err == nil && !l.srv.cfg.trusts(nc.RemoteAddr()) {
 			l.srv.refuseUntrusted(nc)
 			continue

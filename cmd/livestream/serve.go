@@ -35,6 +35,10 @@ import (
 type ServeConfig struct {
 	// RTMPAddr is where publishers connect (rtmp://HOST:1935/stream/KEY).
 	RTMPAddr string `yaml:"rtmp_addr"`
+	// MaxConns caps the RTMP connections open at once, publishing or not
+	// (publishers, and anyone else who reaches the port); one more is
+	// closed as soon as it is accepted. Default 1000.
+	MaxConns int `yaml:"max_conns"`
 	// HTTPAddr serves viewers: HLS, the watch page, /healthz, /metrics.
 	HTTPAddr string `yaml:"http_addr"`
 	// AdminAddr serves the admin API; keep it private.
@@ -87,6 +91,9 @@ func (c ServeConfig) withDefaults() ServeConfig {
 	if c.Grace == 0 {
 		c.Grace = 2 * time.Minute
 	}
+	if c.MaxConns == 0 {
+		c.MaxConns = 1000
+	}
 	c.RecordConfig = c.RecordConfig.withDefaults()
 	return c
 }
@@ -94,6 +101,9 @@ func (c ServeConfig) withDefaults() ServeConfig {
 func (c ServeConfig) validate() error {
 	if c.Grace < 0 {
 		return fmt.Errorf("grace %s: must not be negative", c.Grace)
+	}
+	if c.MaxConns < 0 {
+		return fmt.Errorf("max_conns %d: must be positive", c.MaxConns)
 	}
 	switch c.LogFormat {
 	case "auto", "text", "json":
@@ -116,6 +126,7 @@ func parseLevel(s string) (slog.Level, error) {
 
 const serveUsage = `Usage: livestream serve [--config FILE] [--rtmp-addr :1935] [--http-addr :8080]
                         [--admin-addr 127.0.0.1:8081] [--data-dir ./data] [--redis-url URL]
+                        [--max-conns 1000]
 
 Runs everything on one machine: RTMP ingest with stream keys, in-process
 transcoding to the HLS ladder, HLS and the watch page for viewers, and the
@@ -135,6 +146,7 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	configPath := fs.String("config", "", "YAML or JSON config `file`")
 	rtmpAddr := fs.String("rtmp-addr", "", "RTMP listen `address` (default :1935)")
+	maxConns := fs.Int("max-conns", 0, "close RTMP connections beyond this many open at once (default 1000)")
 	httpAddr := fs.String("http-addr", "", "HTTP listen `address` for viewers (default :8080)")
 	adminAddr := fs.String("admin-addr", "", "admin API listen `address` (default 127.0.0.1:8081)")
 	adminToken := fs.String("admin-token", "", "admin API bearer `token` (default: generated, in DATA_DIR/admin.token)")
@@ -186,6 +198,9 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 	override("relay-twitch-url", &sc.RelayTwitchURL, *relayTwitch)
 	if set["grace"] {
 		sc.Grace = *grace
+	}
+	if set["max-conns"] {
+		sc.MaxConns = *maxConns
 	}
 	recordOverride(&sc.RecordConfig, set)
 	*sc = sc.withDefaults()
@@ -292,13 +307,14 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger) error {
 
 	rtmp, err := ingest.NewServer(ingest.Config{
 		Auth: reg, Handler: publishHandler{reg, streams}, Logger: log.With("component", "ingest"),
+		MaxConns: sc.MaxConns,
 	})
 	if err != nil {
 		return err
 	}
 	metrics := prometheus.NewRegistry()
 	metrics.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		newStreamCollector(streams))
+		newStreamCollector(streams), newIngestCollector(rtmp.Stats))
 	if recorder != nil {
 		metrics.MustRegister(newRecorderCollector(recorder.Stats))
 	}

@@ -27,7 +27,8 @@ import (
 
 const serverUsage = `Usage: livestream server --redis-url URL [--config FILE] [--rtmp-addr :1935]
                          [--internal-http-addr :8090] [--advertise-addr HOST:PORT]
-                         [--max-streams N] [--max-cpu FRACTION] [--data-dir ./data]
+                         [--max-streams N] [--max-cpu FRACTION] [--max-conns 1000]
+                         [--data-dir ./data]
                          [--proxy-protocol [--trusted-proxies CIDR,CIDR]]
 
 Runs an ingest and transcoding server of a cluster: RTMP publishes (from
@@ -112,6 +113,7 @@ func runServer(args []string, stdout, stderr io.Writer) int {
 	var f roleFlags
 	f.register(fs)
 	rtmpAddr := fs.String("rtmp-addr", "", "RTMP listen `address` (default :1935)")
+	maxConns := fs.Int("max-conns", 0, "close RTMP connections beyond this many open at once (default 1000)")
 	grace := fs.Duration("grace", 0, "how long an ended stream's playlists stay (default 2m)")
 	relayYouTube := fs.String("relay-youtube-url", "", "YouTube ingest `URL` the key is appended to (default "+relay.YouTubeBase+")")
 	relayFacebook := fs.String("relay-facebook-url", "", "Facebook ingest `URL` the key is appended to (default "+relay.FacebookBase+")")
@@ -131,6 +133,9 @@ func runServer(args []string, stdout, stderr io.Writer) int {
 		}
 		if set["grace"] {
 			sc.Grace = *grace
+		}
+		if set["max-conns"] {
+			sc.MaxConns = *maxConns
 		}
 		recordOverride(&sc.RecordConfig, set)
 		clusterOverride(&cfg.Cluster, set)
@@ -222,7 +227,7 @@ func clusterServer(ctx context.Context, cfg Config, log *slog.Logger) error {
 
 	rtmp, err := ingest.NewServer(ingest.Config{
 		Auth: reg, Handler: publishHandler{reg, streams}, Logger: log.With("component", "ingest"),
-		ProxyProtocol: cc.ProxyProtocol, TrustedProxies: cc.TrustedProxies,
+		ProxyProtocol: cc.ProxyProtocol, TrustedProxies: cc.TrustedProxies, MaxConns: sc.MaxConns,
 	})
 	if err != nil {
 		rtmpLn.Close()
@@ -232,7 +237,7 @@ func clusterServer(ctx context.Context, cfg Config, log *slog.Logger) error {
 	hls := newHLSRequests()
 	metrics := prometheus.NewRegistry()
 	metrics.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		newStreamCollector(streams), hls.total)
+		newStreamCollector(streams), newIngestCollector(rtmp.Stats), hls.total)
 	if rec != nil {
 		metrics.MustRegister(newRecorderCollector(rec.rec.Stats))
 	}
