@@ -1,6 +1,7 @@
 // Package live runs the life of every published stream: an authenticated
 // publish becomes a transcoding pipeline writing a live HLS ladder into
-// memory, recorded (with a record.Recorder) and relayed; when the publisher
+// memory (a stream without video, radio or a podcast, gets one audio-only
+// rendition instead: pipeline.NewAudioOnly), recorded (with a record.Recorder) and relayed; when the publisher
 // leaves, the playlists end (EXT-X-ENDLIST), the recording session ends, and
 // the playlists stay for a grace period, then the stream is forgotten. The
 // Manager is the table of live streams that the origin serves from; in a
@@ -32,8 +33,8 @@ var (
 	ErrAlreadyLive = errors.New("channel is already live")
 	// ErrShuttingDown refuses a publish while the server stops.
 	ErrShuttingDown = errors.New("server is shutting down")
-	// ErrNoVideo refuses a stream without video: the ladder is video.
-	ErrNoVideo = errors.New("stream has no video: audio-only streams are not supported")
+	// ErrNoMedia refuses a stream with neither video nor audio.
+	ErrNoMedia = errors.New("stream has neither video nor audio")
 	// ErrOverCapacity refuses a publish while the server has
 	// Config.MaxStreams live streams, or while Config.Overloaded says so,
 	// so that a cluster's proxy tries another server.

@@ -58,6 +58,14 @@ func (s *Stream) startRecording(g *pipeline.Graph) *recording {
 	}
 	var vs []hlsmux.Variant
 	for _, p := range g.Renditions() {
+		if g.AudioOnly() {
+			vs = append(vs, hlsmux.Variant{
+				Name: p.Name, Codecs: pipeline.AudioOnlyCodecs,
+				Bandwidth:        pipeline.AudioOnlyBandwidth(p.AudioBitrate),
+				AverageBandwidth: pipeline.AudioOnlyBandwidth(p.AudioBitrate),
+			})
+			continue
+		}
 		// As the pipeline's configured master announces it: the peak rate
 		// (or the average when uncapped) plus audio, and 10 % for MPEG-TS.
 		peak := p.MaxRate

@@ -210,9 +210,40 @@ func (rs *relays) set(ds []destination) {
 func (rs *relays) startOne(d destination, u string) (sender, error) {
 	cfg := relay.Config{Kind: d.kind, URL: u, TLS: rs.cfg.TLS, Logger: rs.log.With("destination", d.kind)}
 	if d.kind == "twitch" && rs.graph != nil {
+		if rs.graph.AudioOnly() {
+			return skipAudioOnly(cfg)
+		}
 		return startEncoded(rs.graph, TwitchEncode, cfg, rs.audio)
 	}
 	return relay.Start(cfg, rs.video, rs.audio)
+}
+
+// skippedRelay stands for a destination the stream does not go to: it
+// takes no packet, and its status says why.
+type skippedRelay struct{ status relay.Status }
+
+var _ sender = skippedRelay{}
+
+func (s skippedRelay) WritePacket(*media.Packet) {}
+func (s skippedRelay) Close()                    {}
+func (s skippedRelay) Status() relay.Status      { return s.status }
+
+// twitchNeedsVideo is why an audio-only stream is not relayed to Twitch,
+// in its relay status.
+const twitchNeedsVideo = "not relayed: Twitch gets a 720p re-encode of the video and the stream is audio-only"
+
+// skipAudioOnly is Twitch's relay for a stream without video: Twitch gets
+// a re-encode of the video (TwitchEncode) and there is none. It is said
+// once in the log and stays in the relay's status.
+func skipAudioOnly(cfg relay.Config) (sender, error) {
+	public, err := relay.Check(cfg.URL)
+	if err != nil {
+		return nil, err
+	}
+	cfg.Logger.Warn("relay skipped: Twitch needs video and the stream is audio-only")
+	return skippedRelay{status: relay.Status{
+		Kind: cfg.Kind, State: relay.Stopped, LastError: twitchNeedsVideo, Destination: public,
+	}}, nil
 }
 
 func (rs *relays) write(p *media.Packet) {

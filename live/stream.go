@@ -87,28 +87,48 @@ func (m *Manager) newStream(ch registry.Channel, remote string, now time.Time, s
 func (s *Stream) Channel() registry.Channel { return s.ch }
 
 // Start builds the pipeline for the stream's codecs and starts it. It is
-// called once, before the first WritePacket.
+// called once, before the first WritePacket. video or audio may be nil: a
+// stream without video becomes one audio-only rendition.
 func (s *Stream) Start(video *media.VideoParams, audio *media.AudioParams) error {
-	if video == nil {
-		return ErrNoVideo
-	}
-	g, err := pipeline.New(s.m.cfg.Pipeline, pipeline.Input{Video: *video, Audio: audio}, pipeline.Output{
+	out := pipeline.Output{
 		Store: s.store, Type: hlsmux.Live, FirstSeq: s.firstSeq, Logger: s.log,
 		OnSegment: s.segmentListed,
-	})
+	}
+	var g *pipeline.Graph
+	var err error
+	switch {
+	case video != nil:
+		g, err = pipeline.New(s.m.cfg.Pipeline, pipeline.Input{Video: *video, Audio: audio}, out)
+	case audio != nil:
+		g, err = pipeline.NewAudioOnly(s.m.cfg.Pipeline, *audio, out)
+	default:
+		return ErrNoMedia
+	}
 	if err != nil {
 		return err
 	}
 	s.video, s.audio = video, audio
 	var names []string
 	for _, r := range g.Renditions() {
+		if g.AudioOnly() {
+			names = append(names, fmt.Sprintf("%s %s", r.Name, r.AudioBitrate))
+			continue
+		}
 		names = append(names, fmt.Sprintf("%s %dx%d", r.Name, r.OutWidth, r.OutHeight))
 	}
-	attrs := []any{"video", fmt.Sprintf("%dx%d %s fps", video.Width, video.Height, video.FrameRate), "renditions", names}
+	var attrs []any
+	if video != nil {
+		attrs = append(attrs, "video", fmt.Sprintf("%dx%d %s fps", video.Width, video.Height, video.FrameRate))
+	}
+	attrs = append(attrs, "renditions", names)
 	if audio != nil {
 		attrs = append(attrs, "audio", fmt.Sprintf("%s %d Hz %d ch", audio.Codec, audio.SampleRate, audio.Channels))
 	}
-	s.log.Info("transcoding", attrs...)
+	msg := "transcoding"
+	if g.AudioOnly() {
+		msg = "transcoding audio only: the stream has no video"
+	}
+	s.log.Info(msg, attrs...)
 	s.relays.begin(s.m.cfg.Relays, g, video, audio, s.log)
 	s.rec = s.startRecording(g)
 	if s.m.cfg.Routes != nil {
@@ -164,7 +184,9 @@ func (s *Stream) WritePacket(p *media.Packet) error {
 	now := time.Now()
 	s.firstPacketAt.CompareAndSwap(0, now.UnixNano())
 	s.ingestBytes.Add(int64(len(p.Data)))
-	if p.Kind == media.Video {
+	// Segments end on video frames, or on audio ones when there is no
+	// video. s.video is written before the graph is published.
+	if p.Kind == media.Video || s.video == nil {
 		s.arrivals.add(p.PTS, now)
 	}
 	s.relays.write(p)
@@ -215,7 +237,11 @@ func (s *Stream) end(reason error) {
 	attrs := []any{"duration", s.m.cfg.Now().Sub(s.begun).Round(time.Millisecond)}
 	if g := s.graph.Load(); g != nil {
 		st := g.Stats()
-		attrs = append(attrs, "frames", st.Decoded)
+		if g.AudioOnly() {
+			attrs = append(attrs, "audio_frames", st.Renditions[0].Encoded)
+		} else {
+			attrs = append(attrs, "frames", st.Decoded)
+		}
 		if st.Corrupt > 0 {
 			attrs = append(attrs, "corrupt_packets", st.Corrupt)
 		}
@@ -247,8 +273,8 @@ type Info struct {
 	// IngestBytes and IngestBitrate (bits/s, averaged since the first packet).
 	IngestBytes   int64   `json:"ingest_bytes"`
 	IngestBitrate float64 `json:"ingest_bitrate"`
-	// DecodedFrames is the number of video frames decoded; CorruptPackets
-	// the packets the decoders rejected.
+	// DecodedFrames is the number of video frames decoded (0 for an
+	// audio-only stream); CorruptPackets the packets the decoders rejected.
 	DecodedFrames  int64           `json:"decoded_frames"`
 	CorruptPackets int64           `json:"corrupt_packets"`
 	Renditions     []RenditionInfo `json:"renditions"`
@@ -267,13 +293,14 @@ type RenditionInfo struct {
 	Name   string `json:"name"`
 	Width  int    `json:"width"`
 	Height int    `json:"height"`
-	// Frames encoded and segments written.
+	// Frames encoded (AAC frames for the audio-only rendition) and
+	// segments written. Width and Height are 0 for the audio-only one.
 	Frames   int64 `json:"frames"`
 	Segments int64 `json:"segments"`
 	// FPS is the encode rate since the first packet.
 	FPS float64 `json:"fps"`
 	// LagSeconds is how far the encoder is behind the publisher: the time
-	// since the first packet less the duration of video encoded. A live
+	// since the first packet less the duration of media encoded. A live
 	// stream that keeps up stays under a second (x264's lookahead).
 	LagSeconds float64 `json:"lag_seconds"`
 }
@@ -292,7 +319,9 @@ func (s *Stream) Info() Info {
 	}
 	// s.video and s.audio are written before the graph is published.
 	if s.started() {
-		in.Video = fmt.Sprintf("%dx%d %s fps %s", s.video.Width, s.video.Height, s.video.FrameRate, s.video.Codec)
+		if s.video != nil {
+			in.Video = fmt.Sprintf("%dx%d %s fps %s", s.video.Width, s.video.Height, s.video.FrameRate, s.video.Codec)
+		}
 		if s.audio != nil {
 			in.Audio = fmt.Sprintf("%s %d Hz %d ch", s.audio.Codec, s.audio.SampleRate, s.audio.Channels)
 		}
@@ -319,6 +348,10 @@ func (s *Stream) Info() Info {
 	st := g.Stats()
 	in.DecodedFrames, in.CorruptPackets = st.Decoded, st.Corrupt
 	fps := g.FrameRate().Float()
+	if g.AudioOnly() {
+		// The rendition's frames are AAC frames of 1024 samples.
+		fps = float64(s.m.cfg.Pipeline.AudioSampleRate) / 1024
+	}
 	for _, r := range st.Renditions {
 		ri := RenditionInfo{Name: r.Name, Width: r.Width, Height: r.Height, Frames: r.Encoded, Segments: r.Segments}
 		if elapsed > 0 {

@@ -53,6 +53,9 @@ type Graph struct {
 	audioCfg   *aac.Config
 	master     *masterWriter
 	renditions []*rendition
+	// audioOnly: no video (NewAudioOnly); audioRend is its one rendition.
+	audioOnly bool
+	audioRend *audioRendition
 
 	decoded  atomic.Int64   // video frames decoded
 	lastPTS  atomic.Int64   // PTS of the last decoded video frame
@@ -147,8 +150,9 @@ type Stats struct {
 type RenditionStats struct {
 	Name          string
 	Width, Height int
-	// Encoded is the number of video frames out of x264, Segments the
-	// number of segments written.
+	// Encoded is the number of video frames out of x264 (AAC frames for
+	// an audio-only graph's rendition), Segments the number of segments
+	// written.
 	Encoded, Segments int64
 }
 
@@ -176,6 +180,15 @@ func (g *Graph) Corrupt() int64 { return g.corrupt.Load() }
 // Packet timestamps may start anywhere; the outputs start at outputOffset.
 func (g *Graph) Run(ctx context.Context, in <-chan *media.Packet) error {
 	eg, ctx := errgroup.WithContext(ctx)
+	if g.audioOnly {
+		g.runAudioOnly(ctx, eg, in)
+		err := eg.Wait()
+		g.endTaps()
+		if err != nil {
+			return err
+		}
+		return g.master.finish()
+	}
 
 	// Policies. Every edge blocks: the slowest rendition paces the decode,
 	// the decode paces the input, and the input pushes back on its sender.
@@ -233,8 +246,11 @@ const outputOffset = media.ClockRate
 const frameQueue = 8
 
 // route splits the input by kind and rebases timestamps to outputOffset.
+// A nil video or audio channel drops that kind.
 func (g *Graph) route(ctx context.Context, in <-chan *media.Packet, video, audio chan<- *media.Packet) error {
-	defer close(video)
+	if video != nil {
+		defer close(video)
+	}
 	if audio != nil {
 		defer close(audio)
 	}
@@ -282,13 +298,20 @@ func drainPackets(c <-chan *media.Packet) {
 
 // segments lists rendition i's segments; call it only after Run's stages ended.
 func (g *Graph) segments(i int) []hlsmux.SegmentInfo {
+	if g.audioOnly {
+		if g.audioRend == nil {
+			return nil
+		}
+		return g.audioRend.seg.Playlist().Segments()
+	}
 	if g.renditions[i] == nil {
 		return nil
 	}
 	return g.renditions[i].seg.Playlist().Segments()
 }
 
-// FrameRate is the frame rate the ladder is encoded at.
+// FrameRate is the frame rate the ladder is encoded at; zero for an
+// audio-only graph.
 func (g *Graph) FrameRate() media.Rational { return g.frameRate }
 
 // frameDuration is one frame in media.ClockRate ticks.

@@ -31,6 +31,12 @@ func (m *masterWriter) setCodec(i int, idr []byte) {
 	if s, err := spsOf(idr); err == nil {
 		c = s.CodecString()
 	}
+	m.setCodecString(i, c)
+}
+
+// setCodecString records rendition i's codecs and writes the master once
+// every rendition has them.
+func (m *masterWriter) setCodecString(i int, c string) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.codecs[i] == "" {
@@ -63,6 +69,16 @@ func (m *masterWriter) write(measured [][]hlsmux.SegmentInfo) error {
 	for i, p := range g.planned {
 		codecs := m.codecs[i]
 		audio := 0
+		if g.audioOnly {
+			// No RESOLUTION or FRAME-RATE: players take it for audio.
+			bw := AudioOnlyBandwidth(p.AudioBitrate)
+			avg := bw
+			if measured != nil {
+				bw, avg = measure(measured[i])
+			}
+			vs[i] = hlsmux.Variant{Name: p.Name, URI: p.Name + "/index.m3u8", Bandwidth: bw, AverageBandwidth: avg, Codecs: codecs}
+			continue
+		}
 		if g.audioCfg != nil {
 			codecs += ",mp4a.40.2"
 			audio = int(p.AudioBitrate)
@@ -113,6 +129,9 @@ func (m *masterWriter) finish() error {
 	defer m.mu.Unlock()
 	if m.err != nil {
 		return m.err
+	}
+	if m.g.audioOnly && m.known == 0 {
+		return fmt.Errorf("write master playlist: the %s rendition produced no audio", AudioOnlyName)
 	}
 	if m.known < len(m.codecs) {
 		return fmt.Errorf("write master playlist: %d of %d renditions produced no video", len(m.codecs)-m.known, len(m.codecs))

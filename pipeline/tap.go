@@ -90,6 +90,9 @@ var ErrGraphEnded = errors.New("pipeline: the stream has ended")
 // while Run runs; the tap gets the pictures decoded from then on and ends
 // (flushing x264 into Emit) when the graph's input ends. Close stops it.
 func (g *Graph) AddTap(cfg TapConfig) (*Tap, error) {
+	if g.audioOnly {
+		return nil, fmt.Errorf("tap %s: %w", cfg.Name, ErrAudioOnly)
+	}
 	if cfg.Width <= 0 || cfg.Height <= 0 || cfg.Bitrate <= 0 || cfg.Emit == nil {
 		return nil, fmt.Errorf("tap %s: size %dx%d, bitrate %d and Emit are required", cfg.Name, cfg.Width, cfg.Height, cfg.Bitrate)
 	}
