@@ -271,12 +271,26 @@ func (r *Relay) flush(w *writer) {
 func (r *Relay) unpublish(sock *socket, cc *rtmp.ClientConn, stream *rtmp.Stream) {
 	t := time.AfterFunc(unpublishTimeout, sock.abort)
 	defer t.Stop()
+	// go-rtmp writes a message only once the previous one of its chunk
+	// stream is out, but interleaves chunk streams freely: a goodbye on a
+	// chunk stream of its own could overtake the end of the stream still
+	// queued (flush) and end the publish before it. So FCUnpublish goes
+	// on the audio chunk stream (after the last audio), deleteStream on
+	// the video one (after the last video).
+	fcCSID, deleteCSID := csidCtrl, csidCtrl
+	if r.audio != nil {
+		fcCSID = csidAudio
+	}
+	if r.video != nil {
+		deleteCSID = csidVideo
+	}
 	cmds := []struct {
 		name string
+		csid int
 		body message.AMFConvertible
 	}{
-		{"FCUnpublish", &message.NetStreamFCUnpublish{StreamName: r.dest.name}},
-		{"deleteStream", &message.NetStreamDeleteStream{StreamID: stream.StreamID()}},
+		{"FCUnpublish", fcCSID, &message.NetStreamFCUnpublish{StreamName: r.dest.name}},
+		{"deleteStream", deleteCSID, &message.NetStreamDeleteStream{StreamID: stream.StreamID()}},
 	}
 	for _, c := range cmds {
 		var body bytes.Buffer
@@ -284,7 +298,7 @@ func (r *Relay) unpublish(sock *socket, cc *rtmp.ClientConn, stream *rtmp.Stream
 		if err := message.EncodeBodyAnyValues(enc, c.body); err != nil {
 			return
 		}
-		err := stream.Write(csidCtrl, 0, &message.CommandMessage{
+		err := stream.Write(c.csid, 0, &message.CommandMessage{
 			CommandName: c.name,
 			Encoding:    message.EncodingTypeAMF0,
 			Body:        &body,
@@ -293,8 +307,22 @@ func (r *Relay) unpublish(sock *socket, cc *rtmp.ClientConn, stream *rtmp.Stream
 			return
 		}
 	}
-	// go-rtmp writes from its own goroutine: Close waits for the queued
-	// messages to leave, under the same timeout.
+	// Close only once the destination has read everything: a close with
+	// its answers (onFCUnpublish, onStatus) still unread makes our kernel
+	// answer them with a reset, and a reset makes the destination's
+	// kernel drop what it has not read yet, the end of the stream among
+	// it. So: wait until deleteStream is out (a Write on its chunk stream
+	// waits for the previous message there), send FIN, and let the
+	// destination close first, within unpublishTimeout.
+	if err := stream.Write(deleteCSID, 0, &message.WinAckSize{Size: 2500000}); err == nil {
+		sock.closeWrite()
+		// go-rtmp has no channel for the end of its read loop: look at
+		// its last error (EOF once the destination has closed).
+		deadline := time.Now().Add(unpublishTimeout)
+		for cc.LastError() == nil && time.Now().Before(deadline) {
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
 	_ = cc.Close()
 	r.log.Info("relay unpublished")
 }

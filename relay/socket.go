@@ -56,6 +56,16 @@ func (s *socket) abort() {
 	}
 }
 
+// closeWrite sends FIN after what is already written: the peer reads to
+// its end and closes, while our reads go on.
+func (s *socket) closeWrite() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, fd := range s.fds {
+		_ = syscall.Shutdown(fd, syscall.SHUT_WR)
+	}
+}
+
 // release closes the duplicates, once the connection is closed.
 func (s *socket) release() {
 	s.mu.Lock()
