@@ -67,8 +67,11 @@ type Graph struct {
 	segCount []atomic.Int64 // segments written, per rendition
 
 	tapsMu sync.Mutex
-	taps   []*Tap // copy on write
+	taps   []*Tap // copy on write, under tapsMu
 	ended  bool   // every stage has returned; no tap may be added
+	// tapsNow is taps as last written, for the per-frame readers
+	// (offerTaps), which take no lock.
+	tapsNow atomic.Pointer[[]*Tap]
 }
 
 // New plans the ladder for in. cfg gets its defaults and is validated.

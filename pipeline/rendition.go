@@ -120,9 +120,7 @@ func (r *rendition) encode(enc *codec.VideoEncoder, scaler *codec.Scaler, f *cod
 		defer s.Release()
 		pic = s
 	}
-	for _, t := range r.g.tapsFrom(r.index) {
-		t.offer(pic)
-	}
+	r.g.offerTaps(r.index, pic)
 	return enc.Encode(pic, r.writeVideo)
 }
 

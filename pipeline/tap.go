@@ -133,7 +133,7 @@ func (g *Graph) AddTap(cfg TapConfig) (*Tap, error) {
 		g.tapsMu.Unlock()
 		return nil, ErrGraphEnded
 	}
-	g.taps = append(slices.Clip(g.taps), t)
+	g.setTaps(append(slices.Clip(g.taps), t))
 	g.tapsMu.Unlock()
 	go t.run()
 	return t, nil
@@ -329,23 +329,31 @@ func (t *Tap) frameTicks() int64 {
 	return int64(media.ClockRate) * int64(t.rate.Den) / int64(t.rate.Num)
 }
 
-// tapsFrom returns the taps fed by source (-1: the decoder).
-func (g *Graph) tapsFrom(source int) []*Tap {
-	g.tapsMu.Lock()
-	defer g.tapsMu.Unlock()
-	var ts []*Tap
-	for _, t := range g.taps {
+// offerTaps offers f to the taps fed by source (-1: the decoder). It is
+// called for every frame, so it reads the list without a lock and without
+// allocating.
+func (g *Graph) offerTaps(source int, f *codec.Frame) {
+	ts := g.tapsNow.Load()
+	if ts == nil {
+		return
+	}
+	for _, t := range *ts {
 		if t.source == source {
-			ts = append(ts, t)
+			t.offer(f)
 		}
 	}
-	return ts
+}
+
+// setTaps replaces the list of taps; tapsMu is held.
+func (g *Graph) setTaps(ts []*Tap) {
+	g.taps = ts
+	g.tapsNow.Store(&ts)
 }
 
 func (g *Graph) removeTap(t *Tap) {
 	g.tapsMu.Lock()
 	defer g.tapsMu.Unlock()
-	g.taps = slices.DeleteFunc(slices.Clone(g.taps), func(x *Tap) bool { return x == t })
+	g.setTaps(slices.DeleteFunc(slices.Clone(g.taps), func(x *Tap) bool { return x == t }))
 }
 
 // endTaps is called when every stage has returned: no picture will come.

@@ -26,9 +26,7 @@ func (g *Graph) decodeVideo(ctx context.Context, in <-chan *media.Packet, outs [
 	defer dec.Close()
 	emit := func(f *codec.Frame) error {
 		defer f.Release()
-		for _, t := range g.tapsFrom(-1) {
-			t.offer(f)
-		}
+		g.offerTaps(-1, f)
 		for _, o := range outs {
 			c := f.Clone()
 			select {
