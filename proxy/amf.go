@@ -26,12 +26,12 @@ const maxAMFDepth = 8
 var errAMF = errors.New("malformed AMF0")
 
 // command is what the proxy reads of an RTMP command message: its name and
-// transaction id, the publishing name of a publish (never logged: it holds
-// the stream key), and the level and code of an onStatus.
+// transaction id, and the level and code of an onStatus. The publishing
+// name (the stream key) is never read: the proxy needs only to know that a
+// publish was sent.
 type command struct {
 	name        string
 	tx          float64
-	publishName string
 	level, code string
 	description string
 }
@@ -61,11 +61,6 @@ func parseCommand(m message) (cmd command, ok bool) {
 		return cmd, true // a command without a transaction id: name only
 	}
 	switch name {
-	case "publish":
-		if !d.skip(0) { // the command object, null
-			return cmd, true
-		}
-		cmd.publishName, _ = d.string()
 	case "onStatus":
 		if !d.skip(0) {
 			return cmd, true

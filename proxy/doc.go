@@ -18,6 +18,7 @@
 //
 // It must not decode media, keep state beyond its open connections (any
 // number of proxies may run behind one address), or ever log a stream key:
-// it reads the publishing name only to find the publish, and logs name
-// connections by address and server id only. It imports registry only.
+// it never reads the publishing name (only that a publish was sent), and
+// its logs name connections by address and server id only. It imports
+// registry only.
 package proxy

@@ -141,8 +141,8 @@ func TestParseCommand(t *testing.T) {
 		wantOK bool
 	}{
 		{"connect", message{typeID: msgCommandAMF0, payload: connectCommand()}, command{name: "connect", tx: 1}, true},
-		{"publish", message{typeID: msgCommandAMF0, payload: publishCommand("sk_x")}, command{name: "publish", tx: 5, publishName: "sk_x"}, true},
-		{"publish, AMF3 message", message{typeID: msgCommandAMF3, payload: append([]byte{0}, publishCommand("k")...)}, command{name: "publish", tx: 5, publishName: "k"}, true},
+		{"publish", message{typeID: msgCommandAMF0, payload: publishCommand("sk_x")}, command{name: "publish", tx: 5}, true},
+		{"publish, AMF3 message", message{typeID: msgCommandAMF3, payload: append([]byte{0}, publishCommand("k")...)}, command{name: "publish", tx: 5}, true},
 		{"onStatus", message{typeID: msgCommandAMF0, payload: onStatus("error", "NetStream.Publish.Failed", "full")},
 			command{name: "onStatus", level: "error", code: "NetStream.Publish.Failed", description: "full"}, true},
 		{"video", message{typeID: 9, payload: []byte{0x17}}, command{}, false},
