@@ -366,14 +366,22 @@ func TestFileStoreSharedFile(t *testing.T) {
 }
 
 func TestFileStoreConcurrentCreates(t *testing.T) {
-	ctx := context.Background()
 	a, path := openTemp(t)
 	b := openPath(t, path)
-	const perStore, goroutines = 10, 4
+	checkConcurrentCreates(t, a, b, 10)
+}
+
+// checkConcurrentCreates creates channels from 4 goroutines through each
+// of two stores over the same data at once: none may be lost, no id or
+// playback id used twice, and every key issued must work through b.
+func checkConcurrentCreates(t *testing.T, a, b Store, perStore int) {
+	t.Helper()
+	ctx := context.Background()
+	const goroutines = 4
 	var wg sync.WaitGroup
 	errs := make(chan error, 2*perStore*goroutines)
 	keys := make(chan string, 2*perStore*goroutines)
-	for _, s := range []*FileStore{a, b} {
+	for _, s := range []Store{a, b} {
 		for g := range goroutines {
 			wg.Go(func() {
 				for i := range perStore {
@@ -405,6 +413,9 @@ func TestFileStoreConcurrentCreates(t *testing.T) {
 			t.Fatalf("id used twice: %+v", c)
 		}
 		ids[c.ID], pids[c.PlaybackID] = true, true
+		if got, err := b.ByPlaybackID(ctx, c.PlaybackID); err != nil || got.ID != c.ID {
+			t.Errorf("ByPlaybackID(%s) = %+v, %v; want %s", c.PlaybackID, got, err, c.ID)
+		}
 	}
 	for key := range keys {
 		if _, err := b.Authenticate(ctx, key); err != nil {

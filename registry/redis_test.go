@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -205,7 +204,6 @@ func TestRedisStoreHoldsNoKey(t *testing.T) {
 }
 
 func TestRedisStoreConcurrentCreates(t *testing.T) {
-	ctx := context.Background()
 	a, url := openRedisTemp(t)
 	b := openRedisURL(t, url)
 	// Playback ids drawn from 60 make collisions frequent: each must be
@@ -217,51 +215,7 @@ func TestRedisStoreConcurrentCreates(t *testing.T) {
 	narrow := func() string { return pids[rand.IntN(len(pids))] }
 	a.newPlaybackID, b.newPlaybackID = narrow, narrow
 
-	const perStore, goroutines = 5, 4
-	var wg sync.WaitGroup
-	errs := make(chan error, 2*perStore*goroutines)
-	keys := make(chan string, 2*perStore*goroutines)
-	for _, s := range []*RedisStore{a, b} {
-		for g := range goroutines {
-			wg.Go(func() {
-				for i := range perStore {
-					_, key, err := s.Create(ctx, fmt.Sprintf("g%d-%d", g, i))
-					errs <- err
-					keys <- key
-				}
-			})
-		}
-	}
-	wg.Wait()
-	close(errs)
-	close(keys)
-	for err := range errs {
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
-	cs, err := a.List(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if want := 2 * perStore * goroutines; len(cs) != want {
-		t.Fatalf("%d channels after %d concurrent creates through two stores", len(cs), want)
-	}
-	ids, seen := map[string]bool{}, map[string]bool{}
-	for _, c := range cs {
-		if ids[c.ID] || seen[c.PlaybackID] {
-			t.Fatalf("id used twice: %+v", c)
-		}
-		ids[c.ID], seen[c.PlaybackID] = true, true
-		if got, err := b.ByPlaybackID(ctx, c.PlaybackID); err != nil || got.ID != c.ID {
-			t.Errorf("ByPlaybackID(%s) = %+v, %v; want %s", c.PlaybackID, got, err, c.ID)
-		}
-	}
-	for key := range keys {
-		if _, err := b.Authenticate(ctx, key); err != nil {
-			t.Errorf("a key issued concurrently does not work: %v", err)
-		}
-	}
+	checkConcurrentCreates(t, a, b, 5)
 }
 
 // TestRedisStoreAcrossInstances: a change made through one store is heard
