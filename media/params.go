@@ -36,11 +36,22 @@ type VideoParams struct {
 	Width, Height int
 	// FrameRate is the nominal frame rate; zero when unknown.
 	FrameRate Rational
+	// FrameRateSource says where FrameRate comes from: FrameRateMetadata,
+	// FrameRateSPS, FrameRateMeasured, or "" when it is unknown.
+	FrameRateSource string
 	// Extradata is the decoder configuration: an AVCDecoderConfigurationRecord
 	// (avcC, then packets are AVCC length-prefixed) or Annex B SPS/PPS (or
 	// empty, then packets are Annex B with in-band parameter sets).
 	Extradata []byte
 }
+
+// Where a VideoParams' frame rate comes from.
+const (
+	FrameRateMetadata  = "metadata"  // the publisher's onMetaData framerate
+	FrameRateSPS       = "sps"       // the H.264 SPS's VUI timing
+	FrameRateContainer = "container" // a file's container (livestream transcode)
+	FrameRateMeasured  = "measured"  // the DTS of the first second of frames
+)
 
 // AudioParams describes an audio stream.
 type AudioParams struct {
