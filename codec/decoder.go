@@ -1,5 +1,10 @@
 package codec
 
+// #cgo pkg-config: libavutil
+// #include <libavutil/frame.h>
+// static int64_t livestream_best_effort_timestamp(const AVFrame *f) { return f->best_effort_timestamp; }
+import "C"
+
 import (
 	"errors"
 	"fmt"
@@ -151,7 +156,15 @@ func (d *Decoder) receive(emit func(*Frame) error) error {
 			fails++
 			continue
 		}
-		if f.Pts() == astiav.NoPtsValue {
+		// FFmpeg's best effort timestamp is the frame's PTS unless the
+		// stream's PTS have gone back more often than its DTS: a publisher
+		// that stamps B-frames with their DTS (a composition time of 0)
+		// gets decode-order times on presentation-order pictures, and
+		// then the DTS of the packet that released each picture are the
+		// better guess. The ffmpeg CLI times its pictures the same way.
+		if ts := int64(C.livestream_best_effort_timestamp((*C.AVFrame)(f.UnsafePointer()))); ts != astiav.NoPtsValue {
+			f.SetPts(ts)
+		} else if f.Pts() == astiav.NoPtsValue {
 			f.SetPts(f.PktDts())
 		}
 		if err := emit(&Frame{f: f}); err != nil {

@@ -58,7 +58,7 @@ func OpenFile(path string) (_ *Demuxer, err error) {
 			d.video = s
 			d.Video = &media.VideoParams{
 				Codec: media.H264, Width: cp.Width(), Height: cp.Height(),
-				FrameRate: media.Rational{Num: fr.Num(), Den: fr.Den()},
+				FrameRate: media.Rational{Num: fr.Num(), Den: fr.Den()}, FrameRateSource: media.FrameRateContainer,
 				Extradata: cp.ExtraData(),
 			}
 		case astiav.MediaTypeAudio:

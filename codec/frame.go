@@ -31,6 +31,11 @@ func (f *Frame) Release() {
 // audio frames after the resampler, in samples of the output rate.
 func (f *Frame) PTS() int64 { return f.f.Pts() }
 
+// SetPTS sets this reference's presentation time (media.ClockRate ticks for
+// video). Clones made before or after keep their own: the pipeline's frame
+// clock retimes a picture it sends again without touching other holders'.
+func (f *Frame) SetPTS(pts int64) { f.f.SetPts(pts) }
+
 // Width and Height are the picture size (0 for audio).
 func (f *Frame) Width() int  { return f.f.Width() }
 func (f *Frame) Height() int { return f.f.Height() }
