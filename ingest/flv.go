@@ -40,14 +40,18 @@ type tagDecoder struct {
 
 // videoParams returns the video track's parameters, nil before its sequence
 // header. The frame rate is onMetaData's framerate when the publisher sent
-// one, else the SPS's VUI timing, else zero.
+// a plausible one, else the SPS's VUI timing when plausible, else zero
+// (the publish measures it then).
 func (d *tagDecoder) videoParams() *media.VideoParams {
 	if d.video.params == nil {
 		return nil
 	}
 	p := *d.video.params
-	if r := rational(d.meta.frameRate); r.Valid() {
-		p.FrameRate = r
+	p.FrameRate, p.FrameRateSource = media.Rational{}, ""
+	if r := rational(d.meta.frameRate); media.PlausibleFrameRate(r) {
+		p.FrameRate, p.FrameRateSource = r, media.FrameRateMetadata
+	} else if r := d.video.params.FrameRate; media.PlausibleFrameRate(r) {
+		p.FrameRate, p.FrameRateSource = r, media.FrameRateSPS
 	}
 	if p.Width == 0 || p.Height == 0 { // SPS we could not parse
 		p.Width, p.Height = d.meta.width, d.meta.height

@@ -120,7 +120,7 @@ var tagCases = []struct {
 			{Kind: media.Audio, DTS: 21 * ms, PTS: 21 * ms, Keyframe: true, Data: []byte{0x21, 0x11}},
 			{Kind: media.Video, DTS: 67 * ms, PTS: 67 * ms, Data: testSlice},
 		},
-		video: &media.VideoParams{Codec: media.H264, Width: 1280, Height: 720, FrameRate: media.Rational{Num: 30000, Den: 1001}, Extradata: testAVCC},
+		video: &media.VideoParams{Codec: media.H264, Width: 1280, Height: 720, FrameRate: media.Rational{Num: 30000, Den: 1001}, FrameRateSource: media.FrameRateMetadata, Extradata: testAVCC},
 		audio: &media.AudioParams{Codec: media.AAC, SampleRate: 48000, Channels: 2, Extradata: testASC},
 	},
 	{
@@ -130,7 +130,7 @@ var tagCases = []struct {
 			{kind: 'v', ts: 1000, body: avcFrame(true, -20, testIDR)},
 		},
 		packets: []media.Packet{{Kind: media.Video, DTS: 1000 * ms, PTS: 980 * ms, Keyframe: true, Data: testIDR}},
-		video:   &media.VideoParams{Codec: media.H264, Width: 1280, Height: 720, FrameRate: media.Rational{Num: 30, Den: 1}, Extradata: testAVCC},
+		video:   &media.VideoParams{Codec: media.H264, Width: 1280, Height: 720, FrameRate: media.Rational{Num: 30, Den: 1}, FrameRateSource: media.FrameRateSPS, Extradata: testAVCC},
 	},
 	{
 		name: "timestamps unwrap across RTMP's 32-bit wrap, audio and video on one clock",
@@ -148,7 +148,7 @@ var tagCases = []struct {
 			{Kind: media.Video, DTS: 0x100000010 * ms, PTS: 0x100000010 * ms, Data: testSlice},
 			{Kind: media.Audio, DTS: 0x100000008 * ms, PTS: 0x100000008 * ms, Keyframe: true, Data: []byte{2}},
 		},
-		video: &media.VideoParams{Codec: media.H264, Width: 1280, Height: 720, FrameRate: media.Rational{Num: 30, Den: 1}, Extradata: testAVCC},
+		video: &media.VideoParams{Codec: media.H264, Width: 1280, Height: 720, FrameRate: media.Rational{Num: 30, Den: 1}, FrameRateSource: media.FrameRateSPS, Extradata: testAVCC},
 		audio: &media.AudioParams{Codec: media.AAC, SampleRate: 44100, Channels: 1, Extradata: testASC441},
 	},
 	{
@@ -161,7 +161,7 @@ var tagCases = []struct {
 			{kind: 'a', body: aacSeq(testASC441), err: ErrParamsChanged},
 			{kind: 'v', body: avcSeq(testAVCC2), err: ErrParamsChanged},
 		},
-		video: &media.VideoParams{Codec: media.H264, Width: 320, Height: 240, FrameRate: media.Rational{Num: 30, Den: 1}, Extradata: testAVCC2},
+		video: &media.VideoParams{Codec: media.H264, Width: 320, Height: 240, FrameRate: media.Rational{Num: 30, Den: 1}, FrameRateSource: media.FrameRateSPS, Extradata: testAVCC2},
 		audio: &media.AudioParams{Codec: media.AAC, SampleRate: 44100, Channels: 1, Extradata: testASC441},
 	},
 	{
@@ -174,7 +174,7 @@ var tagCases = []struct {
 			{kind: 'v', body: []byte{0x57, 0}},
 			{kind: 'v', body: avcFrame(false, 0, nil)},
 		},
-		video: &media.VideoParams{Codec: media.H264, Width: 1280, Height: 720, FrameRate: media.Rational{Num: 30, Den: 1}, Extradata: testAVCC},
+		video: &media.VideoParams{Codec: media.H264, Width: 1280, Height: 720, FrameRate: media.Rational{Num: 30, Den: 1}, FrameRateSource: media.FrameRateSPS, Extradata: testAVCC},
 	},
 	{
 		name: "malformed tags",
@@ -191,7 +191,7 @@ var tagCases = []struct {
 			{kind: 'v', body: avcFrame(true, 0, []byte{0, 0, 0, 0}), err: errMalformedTag},
 			{kind: 'v', body: exVideo(1, "avc1", 0), err: errMalformedTag},
 		},
-		video: &media.VideoParams{Codec: media.H264, Width: 1280, Height: 720, FrameRate: media.Rational{Num: 30, Den: 1}, Extradata: testAVCC},
+		video: &media.VideoParams{Codec: media.H264, Width: 1280, Height: 720, FrameRate: media.Rational{Num: 30, Den: 1}, FrameRateSource: media.FrameRateSPS, Extradata: testAVCC},
 	},
 	{
 		name: "E-RTMP avc1",
@@ -205,7 +205,7 @@ var tagCases = []struct {
 			{Kind: media.Video, DTS: 40 * ms, PTS: 80 * ms, Keyframe: true, Data: testIDR},
 			{Kind: media.Video, DTS: 80 * ms, PTS: 80 * ms, Data: testSlice},
 		},
-		video: &media.VideoParams{Codec: media.H264, Width: 1280, Height: 720, FrameRate: media.Rational{Num: 30, Den: 1}, Extradata: testAVCC},
+		video: &media.VideoParams{Codec: media.H264, Width: 1280, Height: 720, FrameRate: media.Rational{Num: 30, Den: 1}, FrameRateSource: media.FrameRateSPS, Extradata: testAVCC},
 	},
 	{
 		name: "MP3 describes itself",

@@ -18,6 +18,10 @@ const (
 	// once one track has started: encoders send both headers before their
 	// first frames, so a second is plenty.
 	headerWait = time.Second
+	// rateWait is how much video we hold, when the publisher declares no
+	// plausible frame rate, to measure it from the timestamps (a second is
+	// 24 to 60 steps; the ladder's encoders need the rate to open).
+	rateWait = time.Second
 	// maxPendingBytes and maxPendingPackets bound what is held before
 	// Start (several seconds of a high-bitrate stream): past them the Sink
 	// starts with the tracks there are.
@@ -174,10 +178,15 @@ func (p *publish) maybeStart(now time.Time) error {
 	p.mu.Unlock()
 
 	v, a := p.dec.videoParams(), p.dec.audioParams()
+	if v != nil && v.FrameRateSource == "" {
+		if r := media.EstimateFrameRate(p.pendingVideoDTS()); r.Valid() {
+			v.FrameRate, v.FrameRateSource = r, media.FrameRateMeasured
+		}
+	}
 	p.video, p.audio = v != nil, a != nil
 	attrs := []any{"video", v != nil, "audio", a != nil}
 	if v != nil {
-		attrs = append(attrs, "width", v.Width, "height", v.Height, "frame_rate", v.FrameRate.String())
+		attrs = append(attrs, "width", v.Width, "height", v.Height, "frame_rate", v.FrameRate.String(), "frame_rate_source", v.FrameRateSource)
 	}
 	if a != nil {
 		attrs = append(attrs, "audio_codec", a.Codec, "sample_rate", a.SampleRate, "channels", a.Channels)
@@ -215,8 +224,18 @@ func (p *publish) ready(now time.Time) (bool, error) {
 		return false, nil
 	}
 	m := p.dec.meta
+	full := late || p.pendingBytes >= maxPendingBytes || len(p.pending) >= maxPendingPackets
 	missing := (!v && (!m.seen || m.hasVideo)) || (!a && (!m.seen || m.hasAudio))
-	if !missing || late || p.pendingBytes >= maxPendingBytes || len(p.pending) >= maxPendingPackets {
+	if full {
+		return true, nil
+	}
+	if !missing {
+		// A video track without a plausible declared rate starts once a
+		// second of it has come to measure the rate from.
+		if v && p.dec.videoParams().FrameRateSource == "" {
+			dts := p.pendingVideoDTS()
+			return len(dts) > 0 && dts[len(dts)-1]-dts[0] >= media.Ticks(rateWait), nil
+		}
 		return true, nil
 	}
 	wait := headerWait
@@ -224,6 +243,17 @@ func (p *publish) ready(now time.Time) (bool, error) {
 		wait = p.startTimeout
 	}
 	return p.pendingSpan() >= media.Ticks(wait), nil
+}
+
+// pendingVideoDTS lists the DTS of the video packets held.
+func (p *publish) pendingVideoDTS() []int64 {
+	var dts []int64
+	for _, pkt := range p.pending {
+		if pkt.Kind == media.Video {
+			dts = append(dts, pkt.DTS)
+		}
+	}
+	return dts
 }
 
 // pendingSpan is the stream time the held packets cover.

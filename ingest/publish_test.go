@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/livestream/livestream/media"
+	"github.com/livestream/livestream/media/h264"
 	"github.com/yutopp/go-amf0"
 )
 
@@ -143,5 +144,60 @@ func TestPublishAbandon(t *testing.T) {
 	}
 	if p.abandon() {
 		t.Error("abandon of an ended publish that never started reported waiting twice")
+	}
+}
+
+// TestPublishMeasuresFrameRate: a publisher that declares no plausible
+// frame rate (no onMetaData framerate, an SPS without VUI timing) is held
+// until a second of its video has come, and starts with the rate measured
+// from those frames' jittery millisecond timestamps; one that declares a
+// rate starts at once with it.
+func TestPublishMeasuresFrameRate(t *testing.T) {
+	// Baseline 320x240, no VUI: written bit by bit.
+	noVUI := mustMarshal(&h264.AVCConfig{Profile: 66, ProfileCompat: 0xc0, Level: 13, LengthSize: 4,
+		SPS: [][]byte{unhex("6742c00d568141f9")}, PPS: [][]byte{unhex("68cb83cb20")}})
+	meta := func(props amf0.ECMAArray) tag { return tag{kind: 's', body: onMetaData(props)} }
+	vseq := tag{kind: 'v', body: avcSeq(noVUI)}
+	// 25 fps in milliseconds with ±1 ms of jitter and one repeated timestamp.
+	frames := func(n int) []tag {
+		var tags []tag
+		for i := range n {
+			ts := uint32(i*40 + []int{0, 1, -1, 0, 1}[i%5] + 1)
+			if i == 7 {
+				ts = tags[6].ts
+			}
+			tags = append(tags, tag{kind: 'v', ts: ts, body: avcFrame(i == 0, 0, testIDR)})
+		}
+		return tags
+	}
+	for _, c := range []struct {
+		name     string
+		tags     []tag
+		started  bool
+		rate     media.Rational
+		source   string
+		declared float64
+	}{
+		{name: "nothing declared: held for a second of video", tags: append([]tag{meta(amf0.ECMAArray{"videocodecid": 7.0}), vseq}, frames(20)...)},
+		{name: "nothing declared: measured after a second", tags: append([]tag{meta(amf0.ECMAArray{"videocodecid": 7.0}), vseq}, frames(27)...),
+			started: true, rate: media.Rational{Num: 25, Den: 1}, source: media.FrameRateMeasured},
+		{name: "an implausible declared rate is measured instead", tags: append([]tag{meta(amf0.ECMAArray{"videocodecid": 7.0, "framerate": 1000.0}), vseq}, frames(27)...),
+			started: true, rate: media.Rational{Num: 25, Den: 1}, source: media.FrameRateMeasured},
+		{name: "a declared rate starts at once", tags: append([]tag{meta(amf0.ECMAArray{"videocodecid": 7.0, "framerate": 25.0}), vseq}, frames(1)...),
+			started: true, rate: media.Rational{Num: 25, Den: 1}, source: media.FrameRateMetadata},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			s, _, err := publishTags(t, 5*time.Second, time.Now(), c.tags...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			v, _, _ := s.received()
+			if started := s.starts > 0; started != c.started {
+				t.Fatalf("started %v, want %v", started, c.started)
+			}
+			if c.started && (v.FrameRate != c.rate || v.FrameRateSource != c.source) {
+				t.Errorf("frame rate %v from %q, want %v from %q", v.FrameRate, v.FrameRateSource, c.rate, c.source)
+			}
+		})
 	}
 }
