@@ -31,8 +31,9 @@ type Config struct {
 	// SegmentDuration is the HLS target duration: a segment is cut at the
 	// first keyframe at or after it. Default 6s.
 	SegmentDuration time.Duration `yaml:"segment_duration" json:"segment_duration"`
-	// KeyframeInterval is the GOP length in time, converted to frames of the
-	// source frame rate; identical on every rendition. Default 2s.
+	// KeyframeInterval is the GOP length in stream time: the frame clock
+	// forces a keyframe on the first picture at or past each multiple of
+	// it, identically on every rendition. Default 2s.
 	KeyframeInterval time.Duration `yaml:"keyframe_interval" json:"keyframe_interval"`
 	// PlaylistWindow is the number of segments in a live playlist. Default 10.
 	PlaylistWindow int `yaml:"playlist_window" json:"playlist_window"`
@@ -54,6 +55,11 @@ type Config struct {
 	// DecoderThreads is the H.264 decoder's thread count; 0 lets the
 	// pipeline choose (see DecoderThreads).
 	DecoderThreads int `yaml:"decoder_threads" json:"decoder_threads"`
+	// LagBudget is how far a live ladder may fall behind its publisher
+	// (a starved machine) before it skips pictures, never a keyframe's nor
+	// any audio, until it is back under half of it. Default 5s; files
+	// are never skipped.
+	LagBudget time.Duration `yaml:"lag_budget" json:"lag_budget"`
 }
 
 // DefaultLadder is the ladder this product has always used.
@@ -96,6 +102,9 @@ func (c Config) WithDefaults() Config {
 	}
 	if c.AudioChannels == 0 {
 		c.AudioChannels = 2
+	}
+	if c.LagBudget == 0 {
+		c.LagBudget = 5 * time.Second
 	}
 	return c
 }
@@ -172,6 +181,9 @@ func (c Config) Validate() error {
 	}
 	if c.DecoderThreads < 0 || c.DecoderThreads > 64 {
 		bad("decoder_threads", "must be 0 to 64")
+	}
+	if c.LagBudget < time.Second {
+		bad("lag_budget", "%v: must be at least 1s (a GOP late is not behind)", c.LagBudget)
 	}
 	return errors.Join(errs...)
 }

@@ -67,7 +67,11 @@ func (f *File) Run(ctx context.Context) error {
 	return nil
 }
 
+// feed reads the file into out, its timestamps repaired as a live
+// publisher's are (media.Timeline): a file with jittery or repeated
+// timestamps gives the same clean ladder.
 func (f *File) feed(ctx context.Context, out chan<- *media.Packet) error {
+	var tl media.Timeline
 	for {
 		p, err := f.dmx.ReadPacket()
 		if errors.Is(err, io.EOF) {
@@ -76,6 +80,7 @@ func (f *File) feed(ctx context.Context, out chan<- *media.Packet) error {
 		if err != nil {
 			return err
 		}
+		p = tl.Fix(p)
 		select {
 		case out <- p:
 		case <-ctx.Done():

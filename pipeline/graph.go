@@ -7,8 +7,8 @@ import (
 	"log/slog"
 	"sync"
 	"sync/atomic"
+	"time"
 
-	"github.com/livestream/livestream/codec"
 	"github.com/livestream/livestream/hlsmux"
 	"github.com/livestream/livestream/media"
 	"github.com/livestream/livestream/media/aac"
@@ -65,6 +65,16 @@ type Graph struct {
 	based    atomic.Bool    // base is set
 	encoded  []atomic.Int64 // video frames out of x264, per rendition
 	segCount []atomic.Int64 // segments written, per rendition
+	// busy is the PTS of the picture each rendition has in hand, idle
+	// when it waits for one; edge maps it to the wall clock (lag.go).
+	busy []atomic.Int64
+	edge liveEdge
+	// The frame clock's counts (retime.go): pictures dropped because
+	// their slot was taken or because the ladder was over its lag budget,
+	// pictures repeated to fill a hole, and lag episodes.
+	droppedLate, droppedLag, duplicated, lagEpisodes atomic.Int64
+	behind                                           atomic.Bool // a lag episode is on
+	frameRateSource                                  string
 
 	tapsMu sync.Mutex
 	taps   []*Tap // copy on write, under tapsMu
@@ -93,10 +103,10 @@ func New(cfg Config, in Input, out Output) (*Graph, error) {
 		out.Logger = slog.Default()
 	}
 	g := &Graph{cfg: cfg, in: in, out: out, log: out.Logger}
-	g.frameRate = in.Video.FrameRate
-	if !g.frameRate.Valid() || g.frameRate.Float() > 240 {
-		g.log.Warn("source frame rate unknown, assuming 30 fps", "frame_rate", g.frameRate.String())
-		g.frameRate = media.Rational{Num: 30, Den: 1}
+	g.frameRate, g.frameRateSource = media.StandardFrameRate(in.Video.FrameRate), in.Video.FrameRateSource
+	if !media.PlausibleFrameRate(g.frameRate) {
+		g.log.Warn("source frame rate unknown, assuming 30 fps", "frame_rate", in.Video.FrameRate.String())
+		g.frameRate, g.frameRateSource = media.Rational{Num: 30, Den: 1}, "default"
 	}
 	g.gop = GOPFrames(cfg.KeyframeInterval, g.frameRate)
 	g.planned = Plan(cfg.Ladder, in.Video.Width, in.Video.Height)
@@ -118,6 +128,10 @@ func New(cfg Config, in Input, out Output) (*Graph, error) {
 	}
 	g.encoded = make([]atomic.Int64, len(g.planned))
 	g.segCount = make([]atomic.Int64, len(g.planned))
+	g.busy = make([]atomic.Int64, len(g.planned))
+	for i := range g.busy {
+		g.busy[i].Store(idle)
+	}
 	g.master = newMasterWriter(g)
 	return g, nil
 }
@@ -146,7 +160,12 @@ type Stats struct {
 	// the last one, in media.ClockRate ticks of the input's time line.
 	Decoded, FirstPTS, LastPTS int64
 	Corrupt                    int64
-	Renditions                 []RenditionStats
+	// The frame clock's work: pictures dropped because their slot on the
+	// grid was taken (DroppedLate) or because the ladder was over its lag
+	// budget (DroppedLag), pictures repeated to fill a hole (Duplicated),
+	// and the times the ladder went over its lag budget (LagEpisodes).
+	DroppedLate, DroppedLag, Duplicated, LagEpisodes int64
+	Renditions                                       []RenditionStats
 }
 
 // RenditionStats is one rendition's progress.
@@ -162,7 +181,10 @@ type RenditionStats struct {
 // Stats returns the graph's progress. It may be called from any goroutine,
 // before, while and after Run.
 func (g *Graph) Stats() Stats {
-	st := Stats{Decoded: g.decoded.Load(), FirstPTS: g.firstPTS.Load(), LastPTS: g.lastPTS.Load(), Corrupt: g.corrupt.Load()}
+	st := Stats{
+		Decoded: g.decoded.Load(), FirstPTS: g.firstPTS.Load(), LastPTS: g.lastPTS.Load(), Corrupt: g.corrupt.Load(),
+		DroppedLate: g.droppedLate.Load(), DroppedLag: g.droppedLag.Load(), Duplicated: g.duplicated.Load(), LagEpisodes: g.lagEpisodes.Load(),
+	}
 	for i, p := range g.planned {
 		st.Renditions = append(st.Renditions, RenditionStats{
 			Name: p.Name, Width: p.OutWidth, Height: p.OutHeight,
@@ -200,10 +222,10 @@ func (g *Graph) Run(ctx context.Context, in <-chan *media.Packet) error {
 	// not starved while x264 works.
 	videoIn := make(chan *media.Packet, 8)
 	var audioIn chan *media.Packet
-	frames := make([]chan *codec.Frame, len(g.planned))
+	frames := make([]chan picture, len(g.planned))
 	audioOut := make([]chan *media.Packet, len(g.planned))
 	for i := range g.planned {
-		frames[i] = make(chan *codec.Frame, frameQueue)
+		frames[i] = make(chan picture, frameQueue)
 		if g.in.Audio != nil {
 			audioOut[i] = make(chan *media.Packet, 64)
 		}
@@ -249,7 +271,8 @@ const outputOffset = media.ClockRate
 const frameQueue = 8
 
 // route splits the input by kind and rebases timestamps to outputOffset.
-// A nil video or audio channel drops that kind.
+// A nil video or audio channel drops that kind. For a live stream it keeps
+// the live edge (lag.go) from the packets' arrivals.
 func (g *Graph) route(ctx context.Context, in <-chan *media.Packet, video, audio chan<- *media.Packet) error {
 	if video != nil {
 		defer close(video)
@@ -258,7 +281,23 @@ func (g *Graph) route(ctx context.Context, in <-chan *media.Packet, video, audio
 		defer close(audio)
 	}
 	base, based := int64(0), false
-	for p := range in {
+	live := g.out.Type == hlsmux.Live
+	for {
+		var p *media.Packet
+		var ok, fresh bool
+		select {
+		case p, ok = <-in:
+		default: // the graph is waiting for the publisher
+			fresh = true
+			select {
+			case p, ok = <-in:
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		}
+		if !ok {
+			break
+		}
 		if !based {
 			base, based = p.DTS, true
 			g.base.Store(base)
@@ -266,6 +305,9 @@ func (g *Graph) route(ctx context.Context, in <-chan *media.Packet, video, audio
 		}
 		q := *p
 		q.PTS, q.DTS = p.PTS-base+outputOffset, p.DTS-base+outputOffset
+		if live {
+			g.edge.arrived(q.DTS, time.Now(), fresh)
+		}
 		var out chan<- *media.Packet
 		switch p.Kind {
 		case media.Video:
@@ -285,9 +327,9 @@ func (g *Graph) route(ctx context.Context, in <-chan *media.Packet, video, audio
 	return ctx.Err()
 }
 
-func drainFrames(c <-chan *codec.Frame) {
-	for f := range c {
-		f.Release()
+func drainFrames(c <-chan picture) {
+	for p := range c {
+		p.f.Release()
 	}
 }
 
@@ -316,6 +358,15 @@ func (g *Graph) segments(i int) []hlsmux.SegmentInfo {
 // FrameRate is the frame rate the ladder is encoded at; zero for an
 // audio-only graph.
 func (g *Graph) FrameRate() media.Rational { return g.frameRate }
+
+// FrameRateSource says where FrameRate came from: the input's
+// media.VideoParams.FrameRateSource, or "default" when it had no plausible
+// rate and 30 fps was assumed.
+func (g *Graph) FrameRateSource() string { return g.frameRateSource }
+
+// Behind reports whether the ladder is over its lag budget now, skipping
+// pictures until it catches up.
+func (g *Graph) Behind() bool { return g.behind.Load() }
 
 // frameDuration is one frame in media.ClockRate ticks.
 func (g *Graph) frameDuration() int64 {

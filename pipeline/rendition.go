@@ -18,13 +18,13 @@ type rendition struct {
 	index   int
 	plan    Planned
 	threads int
-	frames  <-chan *codec.Frame
+	frames  <-chan picture
 	audio   <-chan *media.Packet
 	seg     *hlsmux.Segmenter
 	sawKey  bool
 }
 
-func (g *Graph) newRendition(i, threads int, frames <-chan *codec.Frame, audio <-chan *media.Packet) (*rendition, error) {
+func (g *Graph) newRendition(i, threads int, frames <-chan picture, audio <-chan *media.Packet) (*rendition, error) {
 	p := g.planned[i]
 	seg, err := hlsmux.NewSegmenter(hlsmux.SegmenterConfig{
 		Dir:            path.Join(path.Dir(g.out.Master), p.Name),
@@ -66,7 +66,9 @@ func (r *rendition) Run(ctx context.Context) error {
 		Width: p.OutWidth, Height: p.OutHeight, FrameRate: r.g.frameRate,
 		Bitrate: int(p.VideoBitrate), MaxRate: int(p.MaxRate), BufSize: int(p.BufSize),
 		CRF: r.g.cfg.CRF, Preset: r.g.cfg.Preset, Profile: r.g.cfg.Profile,
-		GOP: r.g.gop, Threads: r.threads, Lookahead: Lookahead(r.g.cfg, r.g.out.Type == hlsmux.Live),
+		// The frame clock forces every keyframe (retime.go); x264's own
+		// count, half a GOP later, is only a safety net.
+		GOP: r.g.gop + r.g.gop/2, Threads: r.threads, Lookahead: Lookahead(r.g.cfg, r.g.out.Type == hlsmux.Live),
 	})
 	if err != nil {
 		return fmt.Errorf("rendition %s: %w", p.Name, err)
@@ -107,10 +109,16 @@ func (r *rendition) Run(ctx context.Context) error {
 	return nil
 }
 
-// encode scales f when its size or format differs from the rendition's, and
-// encodes it. f is released here.
-func (r *rendition) encode(enc *codec.VideoEncoder, scaler *codec.Scaler, f *codec.Frame) error {
+// encode scales the picture when its size or format differs from the
+// rendition's, and encodes it, as a keyframe when the frame clock says so.
+// The picture is released here. While it is in hand, busy holds its time,
+// which is how the ladder's lag is measured.
+func (r *rendition) encode(enc *codec.VideoEncoder, scaler *codec.Scaler, p picture) error {
+	f := p.f
 	defer f.Release()
+	busy := &r.g.busy[r.index]
+	busy.Store(f.PTS())
+	defer busy.Store(idle)
 	pic := f
 	if codec.NeedsScaling(f, r.plan.OutWidth, r.plan.OutHeight) {
 		s, err := scaler.Scale(f)
@@ -121,6 +129,9 @@ func (r *rendition) encode(enc *codec.VideoEncoder, scaler *codec.Scaler, f *cod
 		pic = s
 	}
 	r.g.offerTaps(r.index, pic)
+	if p.key {
+		return enc.EncodeKeyframe(pic, r.writeVideo)
+	}
 	return enc.Encode(pic, r.writeVideo)
 }
 

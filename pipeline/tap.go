@@ -67,7 +67,7 @@ type Tap struct {
 
 	mu     sync.Mutex // offer against the encoder's take and Close
 	closed bool
-	dec    decimator    // in offer: frames above the rate never take a slot
+	clock  frameClock   // in offer: the tap's frame grid; pictures above its rate find their slot taken
 	keys   keyClock     // in offer: which pictures start a GOP
 	queue  []tapPicture // oldest first, at most cfg.Queue; the tap owns each picture
 
@@ -121,7 +121,9 @@ func (g *Graph) AddTap(cfg TapConfig) (*Tap, error) {
 		t.rate = m
 	}
 	t.gop = GOPFrames(cfg.KeyframeInterval, t.rate)
-	t.dec.interval = t.frameInterval()
+	// Pictures come on the graph's grid already; the tap's own drops those
+	// above its rate, and never fills a hole (the ladder does, or leaves it).
+	t.clock = newFrameClock(t.rate, 0)
 	t.keys = keyClock{interval: media.Ticks(cfg.KeyframeInterval), slack: t.frameTicks() / 4}
 	for i, r := range g.planned {
 		if r.OutWidth == t.w && r.OutHeight == t.h {
@@ -190,10 +192,15 @@ func (t *Tap) Close() {
 func (t *Tap) offer(f *codec.Frame) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if t.closed || !t.dec.keep(f.PTS()) {
+	if t.closed {
 		return
 	}
-	key := t.keys.due(f.PTS())
+	slot, _, ok := t.clock.place(f.PTS())
+	if !ok {
+		return
+	}
+	pts := t.clock.pts(slot)
+	key := t.keys.due(pts)
 	if len(t.queue) >= t.cfg.Queue {
 		t.dropped.Add(1)
 		if !key {
@@ -204,9 +211,11 @@ func (t *Tap) offer(f *codec.Frame) {
 		t.queue = slices.Delete(t.queue, i, i+1)
 	}
 	if key {
-		t.keys.start(f.PTS())
+		t.keys.start(pts)
 	}
-	t.queue = append(t.queue, tapPicture{f: f.Clone(), key: key})
+	c := f.Clone()
+	c.SetPTS(pts)
+	t.queue = append(t.queue, tapPicture{f: c, key: key})
 	select {
 	case t.ready <- struct{}{}:
 	default: // the encoder has a token already and will find this picture
@@ -313,15 +322,6 @@ func (t *Tap) encodeAll() error {
 			return nil
 		}
 	}
-}
-
-// frameInterval is one output frame in media.ClockRate ticks, 0 when the
-// tap keeps every frame.
-func (t *Tap) frameInterval() int64 {
-	if t.rate == t.g.frameRate {
-		return 0
-	}
-	return t.frameTicks()
 }
 
 // frameTicks is one output frame in media.ClockRate ticks.

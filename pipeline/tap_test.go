@@ -227,28 +227,3 @@ func TestTapCloseMidStream(t *testing.T) {
 		t.Errorf("ladder encoded %d of 120 frames", st.Renditions[0].Encoded)
 	}
 }
-
-func TestDecimator(t *testing.T) {
-	// 60 fps in RTMP milliseconds (16/17 ms steps) to 30 fps: every other frame.
-	d := decimator{interval: 3000}
-	kept := 0
-	for i := range 600 {
-		pts := int64(i*1000/60) * 90 // ms, truncated, in 90 kHz
-		if d.keep(pts) {
-			kept++
-		}
-	}
-	if kept != 300 {
-		t.Errorf("kept %d of 600 frames at 60 fps, want 300", kept)
-	}
-	// After a 10 s gap the next frame is kept and the cadence restarts.
-	d = decimator{interval: 3000}
-	if !d.keep(0) || d.keep(1500) || !d.keep(3000) || !d.keep(900_000) || d.keep(901_500) || !d.keep(903_000) {
-		t.Error("decimator does not restart after a gap")
-	}
-	// No interval: every frame.
-	d = decimator{}
-	if !d.keep(0) || !d.keep(1) {
-		t.Error("decimator without an interval dropped a frame")
-	}
-}

@@ -9,10 +9,10 @@ import (
 	"github.com/livestream/livestream/media"
 )
 
-// decodeVideo is the one video decode of the stream. Each picture is cloned
-// once per rendition (a reference, not a copy) and sent on; the original is
-// released.
-func (g *Graph) decodeVideo(ctx context.Context, in <-chan *media.Packet, outs []chan *codec.Frame) error {
+// decodeVideo is the one video decode of the stream. Each picture goes
+// through the frame clock (retime.go), then is cloned once per rendition (a
+// reference, not a copy) and sent on; the original is released.
+func (g *Graph) decodeVideo(ctx context.Context, in <-chan *media.Packet, outs []chan picture) error {
 	defer func() {
 		for _, o := range outs {
 			close(o)
@@ -24,23 +24,28 @@ func (g *Graph) decodeVideo(ctx context.Context, in <-chan *media.Packet, outs [
 		return err
 	}
 	defer dec.Close()
-	emit := func(f *codec.Frame) error {
-		defer f.Release()
-		g.offerTaps(-1, f)
+	clock := newRetimer(g)
+	defer clock.close()
+	send := func(p picture) error {
+		defer p.f.Release()
+		g.offerTaps(-1, p.f)
 		for _, o := range outs {
-			c := f.Clone()
+			c := picture{f: p.f.Clone(), key: p.key}
 			select {
 			case o <- c:
 			case <-ctx.Done():
-				c.Release()
+				c.f.Release()
 				return ctx.Err()
 			}
 		}
+		return nil
+	}
+	emit := func(f *codec.Frame) error {
 		if g.decoded.Add(1) == 1 {
 			g.firstPTS.Store(f.PTS())
 		}
 		g.lastPTS.Store(max(g.lastPTS.Load(), f.PTS()))
-		return nil
+		return clock.push(f, send)
 	}
 	var lastLog time.Time
 	for p := range in {
