@@ -55,6 +55,11 @@ type Stream struct {
 	endedAt       atomic.Int64 // unix ns; 0 while live
 	video         *media.VideoParams
 	audio         *media.AudioParams
+	// timeline repairs the publisher's timestamps before anything reads
+	// them; WritePacket's goroutine alone uses it. fixes and jumps are its
+	// counts, for Info.
+	timeline     media.Timeline
+	fixes, jumps atomic.Int64
 }
 
 func (m *Manager) newStream(ch registry.Channel, remote string, now time.Time, seq int64) (*Stream, error) {
@@ -181,6 +186,10 @@ func (s *Stream) WritePacket(p *media.Packet) error {
 	if !s.started() {
 		return errors.New("live: WritePacket before Start")
 	}
+	// Decoders, relays and recordings all want DTS that increase.
+	p = s.timeline.Fix(p)
+	s.fixes.Store(s.timeline.Fixes())
+	s.jumps.Store(s.timeline.Jumps())
 	now := time.Now()
 	s.firstPacketAt.CompareAndSwap(0, now.UnixNano())
 	s.ingestBytes.Add(int64(len(p.Data)))
@@ -270,6 +279,15 @@ type Info struct {
 	// Video and Audio describe the published stream ("1280x720 30 fps h264").
 	Video string `json:"video,omitempty"`
 	Audio string `json:"audio,omitempty"`
+	// FrameRate is the rate the ladder is encoded at ("30/1"), and
+	// FrameRateSource where it was found: "metadata" (onMetaData),
+	// "sps", "measured" (the first second's timestamps) or "default"
+	// (30 fps, when nothing told).
+	FrameRate       string `json:"frame_rate,omitempty"`
+	FrameRateSource string `json:"frame_rate_source,omitempty"`
+	// Timing is what the stream's clocks repaired and how far the ladder
+	// is behind.
+	Timing *Timing `json:"timing,omitempty"`
 	// IngestBytes and IngestBitrate (bits/s, averaged since the first packet).
 	IngestBytes   int64   `json:"ingest_bytes"`
 	IngestBitrate float64 `json:"ingest_bitrate"`
@@ -288,6 +306,29 @@ type Info struct {
 	Recording *RecordingInfo `json:"recording,omitempty"`
 }
 
+// Timing is the health of a stream's timestamps and of its ladder's pace.
+type Timing struct {
+	// TimestampFixes counts packets whose DTS or PTS were repaired (a DTS
+	// at or below the last, a PTS below the DTS); ClockJumps the times the
+	// publisher's clock jumped and was closed up.
+	TimestampFixes int64 `json:"timestamp_fixes"`
+	ClockJumps     int64 `json:"clock_jumps"`
+	// FramesDuplicated counts pictures repeated to fill holes in the
+	// source's frames; FramesDropped pictures dropped, by reason:
+	// "late" (their slot on the frame grid was taken) and "lag" (skipped
+	// while the ladder was over its lag budget).
+	FramesDuplicated int64            `json:"frames_duplicated"`
+	FramesDropped    map[string]int64 `json:"frames_dropped"`
+	// EncodeLagSeconds is how far the slowest rendition is behind the
+	// publisher now; LagBudgetSeconds the most it may be before pictures
+	// are skipped; LagEpisodes the times it went over; Behind is true
+	// while it is over (the stream's health is degraded).
+	EncodeLagSeconds float64 `json:"encode_lag_seconds"`
+	LagBudgetSeconds float64 `json:"lag_budget_seconds"`
+	LagEpisodes      int64   `json:"lag_episodes"`
+	Behind           bool    `json:"behind"`
+}
+
 // RenditionInfo is one rendition's progress.
 type RenditionInfo struct {
 	Name   string `json:"name"`
@@ -299,9 +340,9 @@ type RenditionInfo struct {
 	Segments int64 `json:"segments"`
 	// FPS is the encode rate since the first packet.
 	FPS float64 `json:"fps"`
-	// LagSeconds is how far the encoder is behind the publisher: the time
-	// since the first packet less the duration of media encoded. A live
-	// stream that keeps up stays under a second (x264's lookahead).
+	// LagSeconds is how far the encoder is behind the publisher: how late
+	// the picture it has in hand is; 0 while it waits for one. A live
+	// stream that keeps up stays well under a second.
 	LagSeconds float64 `json:"lag_seconds"`
 }
 
@@ -347,18 +388,24 @@ func (s *Stream) Info() Info {
 	}
 	st := g.Stats()
 	in.DecodedFrames, in.CorruptPackets = st.Decoded, st.Corrupt
-	fps := g.FrameRate().Float()
-	if g.AudioOnly() {
-		// The rendition's frames are AAC frames of 1024 samples.
-		fps = float64(s.m.cfg.Pipeline.AudioSampleRate) / 1024
+	lag, lags := g.EncodeLag()
+	if !g.AudioOnly() {
+		in.FrameRate, in.FrameRateSource = g.FrameRate().String(), g.FrameRateSource()
+	}
+	in.Timing = &Timing{
+		TimestampFixes: s.fixes.Load(), ClockJumps: s.jumps.Load(),
+		FramesDuplicated: st.Duplicated,
+		FramesDropped:    map[string]int64{"late": st.DroppedLate, "lag": st.DroppedLag},
+		EncodeLagSeconds: lag.Seconds(), LagBudgetSeconds: s.m.cfg.Pipeline.WithDefaults().LagBudget.Seconds(),
+		LagEpisodes: st.LagEpisodes, Behind: g.Behind(),
 	}
 	for _, r := range st.Renditions {
 		ri := RenditionInfo{Name: r.Name, Width: r.Width, Height: r.Height, Frames: r.Encoded, Segments: r.Segments}
 		if elapsed > 0 {
 			ri.FPS = float64(r.Encoded) / elapsed
-			if in.Live && fps > 0 {
-				ri.LagSeconds = max(0, elapsed-float64(r.Encoded)/fps)
-			}
+		}
+		if i := len(in.Renditions); in.Live && i < len(lags) {
+			ri.LagSeconds = lags[i].Seconds()
 		}
 		in.Renditions = append(in.Renditions, ri)
 	}

@@ -16,6 +16,7 @@ type streamCollector struct {
 
 	live, ingestBytes, ingestBitrate, decoded, corrupt *prometheus.Desc
 	encoded, fps, lag, segments                        *prometheus.Desc
+	framesDropped, framesDuplicated, tsFixes, lagEps   *prometheus.Desc
 	segmentLatency                                     *prometheus.Desc
 	relayUp, relayBytes, relayDropped, relayReconnects *prometheus.Desc
 }
@@ -42,13 +43,19 @@ func newStreamCollector(m *live.Manager) *streamCollector {
 		corrupt:       prometheus.NewDesc("livestream_corrupt_packets_total", "Packets the decoders rejected and skipped.", stream, nil),
 		encoded:       prometheus.NewDesc("livestream_encoded_frames_total", "Video frames encoded, per rendition.", rendition, nil),
 		fps:           prometheus.NewDesc("livestream_encode_fps", "Encode rate in frames/s since the first packet, per rendition.", rendition, nil),
-		lag:           prometheus.NewDesc("livestream_encode_lag_seconds", "How far a rendition's encoder is behind the publisher.", rendition, nil),
-		segments:      prometheus.NewDesc("livestream_segments_total", "HLS segments written, per rendition.", rendition, nil),
+		lag:           prometheus.NewDesc("livestream_encode_lag_seconds", "How far a rendition's encoder is behind the publisher: how late its picture in hand is.", rendition, nil),
+		framesDropped: prometheus.NewDesc("livestream_frames_dropped_total",
+			"Decoded pictures the frame clock dropped: late (their slot on the frame grid was taken) or lag (skipped while the ladder was over its lag budget).",
+			[]string{"playback_id", "reason"}, nil),
+		framesDuplicated: prometheus.NewDesc("livestream_frames_duplicated_total", "Pictures the frame clock repeated to fill holes in the source's frames.", stream, nil),
+		tsFixes:          prometheus.NewDesc("livestream_timestamp_fixes_total", "Packets whose timestamps were repaired (a DTS at or below the last, a PTS below the DTS).", stream, nil),
+		lagEps:           prometheus.NewDesc("livestream_lag_episodes_total", "Times the ladder went over its lag budget and skipped pictures.", stream, nil),
+		segments:         prometheus.NewDesc("livestream_segments_total", "HLS segments written, per rendition.", rendition, nil),
 	}
 }
 
 func (c *streamCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{c.live, c.ingestBytes, c.ingestBitrate, c.decoded, c.corrupt, c.encoded, c.fps, c.lag, c.segments, c.segmentLatency, c.relayUp, c.relayBytes, c.relayDropped, c.relayReconnects} {
+	for _, d := range []*prometheus.Desc{c.live, c.ingestBytes, c.ingestBitrate, c.decoded, c.corrupt, c.encoded, c.fps, c.lag, c.segments, c.segmentLatency, c.relayUp, c.relayBytes, c.relayDropped, c.relayReconnects, c.framesDropped, c.framesDuplicated, c.tsFixes, c.lagEps} {
 		ch <- d
 	}
 }
@@ -65,6 +72,14 @@ func (c *streamCollector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(c.ingestBitrate, prometheus.GaugeValue, s.IngestBitrate, pid)
 		ch <- prometheus.MustNewConstMetric(c.decoded, prometheus.CounterValue, float64(s.DecodedFrames), pid)
 		ch <- prometheus.MustNewConstMetric(c.corrupt, prometheus.CounterValue, float64(s.CorruptPackets), pid)
+		if t := s.Timing; t != nil {
+			for reason, n := range t.FramesDropped {
+				ch <- prometheus.MustNewConstMetric(c.framesDropped, prometheus.CounterValue, float64(n), pid, reason)
+			}
+			ch <- prometheus.MustNewConstMetric(c.framesDuplicated, prometheus.CounterValue, float64(t.FramesDuplicated), pid)
+			ch <- prometheus.MustNewConstMetric(c.tsFixes, prometheus.CounterValue, float64(t.TimestampFixes), pid)
+			ch <- prometheus.MustNewConstMetric(c.lagEps, prometheus.CounterValue, float64(t.LagEpisodes), pid)
+		}
 		for _, r := range s.Relays {
 			up := 0.0
 			if r.State == relay.Live {
