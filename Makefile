@@ -40,11 +40,11 @@ BUILD_PKGS := libavcodec-dev libavformat-dev libavfilter-dev libswscale-dev \
 # The tests also drive the ffmpeg/ffprobe CLI, a headless Chromium, nginx with
 # its RTMP module (a stand-in relay destination) and Redis (the cluster's
 # registry).
-TEST_PKGS  := ffmpeg chromium nginx libnginx-mod-rtmp redis-server
+TEST_PKGS  := ffmpeg chromium nginx libnginx-mod-rtmp redis-server gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly
 # The S3-compatible server the recording tests store to, built from its Go
 # module into $(go env GOPATH)/bin, where the tests look for it.
 VERSITYGW  := github.com/versity/versitygw/cmd/versitygw@v1.8.0
-TEST_TOOLS := ffmpeg ffprobe chromium nginx redis-server
+TEST_TOOLS := ffmpeg ffprobe chromium nginx redis-server gst-launch-1.0
 PC_MODS    := libavcodec libavformat libavfilter libswscale libswresample libavutil x264
 SUDO       := $(shell [ "$$(id -u)" != 0 ] && command -v sudo >/dev/null 2>&1 && echo sudo)
 
