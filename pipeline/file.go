@@ -30,6 +30,7 @@ func OpenFile(path string, cfg Config, out Output) (*File, error) {
 		dmx.Close()
 		return nil, err
 	}
+	g.file = true
 	return &File{Graph: g, path: path, dmx: dmx}, nil
 }
 

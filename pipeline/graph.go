@@ -75,6 +75,10 @@ type Graph struct {
 	droppedLate, droppedLag, duplicated, lagEpisodes atomic.Int64
 	behind                                           atomic.Bool // a lag episode is on
 	frameRateSource                                  string
+	// file: the input is read from a file (OpenFile) as fast as the
+	// ladder takes it, not sent in real time: it has no live edge to lag
+	// behind, whatever its output's type.
+	file bool
 
 	tapsMu sync.Mutex
 	taps   []*Tap // copy on write, under tapsMu
@@ -281,7 +285,7 @@ func (g *Graph) route(ctx context.Context, in <-chan *media.Packet, video, audio
 		defer close(audio)
 	}
 	base, based := int64(0), false
-	live := g.out.Type == hlsmux.Live
+	live := g.paced()
 	for {
 		var p *media.Packet
 		var ok, fresh bool
@@ -354,6 +358,10 @@ func (g *Graph) segments(i int) []hlsmux.SegmentInfo {
 	}
 	return g.renditions[i].seg.Playlist().Segments()
 }
+
+// paced reports whether the input comes in real time from a publisher, so
+// that the ladder can fall behind it.
+func (g *Graph) paced() bool { return g.out.Type == hlsmux.Live && !g.file }
 
 // FrameRate is the frame rate the ladder is encoded at; zero for an
 // audio-only graph.

@@ -4,7 +4,6 @@ import (
 	"time"
 
 	"github.com/livestream/livestream/codec"
-	"github.com/livestream/livestream/hlsmux"
 	"github.com/livestream/livestream/media"
 )
 
@@ -42,7 +41,7 @@ func newRetimer(g *Graph) *retimer {
 		keys:  keyClock{interval: media.Ticks(g.cfg.KeyframeInterval), slack: g.frameDuration() / 4},
 		now:   time.Now,
 	}
-	if g.out.Type == hlsmux.Live {
+	if g.paced() {
 		r.budget = g.cfg.LagBudget
 	}
 	return r
