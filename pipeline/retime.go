@@ -28,10 +28,9 @@ type retimer struct {
 	budget time.Duration
 	now    func() time.Time
 
-	skipping  bool // a lag episode is on
-	episode   time.Time
-	episodeN  int64 // pictures skipped in this episode
-	lastLagAt time.Time
+	skipping bool // a lag episode is on
+	episode  time.Time
+	episodeN int64 // pictures skipped in this episode
 }
 
 func newRetimer(g *Graph) *retimer {
