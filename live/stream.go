@@ -396,7 +396,7 @@ func (s *Stream) Info() Info {
 		TimestampFixes: s.fixes.Load(), ClockJumps: s.jumps.Load(),
 		FramesDuplicated: st.Duplicated,
 		FramesDropped:    map[string]int64{"late": st.DroppedLate, "lag": st.DroppedLag},
-		EncodeLagSeconds: lag.Seconds(), LagBudgetSeconds: s.m.cfg.Pipeline.WithDefaults().LagBudget.Seconds(),
+		EncodeLagSeconds: lag.Seconds(), LagBudgetSeconds: g.LagBudget().Seconds(),
 		LagEpisodes: st.LagEpisodes, Behind: g.Behind(),
 	}
 	for _, r := range st.Renditions {

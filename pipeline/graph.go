@@ -363,6 +363,15 @@ func (g *Graph) segments(i int) []hlsmux.SegmentInfo {
 // that the ladder can fall behind it.
 func (g *Graph) paced() bool { return g.out.Type == hlsmux.Live && !g.file }
 
+// LagBudget is how far the ladder may fall behind its publisher before it
+// skips pictures: the config's for a live input, 0 (never) for a file.
+func (g *Graph) LagBudget() time.Duration {
+	if !g.paced() {
+		return 0
+	}
+	return g.cfg.LagBudget
+}
+
 // FrameRate is the frame rate the ladder is encoded at; zero for an
 // audio-only graph.
 func (g *Graph) FrameRate() media.Rational { return g.frameRate }

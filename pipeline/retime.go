@@ -24,9 +24,8 @@ type retimer struct {
 	g      *Graph
 	clock  frameClock
 	keys   keyClock
-	prev   *codec.Frame // the last picture placed, to fill holes with; owned
-	budget time.Duration
-	now    func() time.Time
+	prev   *codec.Frame  // the last picture placed, to fill holes with; owned
+	budget time.Duration // 0: never skip (a file)
 
 	skipping bool // a lag episode is on
 	episode  time.Time
@@ -35,13 +34,10 @@ type retimer struct {
 
 func newRetimer(g *Graph) *retimer {
 	r := &retimer{
-		g:     g,
-		clock: newFrameClock(g.frameRate, maxFillTime*int64(g.frameRate.Num)/(media.ClockRate*int64(g.frameRate.Den))),
-		keys:  keyClock{interval: media.Ticks(g.cfg.KeyframeInterval), slack: g.frameDuration() / 4},
-		now:   time.Now,
-	}
-	if g.paced() {
-		r.budget = g.cfg.LagBudget
+		g:      g,
+		clock:  newFrameClock(g.frameRate, maxFillTime*int64(g.frameRate.Num)/(media.ClockRate*int64(g.frameRate.Den))),
+		keys:   keyClock{interval: media.Ticks(g.cfg.KeyframeInterval), slack: g.frameDuration() / 4},
+		budget: g.LagBudget(),
 	}
 	return r
 }
@@ -96,7 +92,7 @@ func (r *retimer) behind(pts int64) bool {
 	if r.budget <= 0 {
 		return false
 	}
-	now := r.now()
+	now := time.Now()
 	lag := max(r.g.edge.lag(pts, now), r.g.renditionLag(now))
 	switch {
 	case !r.skipping && lag > r.budget:
