@@ -4,16 +4,16 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/livestream/livestream/internal/testenv"
 )
 
 // mediaPlaylist is what the timing tests read of one poll of a media
@@ -67,51 +67,9 @@ func parseMediaPlaylist(b []byte) (mediaPlaylist, error) {
 	return pl, nil
 }
 
-// videoPacket is one video packet of a segment as ffprobe lists it, in
-// decode order, with its timestamps in 90 kHz ticks (MPEG-TS's time base).
-type videoPacket struct {
-	PTS, DTS int64
-	Key      bool
-}
-
-// probeVideoPackets lists the video packets of the MPEG-TS segment at
-// path, without decoding. Unlike testenv.ProbePackets it returns the
-// timestamps as integer ticks, so that a one-tick difference shows, and an
-// error rather than failing a test (it runs on the observer's goroutine).
-func probeVideoPackets(path string) ([]videoPacket, error) {
-	cmd := exec.Command("ffprobe", "-v", "error", "-of", "json", "-select_streams", "v:0",
-		"-show_entries", "stream=time_base:packet=pts,dts,flags", path)
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	if err != nil {
-		return nil, fmt.Errorf("ffprobe %s: %v: %s", filepath.Base(path), err, stderr.Bytes())
-	}
-	var r struct {
-		Streams []struct {
-			TimeBase string `json:"time_base"`
-		} `json:"streams"`
-		Packets []struct {
-			PTS   *int64 `json:"pts"`
-			DTS   *int64 `json:"dts"`
-			Flags string `json:"flags"`
-		} `json:"packets"`
-	}
-	if err := json.Unmarshal(out, &r); err != nil {
-		return nil, fmt.Errorf("ffprobe %s: parse its JSON: %v", filepath.Base(path), err)
-	}
-	if len(r.Streams) != 1 || r.Streams[0].TimeBase != "1/90000" {
-		return nil, fmt.Errorf("ffprobe %s: video streams %+v, want one with time base 1/90000", filepath.Base(path), r.Streams)
-	}
-	pkts := make([]videoPacket, 0, len(r.Packets))
-	for i, p := range r.Packets {
-		if p.PTS == nil || p.DTS == nil {
-			return nil, fmt.Errorf("ffprobe %s: video packet %d has no PTS or DTS", filepath.Base(path), i)
-		}
-		pkts = append(pkts, videoPacket{PTS: *p.PTS, DTS: *p.DTS, Key: strings.Contains(p.Flags, "K")})
-	}
-	return pkts, nil
-}
+// videoPacket is one video packet of a segment, in decode order, with its
+// timestamps in 90 kHz ticks.
+type videoPacket = testenv.TSVideoPacket
 
 // fetchedSegment is one segment the observer fetched and probed.
 type fetchedSegment struct {
@@ -281,7 +239,7 @@ func (o *observer) fetch(rendition string, ps playlistSegment) *fetchedSegment {
 		fs.probeErr = err
 		return fs
 	}
-	fs.packets, fs.probeErr = probeVideoPackets(path)
+	fs.packets, fs.probeErr = testenv.ProbeTSVideo(path)
 	return fs
 }
 

@@ -3,8 +3,11 @@ package testenv
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os/exec"
+	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 )
 
@@ -90,18 +93,65 @@ func ProbeFrames(t testing.TB, path, stream string) []ProbeFrame {
 
 func ffprobeJSON(t testing.TB, v any, args ...string) {
 	t.Helper()
-	cmd := exec.Command(NeedTool(t, "ffprobe"), append([]string{"-v", "error", "-of", "json"}, args...)...)
-	out, err := cmd.Output()
+	NeedTool(t, "ffprobe")
+	if err := runFFprobeJSON(v, args...); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// runFFprobeJSON runs ffprobe with args and decodes its JSON into v.
+func runFFprobeJSON(v any, args ...string) error {
+	out, err := exec.Command("ffprobe", append([]string{"-v", "error", "-of", "json"}, args...)...).Output()
 	if err != nil {
 		var stderr []byte
 		if ee := (*exec.ExitError)(nil); errors.As(err, &ee) {
 			stderr = ee.Stderr
 		}
-		t.Fatalf("ffprobe %v: %v\n%s", args, err, stderr)
+		return fmt.Errorf("ffprobe %v: %v\n%s", args, err, stderr)
 	}
 	if err := json.Unmarshal(out, v); err != nil {
-		t.Fatalf("ffprobe %v: parse its JSON: %v", args, err)
+		return fmt.Errorf("ffprobe %v: parse its JSON: %v", args, err)
 	}
+	return nil
+}
+
+// TSVideoPacket is one video packet of an MPEG-TS file, its timestamps in
+// 90 kHz ticks.
+type TSVideoPacket struct {
+	PTS, DTS int64
+	Key      bool
+}
+
+// ProbeTSVideo lists the video packets of the MPEG-TS file at path in
+// decode order, without decoding. Unlike ProbePackets it gives the
+// timestamps as integer ticks, so that a one-tick difference shows, and
+// returns an error rather than failing a test, for callers off the test's
+// goroutine.
+func ProbeTSVideo(path string) ([]TSVideoPacket, error) {
+	var r struct {
+		Streams []struct {
+			TimeBase string `json:"time_base"`
+		} `json:"streams"`
+		Packets []struct {
+			PTS   *int64 `json:"pts"`
+			DTS   *int64 `json:"dts"`
+			Flags string `json:"flags"`
+		} `json:"packets"`
+	}
+	if err := runFFprobeJSON(&r, "-select_streams", "v:0", "-show_entries", "stream=time_base:packet=pts,dts,flags", path); err != nil {
+		return nil, err
+	}
+	if len(r.Streams) != 1 || r.Streams[0].TimeBase != "1/90000" {
+		return nil, fmt.Errorf("ffprobe %s: video streams %+v, want one with time base 1/90000", filepath.Base(path), r.Streams)
+	}
+	pkts := make([]TSVideoPacket, 0, len(r.Packets))
+	for i, p := range r.Packets {
+		if p.PTS == nil || p.DTS == nil {
+			return nil, fmt.Errorf("ffprobe %s: video packet %d has no PTS or DTS", filepath.Base(path), i)
+		}
+		pkts = append(pkts, TSVideoPacket{PTS: *p.PTS, DTS: *p.DTS, Key: strings.Contains(p.Flags, "K")})
+	}
+	return pkts, nil
 }
 
 // ProbeDuration is the duration of path's container, by ffprobe.
