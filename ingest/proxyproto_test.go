@@ -289,6 +289,9 @@ func TestProxyProtocolLocal(t *testing.T) {
 	}
 	c.cc.Close()
 	s.wait(t)
+	// The publish's own end may be logged as a reset; only the health
+	// checks' lines below are judged.
+	before := len(h.logs.String())
 
 	check, err := net.Dial("tcp", h.addr)
 	if err != nil {
@@ -308,7 +311,7 @@ func TestProxyProtocolLocal(t *testing.T) {
 	if err := h.srv.Shutdown(t.Context()); err != nil { // waits for both connections' ends
 		t.Fatal(err)
 	}
-	if logs := h.logs.String(); strings.Contains(logs, "level=WARN") {
+	if logs := h.logs.String()[before:]; strings.Contains(logs, "level=WARN") {
 		t.Errorf("health checks logged warnings:\n%s", logs)
 	}
 }
