@@ -314,9 +314,9 @@ func TestLookaheadShortensDelay(t *testing.T) {
 	}
 }
 
-// TestScalerKeepsSharedPictures holds a clone of one scaled picture, as a
-// second consumer of a rendition's frames does, while the scaler scales the
-// next: the held picture must not change, and a released one is reused.
+// TestScalerKeepsSharedPictures holds one scaled picture, as a queue of
+// pictures for an encoder does, while the scaler scales the next: the held
+// picture must not change, and a released one's buffer is reused.
 func TestScalerKeepsSharedPictures(t *testing.T) {
 	src := testenv.GenerateSource(t, testenv.SourceOptions{Width: 320, Height: 240, FPS: 30, Seconds: 2, Format: "flv"})
 	d, err := OpenFile(src)
@@ -369,6 +369,7 @@ func TestScalerKeepsSharedPictures(t *testing.T) {
 	if string(pixels(held)) != string(before) {
 		t.Fatal("scaling the next picture overwrote a picture still held")
 	}
+	nextAddr := next.bufferAddr()
 	next.Release()
 	again, err := sc.Scale(frames[1])
 	if err != nil {
@@ -377,5 +378,11 @@ func TestScalerKeepsSharedPictures(t *testing.T) {
 	defer again.Release()
 	if string(pixels(held)) != string(before) {
 		t.Fatal("held picture changed")
+	}
+	if again.bufferAddr() != nextAddr {
+		t.Error("the released picture's buffer was not reused: the pool allocates per frame")
+	}
+	if again.bufferAddr() == held.bufferAddr() {
+		t.Error("a held picture's buffer was handed out again")
 	}
 }

@@ -1,11 +1,42 @@
 package codec
 
 // #cgo pkg-config: libavutil
+// #include <errno.h>
+// #include <libavutil/buffer.h>
+// #include <libavutil/error.h>
 // #include <libavutil/frame.h>
+// #include <libavutil/imgutils.h>
+//
+// // The picture buffers of a scaler's output: one contiguous yuv420p
+// // picture per buffer, rows aligned for any SIMD swscale and x264 use,
+// // with padding past the end as av_frame_get_buffer leaves it.
+// static int livestream_picture_size(int w, int h) {
+// 	int n = av_image_get_buffer_size(AV_PIX_FMT_YUV420P, w, h, 64);
+// 	return n < 0 ? n : n + 64;
+// }
+//
+// // livestream_pool_picture makes f a w×h yuv420p picture whose pixels are
+// // a buffer of pool (back in the pool when its last reference goes).
+// static int livestream_pool_picture(AVFrame *f, AVBufferPool *pool, int w, int h) {
+// 	f->buf[0] = av_buffer_pool_get(pool);
+// 	if (!f->buf[0])
+// 		return AVERROR(ENOMEM);
+// 	f->width = w;
+// 	f->height = h;
+// 	f->format = AV_PIX_FMT_YUV420P;
+// 	int ret = av_image_fill_arrays(f->data, f->linesize, f->buf[0]->data, AV_PIX_FMT_YUV420P, w, h, 64);
+// 	if (ret < 0) {
+// 		av_frame_unref(f);
+// 		return ret;
+// 	}
+// 	f->extended_data = f->data;
+// 	return 0;
+// }
 import "C"
 
 import (
 	"fmt"
+	"unsafe"
 
 	"github.com/asticode/go-astiav"
 )
@@ -15,13 +46,18 @@ import (
 //
 // The swscale context is made from the first picture and made again when the
 // input size or pixel format changes (a live publisher may change them).
-// A Scaler is used by one goroutine. Close frees it.
+// Output pictures come from a pool of buffers the Scaler owns: a released
+// picture's buffer is reused by a later Scale, so a steady stream of
+// pictures allocates nothing (and touches no fresh pages) per frame, however
+// many are in flight. A Scaler is used by one goroutine. Close frees it; the
+// pool's buffers still held elsewhere are freed when their last reference
+// is released.
 type Scaler struct {
 	dstW, dstH int
 	ssc        *astiav.SoftwareScaleContext
 	srcW, srcH int
 	srcFmt     astiav.PixelFormat
-	dst        *astiav.Frame
+	pool       *C.AVBufferPool
 }
 
 // NewScaler returns a scaler to w×h.
@@ -33,11 +69,8 @@ func NeedsScaling(f *Frame, w, h int) bool {
 	return f.f.Width() != w || f.f.Height() != h || f.f.PixelFormat() != astiav.PixelFormatYuv420P
 }
 
-// Scale converts src and returns the result, which the caller releases.
-// The scaler reuses one picture buffer, so there is no allocation per frame
-// as long as every reference to the last result is released before the
-// next call; while one is still held (a clone sent to another consumer),
-// the scaler writes a new buffer instead. src is not released.
+// Scale converts src into a new picture, which the caller releases. src
+// is not released.
 func (s *Scaler) Scale(src *Frame) (*Frame, error) {
 	w, h, pf := src.f.Width(), src.f.Height(), src.f.PixelFormat()
 	if s.ssc == nil || w != s.srcW || h != s.srcH || pf != s.srcFmt {
@@ -45,44 +78,40 @@ func (s *Scaler) Scale(src *Frame) (*Frame, error) {
 			return nil, err
 		}
 	}
-	if C.av_frame_is_writable((*C.AVFrame)(s.dst.UnsafePointer())) == 0 {
-		if err := s.newPicture(); err != nil {
-			return nil, err
+	if s.pool == nil {
+		size := C.livestream_picture_size(C.int(s.dstW), C.int(s.dstH))
+		if size < 0 {
+			return nil, fmt.Errorf("picture size %dx%d: %w", s.dstW, s.dstH, astiav.Error(size))
+		}
+		s.pool = C.av_buffer_pool_init(C.size_t(size), nil)
+		if s.pool == nil {
+			return nil, fmt.Errorf("allocate %dx%d picture pool: %w", s.dstW, s.dstH, astiav.Error(-C.ENOMEM))
 		}
 	}
-	if err := s.ssc.ScaleFrame(src.f, s.dst); err != nil {
+	dst := newFrame()
+	if ret := C.livestream_pool_picture((*C.AVFrame)(dst.f.UnsafePointer()), s.pool, C.int(s.dstW), C.int(s.dstH)); ret < 0 {
+		dst.Release()
+		return nil, fmt.Errorf("allocate %dx%d picture: %w", s.dstW, s.dstH, astiav.Error(ret))
+	}
+	if err := s.ssc.ScaleFrame(src.f, dst.f); err != nil {
+		dst.Release()
 		return nil, fmt.Errorf("scale %dx%d to %dx%d: %w", w, h, s.dstW, s.dstH, err)
 	}
-	s.dst.SetPts(src.f.Pts())
-	return &Frame{f: s.dst.Clone()}, nil
+	dst.f.SetPts(src.f.Pts())
+	return dst, nil
 }
 
 func (s *Scaler) reset(w, h int, pf astiav.PixelFormat) error {
-	s.Close()
+	if s.ssc != nil {
+		s.ssc.Free()
+		s.ssc = nil
+	}
 	ssc, err := astiav.CreateSoftwareScaleContext(w, h, pf, s.dstW, s.dstH, astiav.PixelFormatYuv420P,
 		astiav.NewSoftwareScaleContextFlags(astiav.SoftwareScaleContextFlagBicubic))
 	if err != nil {
 		return fmt.Errorf("create scaler %dx%d %s to %dx%d: %w", w, h, pf, s.dstW, s.dstH, err)
 	}
 	s.ssc, s.srcW, s.srcH, s.srcFmt = ssc, w, h, pf
-	s.dst = astiav.AllocFrame()
-	if err := s.newPicture(); err != nil {
-		s.Close()
-		return err
-	}
-	return nil
-}
-
-// newPicture gives s.dst a buffer of its own, dropping its reference to the
-// old one (which its other holders keep).
-func (s *Scaler) newPicture() error {
-	s.dst.Unref()
-	s.dst.SetWidth(s.dstW)
-	s.dst.SetHeight(s.dstH)
-	s.dst.SetPixelFormat(astiav.PixelFormatYuv420P)
-	if err := s.dst.AllocBuffer(0); err != nil {
-		return fmt.Errorf("allocate %dx%d picture: %w", s.dstW, s.dstH, err)
-	}
 	return nil
 }
 
@@ -92,8 +121,12 @@ func (s *Scaler) Close() {
 		s.ssc.Free()
 		s.ssc = nil
 	}
-	if s.dst != nil {
-		s.dst.Free()
-		s.dst = nil
+	if s.pool != nil {
+		C.av_buffer_pool_uninit(&s.pool) // the last held picture frees it
 	}
+}
+
+// bufferAddr is where f's first plane starts: tests tell a reused buffer by it.
+func (f *Frame) bufferAddr() uintptr {
+	return uintptr(unsafe.Pointer((*C.AVFrame)(f.f.UnsafePointer()).data[0]))
 }
