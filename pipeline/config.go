@@ -55,6 +55,12 @@ type Config struct {
 	// DecoderThreads is the H.264 decoder's thread count; 0 lets the
 	// pipeline choose (see DecoderThreads).
 	DecoderThreads int `yaml:"decoder_threads" json:"decoder_threads"`
+	// DirectScaling scales every rendition from the source picture, as
+	// the ffmpeg CLI's ladder does, instead of cascading (480p and 360p
+	// from the 720p picture; see ladderScaler). It costs CPU on sources
+	// larger than the top rung for pictures that differ by less than x264's
+	// own rounding.
+	DirectScaling bool `yaml:"direct_scaling" json:"direct_scaling"`
 	// LagBudget is how far a live ladder may fall behind its publisher
 	// (a starved machine) before it skips pictures, never a keyframe's nor
 	// any audio, until it is back under half of it. Default 5s; files

@@ -11,7 +11,7 @@ import (
 	"github.com/livestream/livestream/media"
 )
 
-// rendition is the goroutine of one rung: scale → x264 → segmenter, as plain
+// rendition is the goroutine of one rung: x264 → segmenter, as plain
 // calls, so it alone owns its encoder, scaler and segmenter.
 type rendition struct {
 	g       *Graph
@@ -59,8 +59,15 @@ func (r *rendition) Run(ctx context.Context) error {
 	// calling thread; pinning the goroutine to one OS thread keeps the
 	// encoder's caller on a warm core instead of migrating between Go's
 	// Ms on every cgo call (measured: ~3% less wall time on 2 cores).
+	// The goroutine never unlocks: in a file transcode every rendition but
+	// the largest lowers its thread's priority (yieldNice), which the
+	// thread keeps, so it must end with the goroutine.
 	runtime.LockOSThread()
-	defer runtime.UnlockOSThread()
+	if !r.g.paced() && r.index != largest(r.g.planned) {
+		if err := yieldThread(); err != nil {
+			r.g.log.Debug("could not lower an encoder thread's priority", "rendition", r.plan.Name, "err", err)
+		}
+	}
 	p := r.plan
 	enc, err := codec.NewVideoEncoder(codec.VideoEncoderConfig{
 		Width: p.OutWidth, Height: p.OutHeight, FrameRate: r.g.frameRate,
@@ -74,8 +81,6 @@ func (r *rendition) Run(ctx context.Context) error {
 		return fmt.Errorf("rendition %s: %w", p.Name, err)
 	}
 	defer enc.Close()
-	scaler := codec.NewScaler(p.OutWidth, p.OutHeight)
-	defer scaler.Close()
 
 	frames, audio := r.frames, r.audio
 	for frames != nil || audio != nil {
@@ -88,7 +93,7 @@ func (r *rendition) Run(ctx context.Context) error {
 				}
 				continue
 			}
-			if err := r.encode(enc, scaler, f); err != nil {
+			if err := r.encode(enc, f); err != nil {
 				return fmt.Errorf("rendition %s: %w", p.Name, err)
 			}
 		case a, ok := <-audio:
@@ -109,30 +114,21 @@ func (r *rendition) Run(ctx context.Context) error {
 	return nil
 }
 
-// encode scales the picture when its size or format differs from the
-// rendition's, and encodes it, as a keyframe when the frame clock says so.
-// The picture is released here. While it is in hand, busy holds its time,
+// encode encodes the picture, already at the rendition's size (the decode
+// goroutine scaled it), as a keyframe when the frame clock says so. The
+// picture is released here. While it is in hand, busy holds its time,
 // which is how the ladder's lag is measured.
-func (r *rendition) encode(enc *codec.VideoEncoder, scaler *codec.Scaler, p picture) error {
+func (r *rendition) encode(enc *codec.VideoEncoder, p picture) error {
 	f := p.f
 	defer f.Release()
 	busy := &r.g.busy[r.index]
 	busy.Store(f.PTS())
 	defer busy.Store(idle)
-	pic := f
-	if codec.NeedsScaling(f, r.plan.OutWidth, r.plan.OutHeight) {
-		s, err := scaler.Scale(f)
-		if err != nil {
-			return err
-		}
-		defer s.Release()
-		pic = s
-	}
-	r.g.offerTaps(r.index, pic)
+	r.g.offerTaps(r.index, f)
 	if p.key {
-		return enc.EncodeKeyframe(pic, r.writeVideo)
+		return enc.EncodeKeyframe(f, r.writeVideo)
 	}
-	return enc.Encode(pic, r.writeVideo)
+	return enc.Encode(f, r.writeVideo)
 }
 
 func (r *rendition) writeVideo(p *media.Packet) error {

@@ -10,8 +10,9 @@ import (
 )
 
 // decodeVideo is the one video decode of the stream. Each picture goes
-// through the frame clock (retime.go), then is cloned once per rendition (a
-// reference, not a copy) and sent on; the original is released.
+// through the frame clock (retime.go), then is scaled to every rendition's
+// size right here while it is in the cache (scale.go), and each rendition
+// is sent its own picture; the decoded one is released.
 func (g *Graph) decodeVideo(ctx context.Context, in <-chan *media.Packet, outs []chan picture) error {
 	defer func() {
 		for _, o := range outs {
@@ -26,15 +27,22 @@ func (g *Graph) decodeVideo(ctx context.Context, in <-chan *media.Packet, outs [
 	defer dec.Close()
 	clock := newRetimer(g)
 	defer clock.close()
+	scaler := newLadderScaler(g.planned, g.in.Video.Width, g.in.Video.Height, g.cfg.DirectScaling)
+	defer scaler.close()
 	send := func(p picture) error {
 		defer p.f.Release()
 		g.offerTaps(-1, p.f)
-		for _, o := range outs {
-			c := picture{f: p.f.Clone(), key: p.key}
+		pics, err := scaler.scale(p.f)
+		if err != nil {
+			return err
+		}
+		for i, o := range outs {
 			select {
-			case o <- c:
+			case o <- picture{f: pics[i], key: p.key}:
 			case <-ctx.Done():
-				c.f.Release()
+				for _, f := range pics[i:] {
+					f.Release()
+				}
 				return ctx.Err()
 			}
 		}
