@@ -16,18 +16,26 @@ import (
 // frames pair up even when an HLS output starts at a later PTS.
 func PSNR(t testing.TB, distorted, reference string, w, h int) float64 {
 	t.Helper()
-	ffmpeg := NeedTool(t, "ffmpeg")
+	v, err := ComputePSNR(NeedTool(t, "ffmpeg"), distorted, reference, w, h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
+}
+
+// ComputePSNR is PSNR for a program that is not a test (bench/cmd).
+func ComputePSNR(ffmpeg, distorted, reference string, w, h int) (float64, error) {
 	filter := fmt.Sprintf("[0:v]setpts=PTS-STARTPTS[dist];[1:v]setpts=PTS-STARTPTS,scale=%d:%d:flags=bicubic[ref];[dist][ref]psnr", w, h)
 	out, err := exec.Command(ffmpeg, "-hide_banner", "-nostdin", "-i", distorted, "-i", reference,
 		"-lavfi", filter, "-f", "null", "-").CombinedOutput()
 	if err != nil {
-		t.Fatalf("ffmpeg psnr of %s against %s: %v\n%s", distorted, reference, err, out)
+		return 0, fmt.Errorf("ffmpeg psnr of %s against %s: %v\n%s", distorted, reference, err, out)
 	}
 	v, err := parsePSNR(out)
 	if err != nil {
-		t.Fatalf("ffmpeg psnr of %s against %s: %v\n%s", distorted, reference, err, out)
+		return 0, fmt.Errorf("ffmpeg psnr of %s against %s: %v\n%s", distorted, reference, err, out)
 	}
-	return v
+	return v, nil
 }
 
 // The psnr filter's summary at the end of ffmpeg's log:
