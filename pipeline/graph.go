@@ -219,6 +219,9 @@ func (g *Graph) Run(ctx context.Context, in <-chan *media.Packet) error {
 		return g.master.finish()
 	}
 
+	ladders.Add(1) // before the threads are chosen
+	defer ladders.Add(-1)
+
 	// Policies. Every edge blocks: the slowest rendition paces the decode,
 	// the decode paces the input, and the input pushes back on its sender.
 	// Frame edges are 2 deep (decoded pictures are big); packet edges are a

@@ -2,6 +2,7 @@ package pipeline
 
 import (
 	"runtime"
+	"sync/atomic"
 	"time"
 
 	"github.com/livestream/livestream/media"
@@ -56,32 +57,56 @@ func GOPFrames(interval time.Duration, rate media.Rational) int {
 // least one: frame threads beyond that only add x264's synchronisation cost
 // and memory. (Measured here: 720p30 veryfast costs 4.79 CPU-s per 10 s of
 // video with 1 thread and 5.60 with x264's automatic count.)
+//
+// The cores are those of the whole process shared by the ladders running
+// in it (LadderCores): a transcoding node with as many streams as cores
+// gives every encoder one thread, the cheapest per frame, instead of each
+// ladder sizing its threads as if it had the machine to itself.
 func EncoderThreads(cfg Config, r Planned, plan []Planned) int {
 	if cfg.EncoderThreads > 0 {
 		return cfg.EncoderThreads
 	}
+	return encoderThreads(LadderCores(), r, plan)
+}
+
+func encoderThreads(cores int, r Planned, plan []Planned) int {
 	total := 0
 	for _, p := range plan {
 		total += p.OutWidth * p.OutHeight
 	}
-	cores := runtime.NumCPU()
 	share := r.OutWidth * r.OutHeight * cores
 	return max(1, (share+total/2)/total)
 }
 
 // DecoderThreads is the H.264 decoder's thread count for plan. When the
-// renditions are at least as many as the cores, their encoders keep every
-// core busy and decoding on one thread costs no speed, while it saves the
-// pictures frame threading holds per thread (12 MB on a 720p ladder) and
-// its frames of delay. Otherwise 0 lets FFmpeg choose (one per core).
+// renditions are at least as many as the ladder's cores, their encoders
+// keep every core busy and decoding on one thread costs no speed, while it
+// saves the pictures frame threading holds per thread (12 MB on a 720p
+// ladder) and its frames of delay. Otherwise 0 lets FFmpeg choose (one
+// per core).
 func DecoderThreads(cfg Config, plan []Planned) int {
 	if cfg.DecoderThreads > 0 {
 		return cfg.DecoderThreads
 	}
-	if len(plan) >= runtime.NumCPU() {
+	return decoderThreads(LadderCores(), plan)
+}
+
+func decoderThreads(cores int, plan []Planned) int {
+	if len(plan) >= cores {
 		return 1
 	}
 	return 0
+}
+
+// ladders is the number of video ladders running in this process.
+var ladders atomic.Int64
+
+// LadderCores is the cores a ladder starting now may count on: the
+// machine's, shared evenly by the ladders running in the process (this one
+// included once it runs), at least one. Threads are chosen when a ladder
+// starts; ladders already running keep theirs.
+func LadderCores() int {
+	return max(1, runtime.NumCPU()/max(1, int(ladders.Load())))
 }
 
 // LiveLookahead is x264's lookahead for live streams when the config leaves

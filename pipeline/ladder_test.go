@@ -110,6 +110,43 @@ func TestParseBitrate(t *testing.T) {
 	}
 }
 
+// TestThreadsShareTheProcess: a ladder alone on 16 cores spreads its
+// encoders over them; with 4 ladders running each gets 4 cores' worth;
+// with as many ladders as cores every encoder and decoder gets one thread.
+func TestThreadsShareTheProcess(t *testing.T) {
+	plan := Plan(DefaultLadder(), 1920, 1080) // 360p, 480p, 720p
+	for _, c := range []struct {
+		cores   int
+		want    []int
+		decoder int
+	}{
+		{16, []int{2, 4, 10}, 0},
+		{4, []int{1, 1, 2}, 0},
+		{2, []int{1, 1, 1}, 1},
+		{1, []int{1, 1, 1}, 1},
+	} {
+		for i, r := range plan {
+			if got := encoderThreads(c.cores, r, plan); got != c.want[i] {
+				t.Errorf("%d cores: %s gets %d threads, want %d", c.cores, r.Name, got, c.want[i])
+			}
+		}
+		if got := decoderThreads(c.cores, plan); got != c.decoder {
+			t.Errorf("%d cores: decoder threads %d, want %d", c.cores, got, c.decoder)
+		}
+	}
+	n := runtime.NumCPU()
+	ladders.Store(int64(n))
+	defer ladders.Store(0)
+	if got := LadderCores(); got != 1 {
+		t.Errorf("%d ladders on %d cores: LadderCores() = %d, want 1", n, n, got)
+	}
+	for _, r := range plan {
+		if got := EncoderThreads(Config{}, r, plan); got != 1 {
+			t.Errorf("%d ladders on %d cores: %s gets %d threads, want 1", n, n, r.Name, got)
+		}
+	}
+}
+
 func TestDecoderThreads(t *testing.T) {
 	full := Plan(DefaultLadder(), 1280, 720)
 	one := Plan(DefaultLadder()[:1], 1280, 720)
