@@ -3,6 +3,7 @@ package pipeline
 import (
 	"context"
 	"errors"
+	"runtime"
 	"time"
 
 	"github.com/livestream/livestream/codec"
@@ -20,6 +21,10 @@ func (g *Graph) decodeVideo(ctx context.Context, in <-chan *media.Packet, outs [
 		}
 	}()
 	defer drainPackets(in)
+	// One named thread (top -H, perf) for the decode and the scales; it
+	// ends with the goroutine, never reused under that name.
+	runtime.LockOSThread()
+	nameThread("decode+scale")
 	dec, err := codec.NewVideoDecoder(g.in.Video, DecoderThreads(g.cfg, g.planned))
 	if err != nil {
 		return err
