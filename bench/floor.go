@@ -14,18 +14,23 @@ import (
 // Floor is the CPU a ladder cannot go below: one decode of the source, the
 // scales that are needed, and each rendition's x264 encode, each measured
 // alone with the settings the pipeline uses, on one thread: the cheapest
-// way to do each part (threads trade CPU for wall time).
+// way to do each part (threads trade CPU for wall time); and the audio:
+// one decode, one resample and one AAC encode per distinct bitrate.
+//
+// The scales are the CLI's, each rendition from the source: the pipeline's
+// cascade (scale.go) can go below them.
 type Floor struct {
 	Frames       int
 	VideoSeconds float64
 	Decode       time.Duration
 	Scale        map[string]time.Duration
 	Encode       map[string]time.Duration
+	Audio        time.Duration
 }
 
 // Total is the sum of every part.
 func (f Floor) Total() time.Duration {
-	t := f.Decode
+	t := f.Decode + f.Audio
 	for _, d := range f.Scale {
 		t += d
 	}
@@ -45,7 +50,7 @@ func MeasureFloor(path string, cfg pipeline.Config) (Floor, error) {
 		return fl, err
 	}
 	defer dmx.Close()
-	var pkts []*media.Packet
+	var pkts, audio []*media.Packet
 	for {
 		p, err := dmx.ReadPacket()
 		if errors.Is(err, io.EOF) {
@@ -54,8 +59,16 @@ func MeasureFloor(path string, cfg pipeline.Config) (Floor, error) {
 		if err != nil {
 			return fl, err
 		}
-		if p.Kind == media.Video {
+		switch p.Kind {
+		case media.Video:
 			pkts = append(pkts, p)
+		case media.Audio:
+			audio = append(audio, p)
+		}
+	}
+	if dmx.Audio != nil {
+		if fl.Audio, err = audioFloor(*dmx.Audio, audio, cfg); err != nil {
+			return fl, err
 		}
 	}
 	dec, err := codec.NewVideoDecoder(*dmx.Video, 1)
@@ -152,4 +165,62 @@ func decodeAll(dec *codec.Decoder, pkts []*media.Packet, emit func(*codec.Frame)
 		}
 	}
 	return dec.Flush(emit)
+}
+
+// audioFloor decodes, resamples and encodes the audio packets once per
+// distinct AAC bitrate of the ladder, as the pipeline does, and returns the
+// CPU time it took.
+func audioFloor(params media.AudioParams, pkts []*media.Packet, cfg pipeline.Config) (time.Duration, error) {
+	t0 := CPUTime()
+	dec, err := codec.NewAudioDecoder(params)
+	if err != nil {
+		return 0, err
+	}
+	defer dec.Close()
+	var encs []*codec.AudioEncoder
+	defer func() {
+		for _, e := range encs {
+			e.Close()
+		}
+	}()
+	seen := map[pipeline.Bitrate]bool{}
+	for _, r := range cfg.Ladder {
+		if seen[r.AudioBitrate] {
+			continue
+		}
+		seen[r.AudioBitrate] = true
+		e, err := codec.NewAudioEncoder(int(r.AudioBitrate), cfg.AudioSampleRate, cfg.AudioChannels)
+		if err != nil {
+			return 0, err
+		}
+		encs = append(encs, e)
+	}
+	rs := codec.NewResampler(cfg.AudioSampleRate, cfg.AudioChannels, encs[0].FrameSize())
+	defer rs.Close()
+	drop := func(*media.Packet) error { return nil }
+	encode := func(f *codec.Frame) error {
+		defer f.Release()
+		for _, e := range encs {
+			if err := e.Encode(f, drop); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	resample := func(f *codec.Frame) error {
+		defer f.Release()
+		return rs.Resample(f, encode)
+	}
+	if err := decodeAll(dec, pkts, resample); err != nil {
+		return 0, err
+	}
+	if err := rs.Flush(encode); err != nil {
+		return 0, err
+	}
+	for _, e := range encs {
+		if err := e.Flush(drop); err != nil {
+			return 0, err
+		}
+	}
+	return CPUTime() - t0, nil
 }

@@ -127,7 +127,8 @@ func compare(src, bin, ffmpeg, ffprobe string, runs, floorRuns int, quality bool
 	fmt.Printf("%-26s %12.3f %12.3f\n", "CPU-s per video-s", ca/floors[0].VideoSeconds, cb/floors[0].VideoSeconds)
 	fmt.Printf("%-26s %12.0f %12.0f %8.3fx   (target <= 0.6x)\n", "peak RSS (MB)", ra, rb, ra/rb)
 	fmt.Printf("%-26s %12.2f %12s %8.3fx   (livestream / floor, target <= 1.05x)\n", "CPU floor (s)", fl, "", ca/fl)
-	fmt.Printf("%-26s decode %.2f", "  floor parts (s)", medianOf(floors, func(f bench.Floor) float64 { return f.Decode.Seconds() }))
+	fmt.Printf("%-26s decode %.2f, audio %.2f", "  floor parts (s)", medianOf(floors, func(f bench.Floor) float64 { return f.Decode.Seconds() }),
+		medianOf(floors, func(f bench.Floor) float64 { return f.Audio.Seconds() }))
 	for _, r := range plan {
 		fmt.Printf(", %s scale %.2f encode %.2f", r.Name,
 			medianOf(floors, func(f bench.Floor) float64 { return f.Scale[r.Name].Seconds() }),
