@@ -129,7 +129,7 @@ func MeasureFloor(path string, cfg pipeline.Config) (Floor, error) {
 		enc, err := codec.NewVideoEncoder(codec.VideoEncoderConfig{
 			Width: r.OutWidth, Height: r.OutHeight, FrameRate: fr,
 			Bitrate: int(r.VideoBitrate), MaxRate: int(r.MaxRate), BufSize: int(r.BufSize),
-			CRF: cfg.CRF, Preset: cfg.Preset, Profile: cfg.Profile,
+			CRF: cfg.CRF, Preset: cfg.PresetOf(r.Rendition), Profile: cfg.Profile,
 			GOP: pipeline.GOPFrames(cfg.KeyframeInterval, fr), Threads: 1,
 		})
 		if err != nil {

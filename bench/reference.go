@@ -30,7 +30,7 @@ func ReferenceArgs(src, outDir string, cfg pipeline.Config, plan []pipeline.Plan
 			// of PSNR in a frame-by-frame comparison. livestream's frame
 			// clock keeps the source's pictures; so does passthrough.
 			"-fps_mode", "passthrough",
-			"-c:v", "libx264", "-preset", cfg.Preset, "-profile:v", cfg.Profile,
+			"-c:v", "libx264", "-preset", cfg.PresetOf(r.Rendition), "-profile:v", cfg.Profile,
 			"-crf", strconv.FormatFloat(cfg.CRF, 'f', -1, 64), "-sc_threshold", "0",
 			"-g", strconv.Itoa(gop), "-keyint_min", strconv.Itoa(gop),
 			"-b:v", strconv.Itoa(int(r.VideoBitrate)), "-maxrate", strconv.Itoa(int(r.MaxRate)), "-bufsize", strconv.Itoa(int(r.BufSize)),

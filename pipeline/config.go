@@ -3,6 +3,8 @@ package pipeline
 import (
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 )
 
@@ -20,6 +22,21 @@ type Rendition struct {
 	BufSize      Bitrate `yaml:"bufsize" json:"bufsize"`
 	// AudioBitrate is the AAC bitrate; renditions with the same one share an encode.
 	AudioBitrate Bitrate `yaml:"audio_bitrate" json:"audio_bitrate"`
+	// Preset is this rendition's x264 preset; empty: the transcode's. A
+	// faster one on the lower rungs is the density knob: it trades their
+	// quality for CPU (README "More streams per node").
+	Preset string `yaml:"preset,omitempty" json:"preset,omitempty"`
+}
+
+// x264Presets are the presets x264 knows, fastest first.
+var x264Presets = []string{"ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow", "placebo"}
+
+// PresetOf is the x264 preset of rendition r: its own, else c's.
+func (c Config) PresetOf(r Rendition) string {
+	if r.Preset != "" {
+		return r.Preset
+	}
+	return c.Preset
 }
 
 // Config is the transcoding configuration shared by every stream.
@@ -155,6 +172,9 @@ func (c Config) Validate() error {
 		if r.BufSize < 0 || r.MaxRate > 0 && r.BufSize == 0 {
 			bad(f("bufsize"), "must be positive with maxrate")
 		}
+		if r.Preset != "" && !slices.Contains(x264Presets, r.Preset) {
+			bad(f("preset"), "%q: want one of %s", r.Preset, strings.Join(x264Presets, ", "))
+		}
 		if c.AudioSampleRate > 0 && (r.AudioBitrate < 8000 || r.AudioBitrate > 512000) {
 			bad(f("audio_bitrate"), "must be 8k to 512k")
 		}
@@ -167,6 +187,9 @@ func (c Config) Validate() error {
 	}
 	if c.PlaylistWindow < 3 {
 		bad("playlist_window", "must be at least 3 (RFC 8216 §6.2.2)")
+	}
+	if !slices.Contains(x264Presets, c.Preset) {
+		bad("preset", "%q: want one of %s", c.Preset, strings.Join(x264Presets, ", "))
 	}
 	if c.CRF < 0 || c.CRF > 51 {
 		bad("crf", "must be 0 to 51")

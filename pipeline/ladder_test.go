@@ -88,11 +88,30 @@ func TestConfigValidate(t *testing.T) {
 	bad.Ladder[1].Height = 481
 	bad.Ladder[2].Name = "360p"
 	bad.PlaylistWindow = 1
+	bad.Ladder[0].Preset = "turbo"
+	bad.Preset = "quick"
 	err := bad.Validate()
-	for _, want := range []string{"ladder[1].height: must be even", `ladder[2].name: "360p" is used twice`, "playlist_window"} {
+	for _, want := range []string{"ladder[1].height: must be even", `ladder[2].name: "360p" is used twice`, "playlist_window",
+		`ladder[0].preset: "turbo": want one of ultrafast,`, `preset: "quick"`} {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("Validate() = %v, want it to mention %q", err, want)
 		}
+	}
+}
+
+func TestPresetOf(t *testing.T) {
+	c := DefaultConfig()
+	r := c.Ladder[0]
+	if got := c.PresetOf(r); got != "veryfast" {
+		t.Errorf("PresetOf without a rendition preset = %q, want the transcode's", got)
+	}
+	r.Preset = "superfast"
+	if got := c.PresetOf(r); got != "superfast" {
+		t.Errorf("PresetOf = %q, want the rendition's", got)
+	}
+	c.Ladder = append([]Rendition{r}, c.Ladder[1:]...)
+	if err := c.Validate(); err != nil {
+		t.Errorf("a rendition preset: %v", err)
 	}
 }
 

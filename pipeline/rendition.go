@@ -74,7 +74,7 @@ func (r *rendition) Run(ctx context.Context) error {
 	enc, err := codec.NewVideoEncoder(codec.VideoEncoderConfig{
 		Width: p.OutWidth, Height: p.OutHeight, FrameRate: r.g.frameRate,
 		Bitrate: int(p.VideoBitrate), MaxRate: int(p.MaxRate), BufSize: int(p.BufSize),
-		CRF: r.g.cfg.CRF, Preset: r.g.cfg.Preset, Profile: r.g.cfg.Profile,
+		CRF: r.g.cfg.CRF, Preset: r.g.cfg.PresetOf(p.Rendition), Profile: r.g.cfg.Profile,
 		// The frame clock forces every keyframe (retime.go); x264's own
 		// count, half a GOP later, is only a safety net.
 		GOP: r.g.gop + r.g.gop/2, Threads: r.threads, Lookahead: Lookahead(r.g.cfg, r.g.out.Type == hlsmux.Live),
