@@ -14,9 +14,16 @@ import "github.com/livestream/livestream/media"
 // A picture goes to the slot nearest its time (the earlier one on a tie,
 // so that a source at twice the rate keeps its pictures on the grid). When
 // that slot is taken (a repeated timestamp, a source faster than the grid)
-// the picture is dropped: so a picture is never shown more than half a
-// frame off its time, and audio stays in sync however long the stream
-// runs, without a drift to correct. A hole of up to maxFill
+// the picture is dropped, with one exception: a picture a whole frame
+// (¾ or more) after the last one, and no more than ¾ of a frame before
+// the next slot, takes the next slot. That is the next picture of a source
+// whose phase sits half a frame off the grid (a publisher's clock that
+// stepped by half a frame, a looped file), where millisecond rounding
+// sends its pictures alternately to either side of the half: without the
+// exception every other one was dropped and its slot filled with a repeat
+// (300 pictures in 120 s of a looped publish). So a picture is shown at
+// most half a frame early and ¾ of a frame late, and audio stays in sync
+// however long the stream runs, without a drift to correct. A hole of up to maxFill
 // slots before a picture is to be filled by repeating the picture before
 // it; a longer one (a source that sends nothing while its screen is
 // still) stays a hole, which players show as the last picture held, and
@@ -28,6 +35,7 @@ type frameClock struct {
 	started  bool
 	origin   int64 // PTS of slot 0
 	last     int64 // the last slot given out
+	lastPTS  int64 // the PTS of the picture given it
 }
 
 func newFrameClock(rate media.Rational, maxFill int64) frameClock {
@@ -39,15 +47,21 @@ func newFrameClock(rate media.Rational, maxFill int64) frameClock {
 // picture is dropped.
 func (c *frameClock) place(pts int64) (slot, fill int64, ok bool) {
 	if !c.started {
-		c.started, c.origin, c.last = true, pts, 0
+		c.started, c.origin, c.last, c.lastPTS = true, pts, 0, pts
 		return 0, 0, true
 	}
 	unit := media.ClockRate * c.den // one slot, in ticks × num
 	at := (pts - c.origin) * c.num  // the picture's time, in the same unit
 	slot = floorDiv(2*at+unit-1, 2*unit)
 	if slot <= c.last {
-		return 0, 0, false
+		frameOn := 4*(pts-c.lastPTS)*c.num >= 3*unit
+		nextSoon := 4*at >= (4*c.last+1)*unit // the next slot at most ¾ frame late
+		if !frameOn || !nextSoon {
+			return 0, 0, false
+		}
+		slot = c.last + 1
 	}
+	c.lastPTS = pts
 	if fill = slot - c.last - 1; fill > c.maxFill {
 		fill = 0
 	}
