@@ -90,7 +90,20 @@ func compare(src, bin, ffmpeg, ffprobe string, runs, floorRuns int, quality bool
 		return measure(ffmpeg, bench.ReferenceArgs(src, out, cfg, plan, gop, audio)...)
 	}
 	var a, b []result
+	var floors []bench.Floor
 	for i := range runs {
+		// The floor is measured between the runs, spread over them, so
+		// that a machine that gets busier or quieter during the
+		// comparison moves it with the runs (a floor measured after them
+		// once came out above livestream's own CPU).
+		if floorRuns > 0 && i*floorRuns/runs != (i+1)*floorRuns/runs {
+			n := max(1, floorRuns/runs)
+			fs, err := floorsOf(src, n)
+			if err != nil {
+				return err
+			}
+			floors = append(floors, fs...)
+		}
 		// ABBA order, so that neither side always runs on a warmer machine.
 		first, second := ours, ref
 		if i%2 == 1 {
@@ -109,9 +122,8 @@ func compare(src, bin, ffmpeg, ffprobe string, runs, floorRuns int, quality bool
 		}
 		a, b = append(a, r1), append(b, r2)
 	}
-	floors, err := floorsOf(src, floorRuns)
-	if err != nil {
-		return err
+	if len(floors) == 0 {
+		return fmt.Errorf("no floor measured")
 	}
 	frames := floors[0].Frames
 	wa, wb := median(a, func(r result) float64 { return r.wall.Seconds() }), median(b, func(r result) float64 { return r.wall.Seconds() })
