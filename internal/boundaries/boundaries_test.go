@@ -39,8 +39,9 @@ var mayImport = map[string][]string{
 	"origin":         {"hlsmux", "registry"},
 	"proxy":          {"registry"},
 	// bench drives whole packages to measure them (the relay benchmark,
-	// the Twitch re-encode's settings) and starts nginx-rtmp.
-	"bench":               {"pipeline", "codec", "relay", "live", "origin", "internal/nginxrtmp"},
+	// the Twitch re-encode's settings), starts nginx-rtmp and measures
+	// quality with the test environment's PSNR.
+	"bench":               {"pipeline", "codec", "relay", "live", "origin", "internal/nginxrtmp", "internal/testenv"},
 	"internal/testenv":    {},
 	"internal/boundaries": {},
 	"internal/browser":    {"internal/testenv"},
