@@ -141,21 +141,7 @@ func BenchmarkStageScale(b *testing.B) {
 			s := loadStage(b, c.srcW, c.srcH)
 			in := s.frames
 			if c.from != "" { // the cascade's input: the 720p pictures
-				up := codec.NewScaler(1280, 720)
-				defer up.Close()
-				in = nil
-				for _, f := range s.frames {
-					p, err := up.Scale(f)
-					if err != nil {
-						b.Fatal(err)
-					}
-					in = append(in, p)
-				}
-				defer func() {
-					for _, f := range in {
-						f.Release()
-					}
-				}()
+				in = scaleAll(b, s.frames, 1280, 720)
 			}
 			sc := codec.NewScaler(c.w, c.h)
 			defer sc.Close()
@@ -171,26 +157,32 @@ func BenchmarkStageScale(b *testing.B) {
 	}
 }
 
+// scaleAll scales frames to w×h, released when b ends.
+func scaleAll(b *testing.B, frames []*codec.Frame, w, h int) []*codec.Frame {
+	sc := codec.NewScaler(w, h)
+	defer sc.Close() // the pool outlives it until the pictures are released
+	var out []*codec.Frame
+	b.Cleanup(func() {
+		for _, f := range out {
+			f.Release()
+		}
+	})
+	for _, f := range frames {
+		p, err := sc.Scale(f)
+		if err != nil {
+			b.Fatal(err)
+		}
+		out = append(out, p)
+	}
+	return out
+}
+
 func BenchmarkStageEncode(b *testing.B) {
 	cfg := pipeline.DefaultConfig()
 	s := loadStage(b, 1280, 720)
 	for _, r := range pipeline.Plan(cfg.Ladder, 1280, 720) {
 		b.Run(r.Name, func(b *testing.B) {
-			sc := codec.NewScaler(r.OutWidth, r.OutHeight)
-			defer sc.Close()
-			var pics []*codec.Frame
-			for _, f := range s.frames {
-				p, err := sc.Scale(f)
-				if err != nil {
-					b.Fatal(err)
-				}
-				pics = append(pics, p)
-			}
-			defer func() {
-				for _, p := range pics {
-					p.Release()
-				}
-			}()
+			pics := scaleAll(b, s.frames, r.OutWidth, r.OutHeight)
 			h0 := codec.HeapInUse()
 			enc, err := codec.NewVideoEncoder(codec.VideoEncoderConfig{
 				Width: r.OutWidth, Height: r.OutHeight, FrameRate: s.rate,
