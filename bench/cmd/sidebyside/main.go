@@ -36,7 +36,7 @@ func main() {
 	ffmpeg := flag.String("ffmpeg", "ffmpeg", "ffmpeg CLI")
 	ffprobe := flag.String("ffprobe", "ffprobe", "ffprobe, for the quality comparison")
 	runs := flag.Int("runs", 5, "runs of each, alternating")
-	floorRuns := flag.Int("floor-runs", 3, "floor measurements")
+	floorRuns := flag.Int("floor-runs", 1, "with -floor-of: floor measurements (the comparison measures one between the two runs of each pair)")
 	floorOf := flag.String("floor-of", "", "measure the floor of this source and print it as JSON (used by the parent)")
 	quality := flag.Bool("quality", true, "compare each rendition's PSNR and bytes with the CLI's after the runs")
 	flag.Parse()
@@ -50,7 +50,7 @@ func main() {
 	}
 	ok := true
 	for _, src := range flag.Args() {
-		if err := compare(src, *bin, *ffmpeg, *ffprobe, *runs, *floorRuns, *quality); err != nil {
+		if err := compare(src, *bin, *ffmpeg, *ffprobe, *runs, *quality); err != nil {
 			fmt.Fprintf(os.Stderr, "sidebyside: %s: %v\n", src, err)
 			ok = false
 		}
@@ -60,7 +60,7 @@ func main() {
 	}
 }
 
-func compare(src, bin, ffmpeg, ffprobe string, runs, floorRuns int, quality bool) error {
+func compare(src, bin, ffmpeg, ffprobe string, runs int, quality bool) error {
 	cfg := pipeline.DefaultConfig()
 	dmx, err := codec.OpenFile(src)
 	if err != nil {
@@ -92,18 +92,6 @@ func compare(src, bin, ffmpeg, ffprobe string, runs, floorRuns int, quality bool
 	var a, b []result
 	var floors []bench.Floor
 	for i := range runs {
-		// The floor is measured between the runs, spread over them, so
-		// that a machine that gets busier or quieter during the
-		// comparison moves it with the runs (a floor measured after them
-		// once came out above livestream's own CPU).
-		if floorRuns > 0 && i*floorRuns/runs != (i+1)*floorRuns/runs {
-			n := max(1, floorRuns/runs)
-			fs, err := floorsOf(src, n)
-			if err != nil {
-				return err
-			}
-			floors = append(floors, fs...)
-		}
 		// ABBA order, so that neither side always runs on a warmer machine.
 		first, second := ours, ref
 		if i%2 == 1 {
@@ -113,6 +101,15 @@ func compare(src, bin, ffmpeg, ffprobe string, runs, floorRuns int, quality bool
 		if err != nil {
 			return err
 		}
+		// One floor per pair, between its runs: it moves with the
+		// machine's load as the runs do (a floor measured after them
+		// once came out above livestream's own CPU), and the run that
+		// follows it alternates between the sides with the ABBA order.
+		fs, err := floorsOf(src, 1)
+		if err != nil {
+			return err
+		}
+		floors = append(floors, fs...)
 		r2, err := second()
 		if err != nil {
 			return err
