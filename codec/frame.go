@@ -49,3 +49,7 @@ func toTicks(ts int64, tb astiav.Rational) int64 {
 }
 
 var clockTimeBase = astiav.NewRational(1, media.ClockRate)
+
+// SharesPixels reports whether f and g reference the same picture buffer
+// (one is a Clone of the other, or both of a third).
+func (f *Frame) SharesPixels(g *Frame) bool { return f.bufferAddr() == g.bufferAddr() }

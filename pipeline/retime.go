@@ -8,10 +8,11 @@ import (
 )
 
 // picture is a decoded picture on its way to a rendition; key says the
-// frame clock made it the start of a GOP. The receiver owns f.
+// frame clock made it the start of a GOP, repeat that it is the previous
+// picture again, filling a hole. The receiver owns f.
 type picture struct {
-	f   *codec.Frame
-	key bool
+	f           *codec.Frame
+	key, repeat bool
 }
 
 // retimer is the ladder's frame clock: it sits between the one decode and
@@ -55,7 +56,7 @@ func (r *retimer) push(f *codec.Frame, send func(picture) error) error {
 	}
 	for s := slot - fill; s < slot; s++ {
 		r.g.duplicated.Add(1)
-		if err := r.emit(r.prev.Clone(), s, send); err != nil {
+		if err := r.emit(r.prev.Clone(), s, true, send); err != nil {
 			f.Release()
 			return err
 		}
@@ -64,12 +65,12 @@ func (r *retimer) push(f *codec.Frame, send func(picture) error) error {
 		r.prev.Release()
 	}
 	r.prev = f.Clone()
-	return r.emit(f, slot, send)
+	return r.emit(f, slot, false, send)
 }
 
 // emit times f at slot and sends it, unless the ladder is over its lag
 // budget and f is not due to start a GOP: then f is skipped.
-func (r *retimer) emit(f *codec.Frame, slot int64, send func(picture) error) error {
+func (r *retimer) emit(f *codec.Frame, slot int64, repeat bool, send func(picture) error) error {
 	pts := r.clock.pts(slot)
 	f.SetPTS(pts)
 	key := r.keys.due(pts)
@@ -82,7 +83,7 @@ func (r *retimer) emit(f *codec.Frame, slot int64, send func(picture) error) err
 	if key {
 		r.keys.start(pts)
 	}
-	return send(picture{f: f, key: key})
+	return send(picture{f: f, key: key, repeat: repeat})
 }
 
 // behind reports whether pictures are to be skipped: from when the

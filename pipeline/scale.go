@@ -27,6 +27,10 @@ type ladderScaler struct {
 	order   []int
 	from    []int
 	scalers []*codec.Scaler
+	// last holds a reference to each rendition's picture from the last
+	// scale, for a repeat (a hole the frame clock fills) to reuse instead
+	// of scaling the same picture again.
+	last []*codec.Frame
 }
 
 func newLadderScaler(plan []Planned, srcW, srcH int, direct bool) *ladderScaler {
@@ -54,8 +58,18 @@ func newLadderScaler(plan []Planned, srcW, srcH int, direct bool) *ladderScaler 
 
 // scale returns one picture per rendition, each the caller's to release;
 // a rendition at the decoded picture's size and format gets a reference
-// to it. f is not released. On error nothing is left held.
-func (s *ladderScaler) scale(f *codec.Frame) ([]*codec.Frame, error) {
+// to it. f is not released. A repeat of the last picture (the same pixels
+// at a later time) gets references to the last results, timed at f's PTS.
+// On error nothing is left held.
+func (s *ladderScaler) scale(f *codec.Frame, repeat bool) ([]*codec.Frame, error) {
+	if repeat && s.last != nil {
+		out := make([]*codec.Frame, len(s.last))
+		for i, l := range s.last {
+			out[i] = l.Clone()
+			out[i].SetPTS(f.PTS())
+		}
+		return out, nil
+	}
 	out := make([]*codec.Frame, len(s.plan))
 	for _, i := range s.order {
 		src := f
@@ -69,19 +83,30 @@ func (s *ladderScaler) scale(f *codec.Frame) ([]*codec.Frame, error) {
 		}
 		pic, err := s.scalers[i].Scale(src)
 		if err != nil {
-			for _, o := range out {
-				if o != nil {
-					o.Release()
-				}
-			}
+			releaseAll(out)
 			return nil, err
 		}
 		out[i] = pic
 	}
+	releaseAll(s.last)
+	s.last = s.last[:0]
+	for _, o := range out {
+		s.last = append(s.last, o.Clone())
+	}
 	return out, nil
 }
 
+func releaseAll(fs []*codec.Frame) {
+	for _, f := range fs {
+		if f != nil {
+			f.Release()
+		}
+	}
+}
+
 func (s *ladderScaler) close() {
+	releaseAll(s.last)
+	s.last = nil
 	for _, sc := range s.scalers {
 		sc.Close()
 	}

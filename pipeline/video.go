@@ -37,7 +37,7 @@ func (g *Graph) decodeVideo(ctx context.Context, in <-chan *media.Packet, outs [
 	send := func(p picture) error {
 		defer p.f.Release()
 		g.offerTaps(-1, p.f)
-		pics, err := scaler.scale(p.f)
+		pics, err := scaler.scale(p.f, p.repeat)
 		if err != nil {
 			return err
 		}
