@@ -50,21 +50,9 @@ func MeasureFloor(path string, cfg pipeline.Config) (Floor, error) {
 		return fl, err
 	}
 	defer dmx.Close()
-	var pkts, audio []*media.Packet
-	for {
-		p, err := dmx.ReadPacket()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			return fl, err
-		}
-		switch p.Kind {
-		case media.Video:
-			pkts = append(pkts, p)
-		case media.Audio:
-			audio = append(audio, p)
-		}
+	pkts, audio, err := readPackets(dmx)
+	if err != nil {
+		return fl, err
 	}
 	if dmx.Audio != nil {
 		if fl.Audio, err = audioFloor(*dmx.Audio, audio, cfg); err != nil {
@@ -223,4 +211,23 @@ func audioFloor(params media.AudioParams, pkts []*media.Packet, cfg pipeline.Con
 		}
 	}
 	return CPUTime() - t0, nil
+}
+
+// readPackets reads the rest of dmx, split by kind.
+func readPackets(dmx *codec.Demuxer) (video, audio []*media.Packet, err error) {
+	for {
+		p, err := dmx.ReadPacket()
+		if errors.Is(err, io.EOF) {
+			return video, audio, nil
+		}
+		if err != nil {
+			return nil, nil, err
+		}
+		switch p.Kind {
+		case media.Video:
+			video = append(video, p)
+		case media.Audio:
+			audio = append(audio, p)
+		}
+	}
 }

@@ -1,9 +1,7 @@
 package bench
 
 import (
-	"errors"
 	"fmt"
-	"io"
 	"sync"
 	"testing"
 
@@ -52,17 +50,8 @@ func loadStage(b *testing.B, w, h int) *stageSource {
 	}
 	defer dmx.Close()
 	s := &stageSource{params: *dmx.Video, rate: dmx.Video.FrameRate}
-	for {
-		p, err := dmx.ReadPacket()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			b.Fatal(err)
-		}
-		if p.Kind == media.Video {
-			s.video = append(s.video, p)
-		}
+	if s.video, _, err = readPackets(dmx); err != nil {
+		b.Fatal(err)
 	}
 	dec, err := codec.NewVideoDecoder(s.params, 1)
 	if err != nil {
