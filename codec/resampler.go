@@ -6,6 +6,7 @@ import (
 	"strconv"
 
 	"github.com/asticode/go-astiav"
+	"github.com/livestream/livestream/media"
 )
 
 // Resampler converts decoded audio to the encoders' format: planar float at
@@ -27,6 +28,7 @@ type Resampler struct {
 	inLayout  string
 	sinkTB    astiav.Rational
 	out       *astiav.Frame
+	last      *Frame // a reference to the last input frame, for its format and end
 }
 
 // NewResampler returns a resampler to rate Hz, channels channels and frames
@@ -41,7 +43,7 @@ func (r *Resampler) Resample(f *Frame, emit func(*Frame) error) error {
 	layout := f.f.ChannelLayout().String()
 	if r.graph == nil || f.f.SampleRate() != r.inRate || f.f.SampleFormat() != r.inFmt || layout != r.inLayout {
 		if r.graph != nil {
-			if err := r.Flush(emit); err != nil {
+			if err := r.finish(emit); err != nil {
 				return err
 			}
 		}
@@ -51,6 +53,32 @@ func (r *Resampler) Resample(f *Frame, emit func(*Frame) error) error {
 	}
 	if err := r.src.BuffersrcAddFrame(f.f, astiav.NewBuffersrcFlags(astiav.BuffersrcFlagKeepRef)); err != nil {
 		return fmt.Errorf("queue audio frame for resampling: %w", err)
+	}
+	if r.last != nil {
+		r.last.Release()
+	}
+	r.last = f.Clone()
+	return r.drain(emit)
+}
+
+// finish ends the graph of the old input format (the format changed: a
+// new publisher of a live stream): its last partial frame is completed
+// with silence, since an AAC encoder takes a short frame only as its very
+// last, and the graph is discarded.
+func (r *Resampler) finish(emit func(*Frame) error) error {
+	defer r.Close()
+	if r.last == nil {
+		return nil
+	}
+	n := r.frameSize*r.inRate/r.rate + 1
+	end := r.last.PTS() + int64(r.last.Samples())*media.ClockRate/int64(r.inRate)
+	pad, err := Silence(r.last, 0, 0, n, end)
+	if err != nil {
+		return err
+	}
+	defer pad.Release()
+	if err := r.src.BuffersrcAddFrame(pad.f, astiav.NewBuffersrcFlags(astiav.BuffersrcFlagKeepRef)); err != nil {
+		return fmt.Errorf("queue silence for resampling: %w", err)
 	}
 	return r.drain(emit)
 }
@@ -160,5 +188,9 @@ func (r *Resampler) Close() {
 	if r.out != nil {
 		r.out.Free()
 		r.out = nil
+	}
+	if r.last != nil {
+		r.last.Release()
+		r.last = nil
 	}
 }

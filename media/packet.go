@@ -12,6 +12,11 @@ type Kind uint8
 const (
 	Video Kind = iota + 1
 	Audio
+	// Break carries no media: in a live stream's packets it marks where
+	// one publish ends and, with Params, where the next begins. A stream
+	// outlives its publisher for a reconnect window; between the two
+	// Breaks the ladder shows a slate. Only live streams carry Breaks.
+	Break
 )
 
 func (k Kind) String() string {
@@ -20,6 +25,8 @@ func (k Kind) String() string {
 		return "video"
 	case Audio:
 		return "audio"
+	case Break:
+		return "break"
 	}
 	return "unknown"
 }
@@ -37,6 +44,16 @@ type Packet struct {
 	// Data is the payload. H.264 is in the form named by the stream's
 	// VideoParams (AVCC length-prefixed or Annex B); AAC is raw (no ADTS).
 	Data []byte
+	// Params, on a Break, are the codecs of the publish that starts
+	// there; nil on the Break that says the publisher is gone. Packets of
+	// a kind the new publish lacks do not follow.
+	Params *Params
+}
+
+// Params are the codecs of one publish. Either may be nil.
+type Params struct {
+	Video *VideoParams
+	Audio *AudioParams
 }
 
 // Ticks converts a duration to ClockRate ticks, truncating toward zero.

@@ -23,7 +23,11 @@ func (g *Graph) runAudio(ctx context.Context, in <-chan *media.Packet, outs []ch
 	if err != nil {
 		return err
 	}
-	defer dec.Close()
+	defer func() {
+		if dec != nil {
+			dec.Close()
+		}
+	}()
 	encs := make([]*codec.AudioEncoder, len(g.audioRates))
 	defer func() {
 		for _, e := range encs {
@@ -65,12 +69,83 @@ func (g *Graph) runAudio(ctx context.Context, in <-chan *media.Packet, outs []ch
 		}
 		return nil
 	}
-	resample := func(f *codec.Frame) error {
+	feed := func(f *codec.Frame) error {
 		defer f.Release()
 		return rs.Resample(f, encode)
 	}
+	// sil is the slate's silence while the publisher is away, until the
+	// next publish's first frame.
+	var sil silence
+	defer sil.close()
+	tick := time.NewTicker(slateTick)
+	tick.Stop()
+	defer tick.Stop()
+	resample := func(f *codec.Frame) error {
+		if sil.on {
+			sil.stop()
+			tick.Stop()
+		}
+		if !sil.fed(f) {
+			f.Release()
+			return nil
+		}
+		return feed(f)
+	}
 	var lastLog time.Time
-	for p := range in {
+	flush := func() error {
+		err := dec.Flush(resample)
+		if err != nil && !errors.Is(err, codec.ErrCorrupt) {
+			return err
+		}
+		if err != nil {
+			g.skipCorrupt(&lastLog, err)
+		}
+		return nil
+	}
+	for {
+		var p *media.Packet
+		ok := true
+		if sil.on {
+			select {
+			case p, ok = <-in:
+			case <-tick.C:
+				if err := sil.fill(g.slate.now(time.Now()), g.cfg.AudioSampleRate, g.cfg.AudioChannels, feed); err != nil {
+					return err
+				}
+				continue
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		} else {
+			p, ok = <-in
+		}
+		if !ok {
+			break
+		}
+		if p.Kind == media.Break {
+			if p.Params == nil { // the publisher is gone: its last frames, then silence
+				if dec != nil {
+					if err := flush(); err != nil {
+						return err
+					}
+					dec.Close()
+					dec = nil
+				}
+				sil.on = true
+				tick.Reset(slateTick)
+			} else if a := p.Params.Audio; a != nil {
+				if dec != nil {
+					dec.Close()
+				}
+				if dec, err = codec.NewAudioDecoder(*a); err != nil {
+					return err
+				}
+			}
+			continue
+		}
+		if dec == nil {
+			continue
+		}
 		if err := dec.Decode(p, resample); err != nil {
 			if !errors.Is(err, codec.ErrCorrupt) {
 				return err
@@ -81,11 +156,10 @@ func (g *Graph) runAudio(ctx context.Context, in <-chan *media.Packet, outs []ch
 	if ctx.Err() != nil {
 		return ctx.Err()
 	}
-	if err := dec.Flush(resample); err != nil {
-		if !errors.Is(err, codec.ErrCorrupt) {
+	if dec != nil {
+		if err := flush(); err != nil {
 			return err
 		}
-		g.skipCorrupt(&lastLog, err)
 	}
 	if err := rs.Flush(encode); err != nil {
 		return err

@@ -74,7 +74,11 @@ type Graph struct {
 	// pictures repeated to fill a hole, and lag episodes.
 	droppedLate, droppedLag, duplicated, lagEpisodes atomic.Int64
 	behind                                           atomic.Bool // a lag episode is on
-	frameRateSource                                  string
+	// slate is the stream's time while its publisher is away; slated
+	// counts the slate's pictures.
+	slate           slateClock
+	slated          atomic.Int64
+	frameRateSource string
 	// file: the input is read from a file (OpenFile) as fast as the
 	// ladder takes it, not sent in real time: it has no live edge to lag
 	// behind, whatever its output's type.
@@ -169,7 +173,10 @@ type Stats struct {
 	// budget (DroppedLag), pictures repeated to fill a hole (Duplicated),
 	// and the times the ladder went over its lag budget (LagEpisodes).
 	DroppedLate, DroppedLag, Duplicated, LagEpisodes int64
-	Renditions                                       []RenditionStats
+	// Slate is the number of pictures of the slate, shown while the
+	// publisher was away (a live stream's reconnect window).
+	Slate      int64
+	Renditions []RenditionStats
 }
 
 // RenditionStats is one rendition's progress.
@@ -188,6 +195,7 @@ func (g *Graph) Stats() Stats {
 	st := Stats{
 		Decoded: g.decoded.Load(), FirstPTS: g.firstPTS.Load(), LastPTS: g.lastPTS.Load(), Corrupt: g.corrupt.Load(),
 		DroppedLate: g.droppedLate.Load(), DroppedLag: g.droppedLag.Load(), Duplicated: g.duplicated.Load(), LagEpisodes: g.lagEpisodes.Load(),
+		Slate: g.slated.Load(),
 	}
 	for i, p := range g.planned {
 		st.Renditions = append(st.Renditions, RenditionStats{
@@ -288,6 +296,7 @@ func (g *Graph) route(ctx context.Context, in <-chan *media.Packet, video, audio
 		defer close(audio)
 	}
 	base, based := int64(0), false
+	lastDTS := int64(outputOffset)
 	live := g.paced()
 	for {
 		var p *media.Packet
@@ -305,6 +314,24 @@ func (g *Graph) route(ctx context.Context, in <-chan *media.Packet, video, audio
 		if !ok {
 			break
 		}
+		if p.Kind == media.Break {
+			// The publisher left, or the next one starts: the stages go
+			// to (or stay on) the slate, from the last packet's time.
+			if p.Params == nil {
+				g.slate.start(lastDTS, time.Now())
+			}
+			for _, out := range []chan<- *media.Packet{video, audio} {
+				if out == nil {
+					continue
+				}
+				select {
+				case out <- p:
+				case <-ctx.Done():
+					return ctx.Err()
+				}
+			}
+			continue
+		}
 		if !based {
 			base, based = p.DTS, true
 			g.base.Store(base)
@@ -312,6 +339,7 @@ func (g *Graph) route(ctx context.Context, in <-chan *media.Packet, video, audio
 		}
 		q := *p
 		q.PTS, q.DTS = p.PTS-base+outputOffset, p.DTS-base+outputOffset
+		lastDTS = max(lastDTS, q.DTS)
 		if live {
 			g.edge.arrived(q.DTS, time.Now(), fresh)
 		}

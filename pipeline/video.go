@@ -25,11 +25,16 @@ func (g *Graph) decodeVideo(ctx context.Context, in <-chan *media.Packet, outs [
 	// ends with the goroutine, never reused under that name.
 	runtime.LockOSThread()
 	nameThread("decode+scale")
-	dec, err := codec.NewVideoDecoder(g.in.Video, DecoderThreads(g.cfg, g.planned))
+	threads := DecoderThreads(g.cfg, g.planned)
+	dec, err := codec.NewVideoDecoder(g.in.Video, threads)
 	if err != nil {
 		return err
 	}
-	defer dec.Close()
+	defer func() {
+		if dec != nil {
+			dec.Close()
+		}
+	}()
 	clock := newRetimer(g)
 	defer clock.close()
 	scaler := newLadderScaler(g.planned, g.in.Video.Width, g.in.Video.Height, g.cfg.DirectScaling)
@@ -53,7 +58,17 @@ func (g *Graph) decodeVideo(ctx context.Context, in <-chan *media.Packet, outs [
 		}
 		return nil
 	}
+	// slating: the publisher is away and the slate runs until the next
+	// publish's first picture.
+	slating := false
+	tick := time.NewTicker(slateTick)
+	tick.Stop()
+	defer tick.Stop()
 	emit := func(f *codec.Frame) error {
+		if slating {
+			slating = false
+			tick.Stop()
+		}
 		if g.decoded.Add(1) == 1 {
 			g.firstPTS.Store(f.PTS())
 		}
@@ -61,7 +76,60 @@ func (g *Graph) decodeVideo(ctx context.Context, in <-chan *media.Packet, outs [
 		return clock.push(f, send)
 	}
 	var lastLog time.Time
-	for p := range in {
+	flush := func() error {
+		err := dec.Flush(emit)
+		if err != nil && !errors.Is(err, codec.ErrCorrupt) {
+			return err
+		}
+		if err != nil {
+			g.skipCorrupt(&lastLog, err)
+		}
+		return nil
+	}
+	for {
+		var p *media.Packet
+		ok := true
+		if slating {
+			select {
+			case p, ok = <-in:
+			case <-tick.C:
+				if err := clock.hold(g.slate.now(time.Now()), send); err != nil {
+					return err
+				}
+				continue
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		} else {
+			p, ok = <-in
+		}
+		if !ok {
+			break
+		}
+		if p.Kind == media.Break {
+			if p.Params == nil { // the publisher is gone: its last pictures, then the slate
+				if dec != nil {
+					if err := flush(); err != nil {
+						return err
+					}
+					dec.Close()
+					dec = nil
+				}
+				slating = true
+				tick.Reset(slateTick)
+			} else if v := p.Params.Video; v != nil {
+				if dec != nil { // a publisher taking over without a gap
+					dec.Close()
+				}
+				if dec, err = codec.NewVideoDecoder(*v, threads); err != nil {
+					return err
+				}
+			}
+			continue
+		}
+		if dec == nil {
+			continue // video of a publish without video params: never sent
+		}
 		if err := dec.Decode(p, emit); err != nil {
 			if !errors.Is(err, codec.ErrCorrupt) {
 				return err
@@ -72,11 +140,8 @@ func (g *Graph) decodeVideo(ctx context.Context, in <-chan *media.Packet, outs [
 	if ctx.Err() != nil {
 		return ctx.Err()
 	}
-	if err := dec.Flush(emit); err != nil {
-		if !errors.Is(err, codec.ErrCorrupt) {
-			return err
-		}
-		g.skipCorrupt(&lastLog, err)
+	if dec != nil {
+		return flush()
 	}
 	return nil
 }

@@ -23,6 +23,8 @@ type SourceOptions struct {
 	// Audio adds a 440 Hz sine, 44.1 kHz stereo AAC, so that the pipeline
 	// has to resample it to 48 kHz.
 	Audio bool
+	// AudioRate replaces the sine's 44.1 kHz.
+	AudioRate int
 	// AudioOnly makes a file without video (Audio is implied).
 	AudioOnly bool
 	// Format is the container: "flv" (the default), "mp4", "mpegts" or "mkv".
@@ -104,7 +106,11 @@ func sourceArgs(o SourceOptions) (args []string, ext string, err error) {
 		args = append(args, "-f", "lavfi", "-i", v)
 	}
 	if audio {
-		args = append(args, "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=44100")
+		rate := 44100
+		if o.AudioRate > 0 {
+			rate = o.AudioRate
+		}
+		args = append(args, "-f", "lavfi", "-i", fmt.Sprintf("sine=frequency=440:sample_rate=%d", rate))
 	}
 	args = append(args, "-t", strconv.FormatFloat(o.Seconds, 'f', -1, 64))
 	if !o.AudioOnly {

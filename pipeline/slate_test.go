@@ -1,0 +1,204 @@
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/livestream/livestream/codec"
+	"github.com/livestream/livestream/hlsmux"
+	"github.com/livestream/livestream/internal/testenv"
+	"github.com/livestream/livestream/media"
+)
+
+// sendRealTime sends dmx's packets, moved by offset, each when its DTS is
+// due on the wall clock, as a publisher would; it returns the last DTS
+// sent (after the offset) and does not close out.
+func sendRealTime(ctx context.Context, t *testing.T, dmx *codec.Demuxer, out chan<- *media.Packet, offset func(first int64) int64) int64 {
+	start := time.Now()
+	var first, shift, last int64
+	started := false
+	for {
+		p, err := dmx.ReadPacket()
+		if errors.Is(err, io.EOF) {
+			return last
+		}
+		if err != nil {
+			t.Error(err)
+			return last
+		}
+		if !started {
+			first, started = p.DTS, true
+			shift = offset(first)
+		}
+		// Pacing a publisher, not waiting for an event.
+		if d := time.Until(start.Add(media.Duration(p.DTS - first))); d > 0 {
+			select {
+			case <-time.After(d):
+			case <-ctx.Done():
+				return last
+			}
+		}
+		p.PTS += shift
+		p.DTS += shift
+		last = max(last, p.DTS)
+		select {
+		case out <- p:
+		case <-ctx.Done():
+			return last
+		}
+	}
+}
+
+// TestSlateBridgesAPublishersAbsence: a live ladder whose publisher leaves
+// keeps producing segments on a slate (the last picture and silence) in
+// real time, and the next publish, of another size and audio rate,
+// continues the same encoders: one run of segment numbers, no
+// discontinuity, no end of playlist until the input closes, and audio and
+// video without a gap from the first segment to the last.
+func TestSlateBridgesAPublishersAbsence(t *testing.T) {
+	a := testenv.GenerateSource(t, testenv.SourceOptions{Width: 320, Height: 180, FPS: 30, Seconds: 3, Audio: true})
+	b := testenv.GenerateSource(t, testenv.SourceOptions{Width: 480, Height: 270, FPS: 30, Seconds: 3, Audio: true, AudioRate: 48000})
+	da, err := codec.OpenFile(a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer da.Close()
+	db, err := codec.OpenFile(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+
+	store := hlsmux.NewMemoryStore()
+	var mu sync.Mutex
+	var segs []hlsmux.SegmentInfo
+	cfg := Config{SegmentDuration: time.Second, KeyframeInterval: time.Second, PlaylistWindow: 100,
+		Ladder: []Rendition{{Name: "180p", Width: 320, Height: 180, VideoBitrate: 300_000, MaxRate: 330_000, BufSize: 600_000, AudioBitrate: 64_000}}}
+	g, err := New(cfg, Input{Video: *da.Video, Audio: da.Audio},
+		Output{Store: store, Type: hlsmux.Live, FirstSeq: 1, Logger: testenv.Logger(t),
+			OnSegment: func(_ string, s hlsmux.SegmentInfo) {
+				mu.Lock()
+				segs = append(segs, s)
+				mu.Unlock()
+			}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	in := make(chan *media.Packet, 64)
+	done := make(chan error, 1)
+	go func() { done <- g.Run(ctx, in) }()
+
+	last := sendRealTime(ctx, t, da, in, func(int64) int64 { return 0 })
+	in <- &media.Packet{Kind: media.Break}
+	gone := time.Now()
+	count := func() int {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(segs)
+	}
+	before := count()
+	// The slate must cut segments on time while nobody publishes.
+	testenv.WaitFor(t, 10*time.Second, func() bool { return count() >= before+2 }, "two segments of the slate")
+	in <- &media.Packet{Kind: media.Break, Params: &media.Params{Video: db.Video, Audio: db.Audio}}
+	// The next publish starts where the stream's clock is now, as the
+	// live package places it.
+	var gap time.Duration
+	sendRealTime(ctx, t, db, in, func(first int64) int64 {
+		gap = time.Since(gone)
+		return last + media.Ticks(gap) - first
+	})
+	close(in)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+
+	st := g.Stats()
+	if st.Slate < int64(gap.Seconds()*30)/2 {
+		t.Errorf("%d pictures of slate for a %v absence", st.Slate, gap)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	var total time.Duration
+	for i, s := range segs {
+		total += s.Duration
+		if s.Discontinuity {
+			t.Errorf("segment %d is marked discontinuous", s.Seq)
+		}
+		if i > 0 && s.Seq != segs[i-1].Seq+1 {
+			t.Errorf("segment %d follows %d", s.Seq, segs[i-1].Seq)
+		}
+		if s.Duration > time.Second+100*time.Millisecond {
+			t.Errorf("segment %d lasts %v, over its 1 s target", s.Seq, s.Duration)
+		}
+	}
+	want := 6*time.Second + gap
+	if d := total - want; d < -time.Second/2 || d > time.Second/2 {
+		t.Errorf("segments last %v in all, want %v (3 s, a %v absence, 3 s)", total, want, gap)
+	}
+	pl, err := store.Get("180p/index.m3u8")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := countLines(string(pl), "#EXT-X-ENDLIST"); n != 1 {
+		t.Errorf("%d ENDLIST in the final playlist", n)
+	}
+
+	// One file of every segment: its audio and video run without a gap
+	// from the first picture to the last.
+	all := filepath.Join(t.TempDir(), "all.ts")
+	f, err := os.Create(all)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range segs {
+		data, err := store.Get("180p/" + s.Name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		f.Write(data)
+	}
+	f.Close()
+	for _, stream := range []string{"v:0", "a:0"} {
+		pkts := testenv.ProbePackets(t, all, stream)
+		if len(pkts) == 0 {
+			t.Fatalf("no %s packets", stream)
+		}
+		var prev, worst float64
+		for i, p := range pkts {
+			ts, _ := strconv.ParseFloat(p.DTSTime, 64)
+			if i > 0 {
+				worst = max(worst, ts-prev)
+			}
+			prev = ts
+		}
+		first, _ := strconv.ParseFloat(pkts[0].DTSTime, 64)
+		span := prev - first
+		t.Logf("%s: %d packets over %.2f s, longest step %.3f s", stream, len(pkts), span, worst)
+		if worst > 0.1 {
+			t.Errorf("%s has a gap of %.3f s", stream, worst)
+		}
+		if d := span - want.Seconds(); d < -0.5 || d > 0.5 {
+			t.Errorf("%s spans %.2f s, want %.2f s", stream, span, want.Seconds())
+		}
+	}
+}
+
+func countLines(s, prefix string) int {
+	n := 0
+	for line := range strings.Lines(s) {
+		if strings.HasPrefix(line, prefix) {
+			n++
+		}
+	}
+	return n
+}
