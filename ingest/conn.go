@@ -145,12 +145,15 @@ func (c *conn) stop(reason error) {
 }
 
 // closeReason is what Sink.End gets: nil for a clean end (the publisher
-// unpublished, or closed the connection).
+// unpublished), ErrDisconnected for a connection closed without it.
 func (c *conn) closeReason() error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.unpublished || errors.Is(c.reason, errUnpublished) {
 		return nil
+	}
+	if c.reason == nil {
+		return ErrDisconnected
 	}
 	return c.reason
 }
@@ -238,15 +241,25 @@ func (c *conn) OnFCPublish(_ uint32, cmd *message.NetStreamFCPublish) error {
 	return nil
 }
 
+// OnFCUnpublish says the publisher is stopping (FFmpeg, OBS and
+// GStreamer send it before deleteStream): the end that follows is clean,
+// even if the connection closes before deleteStream is read.
 func (c *conn) OnFCUnpublish(_ uint32, cmd *message.NetStreamFCUnpublish) error {
 	c.addSecret(cmd.StreamName)
+	if c.pub != nil {
+		c.mu.Lock()
+		c.unpublished = true
+		c.mu.Unlock()
+	}
 	return nil
 }
 
 // OnDeleteStream of the publishing stream is a publisher's clean end
 // (FFmpeg and OBS send it before closing): the connection closes.
+// GStreamer's names no stream ID (decodeDeleteStream reads 0), which is
+// never one of ours: that is the publishing stream too.
 func (c *conn) OnDeleteStream(_ uint32, cmd *message.NetStreamDeleteStream) error {
-	if c.pub != nil && cmd.StreamID == c.streamID {
+	if c.pub != nil && (cmd.StreamID == c.streamID || cmd.StreamID == 0) {
 		return c.unpublish()
 	}
 	return nil
@@ -333,7 +346,7 @@ func (c *conn) OnClose() {
 	reason := c.closeReason()
 	if c.pub == nil {
 		if reason != nil && !errors.Is(reason, ErrUnauthorized) && !errors.Is(reason, ErrRateLimited) &&
-			!errors.Is(reason, ErrProxyHeader) && !errors.Is(reason, errHealthCheck) {
+			!errors.Is(reason, ErrProxyHeader) && !errors.Is(reason, errHealthCheck) && !errors.Is(reason, ErrDisconnected) {
 			c.log.Info("connection closed", "err", c.redact(reason.Error()))
 		}
 		return

@@ -25,6 +25,13 @@ var (
 	// within Config.StartTimeout.
 	ErrNoCodecHeaders = errors.New("ingest: no codec headers")
 
+	// ErrDisconnected ends a publish whose publisher closed the
+	// connection (or lost it) without unpublishing: a crash, a network
+	// drop, a killed encoder. A publisher that stops streaming sends
+	// FCUnpublish or deleteStream first (FFmpeg, OBS and GStreamer do),
+	// which Sink.End gets as nil. A live stream keeps its viewers through
+	// a dropped publisher's reconnect window, not through a clean end.
+	ErrDisconnected = errors.New("ingest: publisher disconnected without unpublishing")
 	// ErrIdleTimeout ends a connection that sent nothing for
 	// Config.IdleTimeout, or that did not reach publish within
 	// Config.HandshakeTimeout.

@@ -48,8 +48,8 @@ func TestStatsPublishes(t *testing.T) {
 	}
 
 	c.cc.Close()
-	if err := s.wait(t); err != nil {
-		t.Errorf("End(%v), want a clean end", err)
+	if err := s.wait(t); !errors.Is(err, ErrDisconnected) {
+		t.Errorf("End(%v) for a connection closed without unpublishing, want ErrDisconnected", err)
 	}
 	testenv.WaitFor(t, 5*time.Second, func() bool { return h.srv.Stats().ActivePublishes == 0 }, "no active publish")
 	want := Stats{

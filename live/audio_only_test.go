@@ -124,7 +124,7 @@ func TestAudioOnlyPublish(t *testing.T) {
 		t.Errorf("HLS lasts %.3f s of %d s published", d, seconds)
 	}
 
-	in := s.Info()
+	in := s.Stream().Info()
 	if in.Video != "" || in.Audio != "aac 44100 Hz 2 ch" || len(in.Renditions) != 1 || in.Renditions[0].Name != "audio" ||
 		in.Renditions[0].Segments != int64(len(seqs)) || in.Renditions[0].Frames < seconds*48000/1024 || in.DecodedFrames != 0 {
 		t.Errorf("stream info %+v", in)
@@ -153,7 +153,7 @@ func TestAudioOnlyPublish(t *testing.T) {
 	// The recording holds the live segments.
 	var ri *RecordingInfo
 	testenv.WaitFor(t, 10*time.Second, func() bool {
-		ri = s.Info().Recording
+		ri = s.Stream().Info().Recording
 		return ri != nil && ri.State != record.StateRecording
 	}, "the recording to be stored")
 	if ri.State != record.StateComplete || ri.Segments != int64(len(seqs)) {

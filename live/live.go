@@ -29,8 +29,11 @@ import (
 )
 
 var (
-	// ErrAlreadyLive refuses a second publisher of a channel that is live.
+	// ErrAlreadyLive refuses a publish of a channel whose stream is
+	// ending: its last segments are being cut.
 	ErrAlreadyLive = errors.New("channel is already live")
+	// errKeyChanged ends a stream whose key was rotated or revoked.
+	errKeyChanged = errors.New("stream key rotated or revoked")
 	// ErrShuttingDown refuses a publish while the server stops.
 	ErrShuttingDown = errors.New("server is shutting down")
 	// ErrNoMedia refuses a stream with neither video nor audio.
@@ -47,6 +50,11 @@ type Config struct {
 	// Grace is how long an ended stream's playlists (with EXT-X-ENDLIST)
 	// and segments stay before they are removed. Default 2 minutes.
 	Grace time.Duration
+	// ReconnectWindow is how long a stream whose publisher dropped (its
+	// connection lost or timed out, not a clean unpublish) stays live on
+	// a slate, waiting for the channel's next publish to continue it.
+	// Zero ends a stream with its publisher.
+	ReconnectWindow time.Duration
 	// MirrorDir, when set, mirrors each stream's HLS files to
 	// MirrorDir/<playback id>/ for an external web server. Memory stays
 	// the source the origin serves from.
@@ -141,27 +149,41 @@ func NewManager(cfg Config) (*Manager, error) {
 	}, nil
 }
 
-// Publish starts a stream for ch. It fails with ErrAlreadyLive while ch has
-// a live stream, and with ErrShuttingDown after Shutdown. A publish of a
-// channel whose previous stream ended within the grace period replaces
-// it, with segment numbers above the old ones (they start at the publish
-// time in milliseconds).
+// Publish starts a publish of ch. While ch's stream is live, the publish
+// continues it: after a dropped publisher, within the reconnect window,
+// or taking over from a publisher still connected (a half-open connection
+// must not lock its creator out), which is disconnected. Otherwise it
+// starts a new stream. It fails with ErrShuttingDown after Shutdown, and
+// with ErrAlreadyLive while ch's stream is ending (its last segments are
+// being cut). A publish of a channel whose previous stream ended within
+// the grace period replaces it, with segment numbers above the old ones
+// (they start at the publish time in milliseconds).
 //
-// With Config.MaxStreams set, it fails with ErrOverCapacity while that
-// many streams are live; with Config.Overloaded, while it reports true.
+// With Config.MaxStreams set, a new stream fails with ErrOverCapacity
+// while that many streams are live; with Config.Overloaded, while it
+// reports true.
 //
 // query is the publish URL's query: relay destinations (?youtube=KEY, …)
 // start with the stream and get its packets as they are.
-func (m *Manager) Publish(ch registry.Channel, remoteAddr string, query url.Values) (*Stream, error) {
+func (m *Manager) Publish(ch registry.Channel, remoteAddr string, query url.Values) (*Publish, error) {
 	stored := m.storedDestinations(ch)
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.closing {
 		return nil, ErrShuttingDown
 	}
+	now := m.cfg.Now()
 	if old := m.streams[ch.PlaybackID]; old != nil {
 		if !old.isEnded() {
-			return nil, ErrAlreadyLive
+			p := newPublish(old, remoteAddr, now)
+			if !old.attach(p) {
+				return nil, ErrAlreadyLive
+			}
+			if fromURL := destinationsFromQuery(query); !sameDestinations(fromURL, old.fromURL) {
+				old.fromURL = fromURL
+				old.relays.set(append(slices.Clone(fromURL), stored...))
+			}
+			return p, nil
 		}
 		m.forget(old)
 	}
@@ -171,23 +193,25 @@ func (m *Manager) Publish(ch registry.Channel, remoteAddr string, query url.Valu
 	if m.cfg.Overloaded != nil && m.cfg.Overloaded() {
 		return nil, ErrOverCapacity
 	}
-	now := m.cfg.Now()
 	seq := now.UnixMilli()
 	if last, ok := m.lastSeq[ch.PlaybackID]; ok && seq <= last {
 		// The clock went back: stay above every number already served.
 		seq = last + 1_000_000
 	}
 	m.lastSeq[ch.PlaybackID] = seq
-	s, err := m.newStream(ch, remoteAddr, now, seq)
+	s, err := m.newStream(ch, now, seq)
 	if err != nil {
 		return nil, err
 	}
+	p := newPublish(s, remoteAddr, now)
+	s.pub = p
+	s.remote.Store(&p.remote)
 	s.fromURL = destinationsFromQuery(query)
 	s.relays.set(append(slices.Clone(s.fromURL), stored...))
 	m.streams[ch.PlaybackID] = s
 	m.running.Add(1)
 	s.log.Info("publish started")
-	return s, nil
+	return p, nil
 }
 
 // liveCount is the number of streams not ended. m.mu is held.
@@ -274,7 +298,7 @@ func (m *Manager) Kick(channelID string) {
 	for _, s := range m.streams {
 		if s.ch.ID == channelID && !s.isEnded() {
 			s.log.Info("ending publish: stream key rotated or revoked")
-			s.kick()
+			s.stop(errKeyChanged)
 		}
 	}
 }
@@ -364,7 +388,7 @@ func (m *Manager) Shutdown(ctx context.Context) error {
 	m.mu.Lock()
 	m.closing = true
 	for _, s := range m.streams {
-		s.kick()
+		s.stop(ErrShuttingDown)
 	}
 	m.mu.Unlock()
 	done := make(chan struct{})

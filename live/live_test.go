@@ -86,7 +86,7 @@ func channel(n int) registry.Channel {
 }
 
 // publish runs a whole publish of the test source on s.
-func publish(t *testing.T, s *Stream) {
+func publish(t *testing.T, s *Publish) {
 	t.Helper()
 	video, audio, packets := source(t)
 	if err := s.Start(video, audio); err != nil {
@@ -174,6 +174,8 @@ func TestPublishWritesLiveLadderThenEnds(t *testing.T) {
 	}
 }
 
+// TestOnePublisherPerChannel: a second publish takes over, another channel
+// is unaffected, and a publish after the end starts a new stream.
 func TestOnePublisherPerChannel(t *testing.T) {
 	m, err := NewManager(testConfig(t))
 	if err != nil {
@@ -181,13 +183,26 @@ func TestOnePublisherPerChannel(t *testing.T) {
 	}
 	defer m.Shutdown(context.Background())
 	ch := channel(2)
-	first, err := m.Publish(ch, "127.0.0.1:5000", nil)
+	stale, err := m.Publish(ch, "127.0.0.1:5000", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := m.Publish(ch, "127.0.0.1:5001", nil); !errors.Is(err, ErrAlreadyLive) {
-		t.Fatalf("second publisher: err = %v, want ErrAlreadyLive", err)
+	// A second publish of a live channel takes the stream over (the
+	// first connection may be half-open): the first is disconnected, and
+	// its end changes nothing for the stream.
+	first, err := m.Publish(ch, "127.0.0.1:5001", nil)
+	if err != nil {
+		t.Fatalf("second publisher: %v", err)
 	}
+	if first.Stream() != stale.Stream() {
+		t.Fatal("the second publish started another stream")
+	}
+	select {
+	case <-stale.Done():
+	default:
+		t.Fatal("the publisher taken over is not disconnected")
+	}
+	stale.End(errors.New("connection closed"))
 	// Another channel is unaffected.
 	other, err := m.Publish(channel(3), "127.0.0.1:5002", nil)
 	if err != nil {
@@ -256,7 +271,7 @@ func TestKickAndShutdown(t *testing.T) {
 	}
 	video, audio, packets := source(t)
 	// A publisher that sends until told to leave, as ingest does.
-	run := func(s *Stream) chan struct{} {
+	run := func(s *Publish) chan struct{} {
 		done := make(chan struct{})
 		go func() {
 			defer close(done)
@@ -292,7 +307,7 @@ func TestKickAndShutdown(t *testing.T) {
 		t.Fatal(err)
 	}
 	doneA, doneB := run(a), run(b)
-	testenv.WaitFor(t, 30*time.Second, func() bool { return len(a.Info().Renditions) == 1 && a.Info().Renditions[0].Frames > 30 }, "frames encoded")
+	testenv.WaitFor(t, 30*time.Second, func() bool { return len(a.Stream().Info().Renditions) == 1 && a.Stream().Info().Renditions[0].Frames > 30 }, "frames encoded")
 	testenv.WaitFor(t, 30*time.Second, func() bool { return m.SegmentLatency().Count > 0 }, "a segment listed while live")
 	if l := m.SegmentLatency(); l.P50 <= 0 || l.P99 < l.P50 {
 		t.Errorf("segment latency %+v", l)
@@ -303,7 +318,7 @@ func TestKickAndShutdown(t *testing.T) {
 	case <-time.After(30 * time.Second):
 		t.Fatal("Kick did not end the publish")
 	}
-	if !b.Info().Live {
+	if !b.Stream().Info().Live {
 		t.Error("kicking one channel ended another")
 	}
 	if err := m.Shutdown(context.Background()); err != nil {

@@ -50,7 +50,7 @@ func TestRelayOutagesLeaveTheStreamWhole(t *testing.T) {
 		publishRealTime(t, s, video, audio, packets)
 	}()
 	relayOf := func(kind string) relay.Status {
-		for _, r := range s.Info().Relays {
+		for _, r := range s.Stream().Info().Relays {
 			if r.Kind == kind {
 				return r
 			}
@@ -79,7 +79,7 @@ func TestRelayOutagesLeaveTheStreamWhole(t *testing.T) {
 	if d := testenv.ProbeDuration(t, ng2.Recording(ytKey)); d < 1 {
 		t.Errorf("the restarted destination recorded %.1f s", d)
 	}
-	pl := string(get(t, s.store, "360p/index.m3u8"))
+	pl := string(get(t, s.Stream().store, "360p/index.m3u8"))
 	var total float64
 	for _, m := range extinf.FindAllStringSubmatch(pl, -1) {
 		d, _ := strconv.ParseFloat(m[1], 64)

@@ -60,7 +60,7 @@ func TestStreamIsRecorded(t *testing.T) {
 	publish(t, s)
 	var in *RecordingInfo
 	testenv.WaitFor(t, 10*time.Second, func() bool {
-		in = s.Info().Recording
+		in = s.Stream().Info().Recording
 		return in != nil && in.State != record.StateRecording
 	}, "the recording to be stored")
 	if in.State != record.StateComplete || in.Failed != 0 || in.Playlist != ch.PlaybackID+"/vod-"+in.Session+".m3u8" {
@@ -135,7 +135,7 @@ func TestRecordingFailureSparesTheStream(t *testing.T) {
 	}
 	var in *RecordingInfo
 	testenv.WaitFor(t, 10*time.Second, func() bool {
-		in = s.Info().Recording
+		in = s.Stream().Info().Recording
 		return in != nil && in.State != record.StateRecording
 	}, "the recording's end")
 	if in.State != record.StateIncomplete || in.Failed < 2 || in.Segments != 0 {

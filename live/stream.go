@@ -17,13 +17,13 @@ import (
 	"github.com/livestream/livestream/relay"
 )
 
-// Stream is one publish of a channel, from its publish to its end. The
-// ingest side calls Start once the codecs are known, WritePacket for each
-// packet, and End once; it watches Done to disconnect the publisher.
+// Stream is what viewers watch of a channel: its ladder, playlists,
+// recording session and relays, from its first publish to its end. Its
+// publishes (Publish, one at a time) feed it; it outlives a publisher that
+// drops, for the reconnect window.
 type Stream struct {
 	m        *Manager
 	ch       registry.Channel
-	remote   string
 	log      *slog.Logger
 	begun    time.Time
 	firstSeq int64
@@ -34,10 +34,33 @@ type Stream struct {
 	ctx    context.Context
 	cancel context.CancelFunc
 
-	packets  chan *media.Packet
-	kicked   chan struct{}
-	kickOnce sync.Once
-	endOnce  sync.Once
+	packets chan *media.Packet
+	endOnce sync.Once
+
+	// window is how long the stream waits for its publisher to come back.
+	window time.Duration
+	// mu guards the publish state: the publish feeding the stream (nil
+	// while it is away), the timer of the reconnect window, and whether
+	// the stream takes publishes no more (stopping: key revoked or
+	// server shutting down; closed: it is ending).
+	mu        sync.Mutex
+	pub       *Publish
+	awayTimer *time.Timer
+	stopping  bool
+	closed    bool
+	// writeMu orders what goes into packets: one publish's packets, the
+	// Breaks between publishes, the close. Under it: wrote (a packet
+	// went in), lastDTS (the latest, on the stream's time) and awayAt
+	// (when the last publisher left or was taken over).
+	writeMu sync.Mutex
+	wrote   bool
+	lastDTS int64
+	awayAt  time.Time
+	// For Info: when the publisher left (unix ns, 0 while one is
+	// connected), the publishes after the first, the publisher's address.
+	awaySince  atomic.Int64
+	reconnects atomic.Int64
+	remote     atomic.Pointer[string]
 
 	graph    atomic.Pointer[pipeline.Graph]
 	rec      *recording    // nil: not recorded; set before graph
@@ -53,22 +76,21 @@ type Stream struct {
 	ingestBytes   atomic.Int64
 	firstPacketAt atomic.Int64 // unix ns; 0 before the first packet
 	endedAt       atomic.Int64 // unix ns; 0 while live
-	video         *media.VideoParams
-	audio         *media.AudioParams
-	// timeline repairs the publisher's timestamps before anything reads
-	// them; WritePacket's goroutine alone uses it. fixes and jumps are its
-	// counts, for Info.
-	timeline     media.Timeline
+	// video and audio are the first publish's codecs, which the ladder
+	// was built for; current those of the publish now (for Info).
+	video   *media.VideoParams
+	audio   *media.AudioParams
+	current atomic.Pointer[media.Params]
+	// fixes and jumps count what the publishes' timelines repaired.
 	fixes, jumps atomic.Int64
 }
 
-func (m *Manager) newStream(ch registry.Channel, remote string, now time.Time, seq int64) (*Stream, error) {
+func (m *Manager) newStream(ch registry.Channel, now time.Time, seq int64) (*Stream, error) {
 	s := &Stream{
-		m: m, ch: ch, remote: remote, begun: now, firstSeq: seq,
+		m: m, ch: ch, begun: now, firstSeq: seq, window: m.cfg.ReconnectWindow,
 		log:      m.log.With("channel_id", ch.ID, "playback_id", ch.PlaybackID),
 		mem:      hlsmux.NewMemoryStore(),
 		packets:  make(chan *media.Packet, m.cfg.QueuePackets),
-		kicked:   make(chan struct{}),
 		finished: make(chan struct{}),
 	}
 	s.store = s.mem
@@ -91,10 +113,10 @@ func (m *Manager) newStream(ch registry.Channel, remote string, now time.Time, s
 // Channel is the channel this stream publishes.
 func (s *Stream) Channel() registry.Channel { return s.ch }
 
-// Start builds the pipeline for the stream's codecs and starts it. It is
-// called once, before the first WritePacket. video or audio may be nil: a
-// stream without video becomes one audio-only rendition.
-func (s *Stream) Start(video *media.VideoParams, audio *media.AudioParams) error {
+// start builds the pipeline for the first publish's codecs and starts it,
+// before its first packet. video or audio may be nil: a stream without
+// video becomes one audio-only rendition.
+func (s *Stream) start(video *media.VideoParams, audio *media.AudioParams) error {
 	out := pipeline.Output{
 		Store: s.store, Type: hlsmux.Live, FirstSeq: s.firstSeq, Logger: s.log,
 		OnSegment: s.segmentListed,
@@ -180,28 +202,48 @@ func (s *Stream) segmentListed(rendition string, seg hlsmux.SegmentInfo) {
 
 func (s *Stream) started() bool { return s.graph.Load() != nil }
 
-// WritePacket hands p to the pipeline. It blocks while the pipeline's queue
-// is full, and fails when the pipeline has stopped.
-func (s *Stream) WritePacket(p *media.Packet) error {
+// write hands pkt of publish p to the pipeline and the relays, on the
+// stream's time. It blocks while the pipeline's queue is full, and fails
+// when the pipeline has stopped or p was detached (taken over).
+func (s *Stream) write(p *Publish, pkt *media.Packet) error {
 	if !s.started() {
 		return errors.New("live: WritePacket before Start")
 	}
+	s.writeMu.Lock()
+	defer s.writeMu.Unlock()
+	select {
+	case <-p.detached:
+		return errTakenOver
+	default:
+	}
 	// Decoders, relays and recordings all want DTS that increase.
-	p = s.timeline.Fix(p)
-	s.fixes.Store(s.timeline.Fixes())
-	s.jumps.Store(s.timeline.Jumps())
+	pkt = p.timeline.Fix(pkt)
+	s.fixes.Add(p.timeline.Fixes() - p.seenFixes)
+	s.jumps.Add(p.timeline.Jumps() - p.seenJumps)
+	p.seenFixes, p.seenJumps = p.timeline.Fixes(), p.timeline.Jumps()
+	pkt = p.place(pkt, s.lastDTS, s.awayAt, !s.wrote)
+	s.wrote = true
+	s.lastDTS = max(s.lastDTS, pkt.DTS)
 	now := time.Now()
 	s.firstPacketAt.CompareAndSwap(0, now.UnixNano())
-	s.ingestBytes.Add(int64(len(p.Data)))
+	s.ingestBytes.Add(int64(len(pkt.Data)))
 	// Segments end on video frames, or on audio ones when there is no
 	// video. s.video is written before the graph is published.
-	if p.Kind == media.Video || s.video == nil {
-		s.arrivals.add(p.PTS, now)
+	if pkt.Kind == media.Video || s.video == nil {
+		s.arrivals.add(pkt.PTS, now)
 	}
-	s.relays.write(p)
+	s.relays.write(pkt)
+	return s.send(pkt, p.detached)
+}
+
+// send queues pkt for the pipeline; s.writeMu is held. detached, when
+// closed, gives up (nil: never).
+func (s *Stream) send(pkt *media.Packet, detached <-chan struct{}) error {
 	select {
-	case s.packets <- p:
+	case s.packets <- pkt:
 		return nil
+	case <-detached:
+		return errTakenOver
 	case <-s.finished:
 		if s.runErr != nil {
 			return fmt.Errorf("transcoding stopped: %w", s.runErr)
@@ -209,12 +251,6 @@ func (s *Stream) WritePacket(p *media.Packet) error {
 		return errors.New("transcoding stopped")
 	}
 }
-
-// Done is closed when the publisher must be disconnected: its key was
-// rotated or revoked, or the server is shutting down.
-func (s *Stream) Done() <-chan struct{} { return s.kicked }
-
-func (s *Stream) kick() { s.kickOnce.Do(func() { close(s.kicked) }) }
 
 // End ends the stream: the pipeline flushes its last frames, cuts the last
 // segments and ends the playlists with EXT-X-ENDLIST, then the stream stays
@@ -225,9 +261,21 @@ func (s *Stream) End(err error) {
 }
 
 func (s *Stream) end(reason error) {
+	s.mu.Lock()
+	s.closed = true
+	if s.awayTimer != nil {
+		s.awayTimer.Stop()
+	}
+	if s.pub != nil {
+		s.pub.detach()
+		s.pub.kick()
+	}
+	s.mu.Unlock()
 	s.ending.Store(true)
 	if s.started() {
+		s.writeMu.Lock()
 		close(s.packets)
+		s.writeMu.Unlock()
 		<-s.finished
 	}
 	// The playlists have their ENDLIST: origins stop finding the stream.
@@ -259,9 +307,9 @@ func (s *Stream) end(reason error) {
 	case s.runErr != nil && !errors.Is(s.runErr, context.Canceled):
 		s.log.Error("transcoding failed", append(attrs, "err", s.runErr)...)
 	case reason != nil:
-		s.log.Info("publish ended", append(attrs, "reason", reason)...)
+		s.log.Info("stream ended", append(attrs, "reason", reason)...)
 	default:
-		s.log.Info("publish ended", attrs...)
+		s.log.Info("stream ended", attrs...)
 	}
 	s.m.ended(s)
 }
@@ -276,6 +324,13 @@ type Info struct {
 	Live       bool       `json:"live"`
 	StartedAt  time.Time  `json:"started_at"`
 	EndedAt    *time.Time `json:"ended_at,omitempty"`
+	// Publisher is "connected" while a publisher feeds the stream and
+	// "away" while the stream waits on its slate for one (the reconnect
+	// window), since AwaySince. Reconnects counts the publishes that
+	// continued the stream after its first.
+	Publisher  string     `json:"publisher,omitempty"`
+	AwaySince  *time.Time `json:"away_since,omitempty"`
+	Reconnects int64      `json:"reconnects"`
 	// Video and Audio describe the published stream ("1280x720 30 fps h264").
 	Video string `json:"video,omitempty"`
 	Audio string `json:"audio,omitempty"`
@@ -319,6 +374,9 @@ type Timing struct {
 	// while the ladder was over its lag budget).
 	FramesDuplicated int64            `json:"frames_duplicated"`
 	FramesDropped    map[string]int64 `json:"frames_dropped"`
+	// SlateFrames counts the pictures of the slate, shown while the
+	// publisher was away.
+	SlateFrames int64 `json:"slate_frames"`
 	// EncodeLagSeconds is how far the slowest rendition is behind the
 	// publisher now; LagBudgetSeconds the most it may be before pictures
 	// are skipped; LagEpisodes the times it went over; Behind is true
@@ -358,13 +416,20 @@ func (s *Stream) Info() Info {
 		t := time.Unix(0, e)
 		in.EndedAt = &t
 	}
-	// s.video and s.audio are written before the graph is published.
-	if s.started() {
-		if s.video != nil {
-			in.Video = fmt.Sprintf("%dx%d %s fps %s", s.video.Width, s.video.Height, s.video.FrameRate, s.video.Codec)
+	in.Reconnects = s.reconnects.Load()
+	if in.Live {
+		in.Publisher = "connected"
+		if a := s.awaySince.Load(); a != 0 {
+			t := time.Unix(0, a)
+			in.Publisher, in.AwaySince = "away", &t
 		}
-		if s.audio != nil {
-			in.Audio = fmt.Sprintf("%s %d Hz %d ch", s.audio.Codec, s.audio.SampleRate, s.audio.Channels)
+	}
+	if c := s.current.Load(); c != nil {
+		if v := c.Video; v != nil {
+			in.Video = fmt.Sprintf("%dx%d %s fps %s", v.Width, v.Height, v.FrameRate, v.Codec)
+		}
+		if a := c.Audio; a != nil {
+			in.Audio = fmt.Sprintf("%s %d Hz %d ch", a.Codec, a.SampleRate, a.Channels)
 		}
 	}
 	first := s.firstPacketAt.Load()
@@ -394,7 +459,7 @@ func (s *Stream) Info() Info {
 	}
 	in.Timing = &Timing{
 		TimestampFixes: s.fixes.Load(), ClockJumps: s.jumps.Load(),
-		FramesDuplicated: st.Duplicated,
+		FramesDuplicated: st.Duplicated, SlateFrames: st.Slate,
 		FramesDropped:    map[string]int64{"late": st.DroppedLate, "lag": st.DroppedLag},
 		EncodeLagSeconds: lag.Seconds(), LagBudgetSeconds: g.LagBudget().Seconds(),
 		LagEpisodes: st.LagEpisodes, Behind: g.Behind(),

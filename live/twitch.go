@@ -70,14 +70,33 @@ func startEncoded(g *pipeline.Graph, enc pipeline.TapConfig, cfg relay.Config, a
 }
 
 // WritePacket takes the stream's audio; its video is the tap's business.
+// A Break of a new publish brings its audio headers, which go out between
+// the old publish's audio and the new one's.
 func (e *encodedRelay) WritePacket(p *media.Packet) {
-	if p.Kind != media.Audio || e.audio == nil {
+	if e.audio == nil {
+		return
+	}
+	if p.Kind == media.Break {
+		if p.Params == nil || p.Params.Audio == nil {
+			return
+		}
+		p = &media.Packet{Kind: media.Break, Params: &media.Params{Audio: p.Params.Audio}}
+	} else if p.Kind != media.Audio {
 		return
 	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if e.closed {
 		return
+	}
+	if p.Kind == media.Break {
+		if e.r == nil && len(e.pending) == 0 {
+			e.audio = p.Params.Audio // not started yet: the first headers are the new ones
+			return
+		}
+		if n := len(e.pending); n > 0 {
+			p.DTS = e.pending[n-1].DTS // in order with the audio around it
+		}
 	}
 	e.pending = append(e.pending, p)
 	if len(e.pending) > maxPendingAudio {

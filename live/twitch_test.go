@@ -57,7 +57,7 @@ func readSource(t *testing.T, path string) (*media.VideoParams, *media.AudioPara
 
 // publishRealTime feeds packets to s at the pace of their DTS, as a
 // camera does, and ends the stream.
-func publishRealTime(t *testing.T, s *Stream, video *media.VideoParams, audio *media.AudioParams, packets []*media.Packet) {
+func publishRealTime(t *testing.T, s *Publish, video *media.VideoParams, audio *media.AudioParams, packets []*media.Packet) {
 	t.Helper()
 	if err := s.Start(video, audio); err != nil {
 		t.Fatal(err)
@@ -101,7 +101,7 @@ func TestTwitchGetsA720p30Reencode(t *testing.T) {
 	}
 	publishRealTime(t, s, video, audio, packets)
 
-	st := s.Info().Relays
+	st := s.Stream().Info().Relays
 	if len(st) != 1 || st[0].Kind != "twitch" || !st[0].Transcoded || st[0].ID != "url:twitch" || st[0].PacketsSent == 0 {
 		t.Fatalf("relay status %+v", st)
 	}

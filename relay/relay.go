@@ -121,11 +121,19 @@ type Status struct {
 // Relay pushes one stream to one destination. Its methods may be called
 // from any goroutine.
 type Relay struct {
-	cfg   Config
-	dest  *destination
-	video *media.VideoParams
-	audio *media.AudioParams
-	log   *slog.Logger
+	cfg  Config
+	dest *destination
+	// video and audio are the sending goroutine's: a new publish of the
+	// stream (a Break with Params) replaces them there. hasVideo says,
+	// for every goroutine, whether there is video at all.
+	video    *media.VideoParams
+	audio    *media.AudioParams
+	hasVideo bool
+	// next holds the Params of the last Break written, until the sending
+	// goroutine applies them: at the Break, or, when the Break was
+	// dropped with a full queue, at the next keyframe.
+	next atomic.Pointer[media.Params]
+	log  *slog.Logger
 
 	// queue: WritePacket → the sending goroutine. Never blocks the writer:
 	// when full, WritePacket drops until the next keyframe.
@@ -178,7 +186,7 @@ func Start(cfg Config, video *media.VideoParams, audio *media.AudioParams) (*Rel
 	}
 	if video != nil {
 		v := *video
-		r.video = &v
+		r.video, r.hasVideo = &v, true
 		if _, err := videoSequenceHeader(r.video); err != nil {
 			return nil, fmt.Errorf("relay to %s: %w", dest.public, err)
 		}
@@ -205,6 +213,22 @@ func (r *Relay) WritePacket(p *media.Packet) {
 	}
 	r.writeMu.Lock()
 	defer r.writeMu.Unlock()
+	if p.Kind == media.Break {
+		// A new publisher of the stream: its sequence headers go out
+		// before its first packet. A Break without Params (the publisher
+		// left) changes nothing here.
+		if p.Params == nil {
+			return
+		}
+		r.next.Store(p.Params)
+		select {
+		case r.queue <- p:
+		default:
+			r.dropping = true
+			r.drop(1)
+		}
+		return
+	}
 	r.mu.Lock()
 	if !r.based {
 		r.based, r.base = true, p.DTS
@@ -228,7 +252,7 @@ func (r *Relay) WritePacket(p *media.Packet) {
 // isKeyframe: where a destination's decoder can start. Without video,
 // every (audio) packet is one.
 func (r *Relay) isKeyframe(p *media.Packet) bool {
-	if r.video == nil {
+	if !r.hasVideo {
 		return p.Keyframe
 	}
 	return p.Kind == media.Video && p.Keyframe

@@ -215,6 +215,14 @@ func (r *Relay) send(sock *socket, cc *rtmp.ClientConn, stream *rtmp.Stream) err
 			continue
 		case p = <-r.queue:
 		}
+		if p.Kind == media.Break || (r.next.Load() != nil && r.isKeyframe(p)) {
+			if err := r.nextPublish(w, started); err != nil {
+				return err
+			}
+			if p.Kind == media.Break {
+				continue
+			}
+		}
 		if !started {
 			if !r.isKeyframe(p) {
 				// A relay begins at a keyframe: what comes before the
@@ -235,6 +243,38 @@ func (r *Relay) send(sock *socket, cc *rtmp.ClientConn, stream *rtmp.Stream) err
 			return err
 		}
 	}
+}
+
+// nextPublish applies the codecs of the stream's next publish (a Break's
+// Params): the destination gets its sequence headers and onMetaData at
+// once, on the stream's running timestamps, so that it sees one stream
+// whose codec configuration changed, as when an encoder restarts.
+func (r *Relay) nextPublish(w *writer, started bool) error {
+	next := r.next.Swap(nil)
+	if next == nil {
+		return nil
+	}
+	if v := next.Video; v != nil && r.video != nil {
+		if _, err := videoSequenceHeader(v); err != nil {
+			r.log.Warn("relay keeps its video headers: the new publish's are unusable", "err", err)
+		} else {
+			c := *v
+			r.video = &c
+		}
+	}
+	if a := next.Audio; a != nil && r.audio != nil {
+		if _, err := audioSequenceHeader(a); err != nil {
+			r.log.Warn("relay keeps its audio headers: the new publish's are unusable", "err", err)
+		} else {
+			c := *a
+			r.audio = &c
+		}
+	}
+	r.log.Info("relay continues with the stream's next publisher")
+	if !started {
+		return nil // the headers go out with the first keyframe
+	}
+	return w.headers(w.lastTS)
 }
 
 // flush sends what is still queued when Close is called: the end of the
@@ -347,6 +387,7 @@ type writer struct {
 	sock   *socket
 	cc     *rtmp.ClientConn
 	stream *rtmp.Stream
+	lastTS uint32 // of the last packet sent
 }
 
 func (w *writer) headers(ts uint32) error {
@@ -384,6 +425,7 @@ func (w *writer) headers(ts uint32) error {
 
 func (w *writer) packet(p *media.Packet) error {
 	ts := w.r.timestamp(p.DTS)
+	w.lastTS = ts
 	switch {
 	case p.Kind == media.Video && w.r.video != nil:
 		cts := (p.PTS - p.DTS) / (media.ClockRate / 1000)

@@ -58,6 +58,11 @@ type ServeConfig struct {
 	HLSDir string `yaml:"hls_dir"`
 	// Grace is how long an ended stream's playlists stay (with ENDLIST).
 	Grace time.Duration `yaml:"grace"`
+	// ReconnectWindow is how long a stream whose publisher dropped (a
+	// lost connection, a crash; not "stop streaming") stays live on a
+	// slate for the publisher to come back and continue it. 0 ends the
+	// stream with its publisher. Default 30s.
+	ReconnectWindow *time.Duration `yaml:"reconnect_window"`
 	// RelayYouTubeURL, RelayFacebookURL and RelayTwitchURL are the URL
 	// prefixes a relay destination's key is appended to (other ingest
 	// regions, tests). Defaults: YouTube's, Facebook's and Twitch's.
@@ -91,6 +96,10 @@ func (c ServeConfig) withDefaults() ServeConfig {
 	if c.Grace == 0 {
 		c.Grace = 2 * time.Minute
 	}
+	if c.ReconnectWindow == nil {
+		w := defaultReconnectWindow
+		c.ReconnectWindow = &w
+	}
 	if c.MaxConns == 0 {
 		c.MaxConns = 1000
 	}
@@ -101,6 +110,9 @@ func (c ServeConfig) withDefaults() ServeConfig {
 func (c ServeConfig) validate() error {
 	if c.Grace < 0 {
 		return fmt.Errorf("grace %s: must not be negative", c.Grace)
+	}
+	if w := c.ReconnectWindow; w != nil && *w < 0 {
+		return fmt.Errorf("reconnect_window %s: must not be negative", *w)
 	}
 	if c.MaxConns < 0 {
 		return fmt.Errorf("max_conns %d: must be positive", c.MaxConns)
@@ -154,6 +166,7 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 	redisURL := fs.String("redis-url", "", "keep the channels in this Redis, redis[s]://[[USER]:PASSWORD@]HOST:PORT[/DB], shared with a cluster (default: DATA_DIR/channels.json)")
 	hlsDir := fs.String("hls-dir", "", "mirror live HLS files to this `directory` (default: memory only)")
 	grace := fs.Duration("grace", 0, "how long an ended stream's playlists stay (default 2m)")
+	window := reconnectWindowFlag(fs)
 	logFormat := fs.String("log-format", "", "log format: auto, text or json (default auto: text on a terminal)")
 	logLevel := fs.String("log-level", "", "log level: debug, info, warn or error (default info)")
 	relayYouTube := fs.String("relay-youtube-url", "", "YouTube ingest `URL` the key is appended to (default "+relay.YouTubeBase+")")
@@ -198,6 +211,9 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 	override("relay-twitch-url", &sc.RelayTwitchURL, *relayTwitch)
 	if set["grace"] {
 		sc.Grace = *grace
+	}
+	if set["reconnect-window"] {
+		sc.ReconnectWindow = window
 	}
 	if set["max-conns"] {
 		sc.MaxConns = *maxConns
@@ -270,7 +286,7 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger) error {
 	}
 	streams, err := live.NewManager(live.Config{
 		Recorder: recorder,
-		Pipeline: cfg.Transcode, Grace: sc.Grace, MirrorDir: sc.HLSDir, Logger: log.With("component", "live"),
+		Pipeline: cfg.Transcode, Grace: sc.Grace, ReconnectWindow: *sc.ReconnectWindow, MirrorDir: sc.HLSDir, Logger: log.With("component", "live"),
 		Relays:       live.RelayConfig{YouTube: sc.RelayYouTubeURL, Facebook: sc.RelayFacebookURL, Twitch: sc.RelayTwitchURL},
 		Destinations: reg.Destinations,
 	})
@@ -397,6 +413,18 @@ func adminToken(sc ServeConfig) (token, file string, err error) {
 		return "", "", fmt.Errorf("admin token: %w", err)
 	}
 	return token, file, nil
+}
+
+// defaultReconnectWindow is how long a dropped publisher's stream waits for
+// it: long enough for OBS to reconnect a few times, or a phone to change
+// networks; short enough that viewers of a creator who is really gone are
+// not kept on a still picture for long.
+const defaultReconnectWindow = 30 * time.Second
+
+// reconnectWindowFlag registers --reconnect-window.
+func reconnectWindowFlag(fs *flag.FlagSet) *time.Duration {
+	return fs.Duration("reconnect-window", defaultReconnectWindow,
+		"how long a stream whose publisher dropped stays live on a slate, waiting for it (0: end it at once)")
 }
 
 // publishHandler hands each authenticated publish to the table of live

@@ -520,8 +520,9 @@ func (s *server) adminJSON(method, path, body string) (int, []byte) {
 
 // relayState is one relay's state and packets sent.
 type relayState struct {
-	State   string `json:"state"`
-	Packets int64  `json:"packets_sent"`
+	State      string `json:"state"`
+	Packets    int64  `json:"packets_sent"`
+	Reconnects int64  `json:"reconnects"`
 }
 
 // relayStates is the state of each relay of a stream, by destination id.

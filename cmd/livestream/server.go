@@ -115,6 +115,7 @@ func runServer(args []string, stdout, stderr io.Writer) int {
 	rtmpAddr := fs.String("rtmp-addr", "", "RTMP listen `address` (default :1935)")
 	maxConns := fs.Int("max-conns", 0, "close RTMP connections beyond this many open at once (default 1000)")
 	grace := fs.Duration("grace", 0, "how long an ended stream's playlists stay (default 2m)")
+	window := reconnectWindowFlag(fs)
 	relayYouTube := fs.String("relay-youtube-url", "", "YouTube ingest `URL` the key is appended to (default "+relay.YouTubeBase+")")
 	relayFacebook := fs.String("relay-facebook-url", "", "Facebook ingest `URL` the key is appended to (default "+relay.FacebookBase+")")
 	relayTwitch := fs.String("relay-twitch-url", "", "Twitch ingest `URL` the key is appended to (default "+relay.TwitchBase+")")
@@ -133,6 +134,9 @@ func runServer(args []string, stdout, stderr io.Writer) int {
 		}
 		if set["grace"] {
 			sc.Grace = *grace
+		}
+		if set["reconnect-window"] {
+			sc.ReconnectWindow = window
 		}
 		if set["max-conns"] {
 			sc.MaxConns = *maxConns
@@ -199,7 +203,7 @@ func clusterServer(ctx context.Context, cfg Config, log *slog.Logger) error {
 		cpu = newCPUGauge(cc.MaxCPU)
 	}
 	liveCfg := live.Config{
-		Pipeline: cfg.Transcode, Grace: sc.Grace, Logger: log.With("component", "live"),
+		Pipeline: cfg.Transcode, Grace: sc.Grace, ReconnectWindow: *sc.ReconnectWindow, Logger: log.With("component", "live"),
 		Relays:       live.RelayConfig{YouTube: sc.RelayYouTubeURL, Facebook: sc.RelayFacebookURL, Twitch: sc.RelayTwitchURL},
 		Destinations: reg.Destinations,
 		Routes:       redisRoutes{reg: reg, server: cc.ServerID, addr: cc.AdvertiseAddr},

@@ -32,8 +32,14 @@ const hlsjsPage = `<!doctype html>
 <script src=%s></script>
 <script>
 const MASTER = %s;
-const rec = window.rec = {errors: [], videoErrors: [], switched: [], requested: 0, played: 0, ended: false, note: ''};
+const rec = window.rec = {errors: [], videoErrors: [], switched: [], requested: 0, played: 0, ended: false, note: '', stalls: 0, stalled: 0};
 const video = document.getElementById('video');
+// A stall: from a 'waiting' once playing to the next 'playing'.
+let waitingSince = null;
+video.addEventListener('waiting', () => { if (rec.played > 0 && waitingSince === null) waitingSince = performance.now(); });
+video.addEventListener('playing', () => {
+  if (waitingSince !== null) { rec.stalls++; rec.stalled += (performance.now() - waitingSince) / 1000; waitingSince = null; }
+});
 let last = null;
 video.addEventListener('timeupdate', () => {
   const now = video.currentTime;
@@ -104,6 +110,10 @@ type hlsjsRecord struct {
 	Played    float64 `json:"played"`
 	Ended     bool    `json:"ended"`
 	Note      string  `json:"note"`
+	// Stalls and Stalled: the times playback waited for data once it had
+	// started, and for how long in all (seconds).
+	Stalls  int     `json:"stalls"`
+	Stalled float64 `json:"stalled"`
 }
 
 // minPlayed is how much of a stream of seconds the player must play: the
