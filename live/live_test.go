@@ -307,7 +307,9 @@ func TestKickAndShutdown(t *testing.T) {
 		t.Fatal(err)
 	}
 	doneA, doneB := run(a), run(b)
-	testenv.WaitFor(t, 30*time.Second, func() bool { return len(a.Stream().Info().Renditions) == 1 && a.Stream().Info().Renditions[0].Frames > 30 }, "frames encoded")
+	testenv.WaitFor(t, 30*time.Second, func() bool {
+		return len(a.Stream().Info().Renditions) == 1 && a.Stream().Info().Renditions[0].Frames > 30
+	}, "frames encoded")
 	testenv.WaitFor(t, 30*time.Second, func() bool { return m.SegmentLatency().Count > 0 }, "a segment listed while live")
 	if l := m.SegmentLatency(); l.P50 <= 0 || l.P99 < l.P50 {
 		t.Errorf("segment latency %+v", l)
