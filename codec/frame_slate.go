@@ -29,6 +29,7 @@ package codec
 import "C"
 
 import (
+	"errors"
 	"fmt"
 
 	"github.com/asticode/go-astiav"
@@ -72,4 +73,83 @@ func Black(w, h int, pts int64) (*Frame, error) {
 	}
 	f.f.SetPts(pts)
 	return f, nil
+}
+
+// ReadImage decodes the first picture of an image file (PNG, JPEG, or
+// anything else FFmpeg reads as a picture): a slate of the operator's. The
+// caller releases it.
+func ReadImage(path string) (*Frame, error) {
+	fc := astiav.AllocFormatContext()
+	if fc == nil {
+		return nil, fmt.Errorf("read image %s: allocate format context", path)
+	}
+	// avformat_close_input frees the context; on a failed open FFmpeg has
+	// freed it already.
+	if err := fc.OpenInput(path, nil, nil); err != nil {
+		return nil, fmt.Errorf("read image %s: %w", path, err)
+	}
+	defer fc.CloseInput()
+	if err := fc.FindStreamInfo(nil); err != nil {
+		return nil, fmt.Errorf("read image %s: %w", path, err)
+	}
+	var st *astiav.Stream
+	for _, s := range fc.Streams() {
+		if s.CodecParameters().MediaType() == astiav.MediaTypeVideo {
+			st = s
+			break
+		}
+	}
+	if st == nil {
+		return nil, fmt.Errorf("read image %s: no picture in it", path)
+	}
+	dec := astiav.FindDecoder(st.CodecParameters().CodecID())
+	if dec == nil {
+		return nil, fmt.Errorf("read image %s: no decoder for %s", path, st.CodecParameters().CodecID().Name())
+	}
+	cc := astiav.AllocCodecContext(dec)
+	defer cc.Free()
+	if err := st.CodecParameters().ToCodecContext(cc); err != nil {
+		return nil, fmt.Errorf("read image %s: %w", path, err)
+	}
+	if err := cc.Open(dec, nil); err != nil {
+		return nil, fmt.Errorf("read image %s: open decoder: %w", path, err)
+	}
+	pkt := astiav.AllocPacket()
+	defer pkt.Free()
+	f := newFrame()
+	for {
+		if err := fc.ReadFrame(pkt); err != nil {
+			// The end of the file: drain what the decoder holds.
+			if err := cc.SendPacket(nil); err != nil && !errors.Is(err, astiav.ErrEof) {
+				f.Release()
+				return nil, fmt.Errorf("read image %s: %w", path, err)
+			}
+		} else {
+			ok := pkt.StreamIndex() == st.Index()
+			if ok {
+				err = cc.SendPacket(pkt)
+			}
+			pkt.Unref()
+			if ok && err != nil && !errors.Is(err, astiav.ErrEagain) {
+				f.Release()
+				return nil, fmt.Errorf("read image %s: decode: %w", path, err)
+			}
+		}
+		err := cc.ReceiveFrame(f.f)
+		if err == nil {
+			if f.f.Width() <= 0 || f.f.Height() <= 0 {
+				f.Release()
+				return nil, fmt.Errorf("read image %s: a picture of %dx%d", path, f.f.Width(), f.f.Height())
+			}
+			return f, nil
+		}
+		if errors.Is(err, astiav.ErrEof) {
+			f.Release()
+			return nil, fmt.Errorf("read image %s: no picture decoded", path)
+		}
+		if !errors.Is(err, astiav.ErrEagain) {
+			f.Release()
+			return nil, fmt.Errorf("read image %s: decode: %w", path, err)
+		}
+	}
 }

@@ -138,6 +138,11 @@ func NewManager(cfg Config) (*Manager, error) {
 	if err := cfg.Pipeline.Validate(); err != nil {
 		return nil, fmt.Errorf("transcode config: %w", err)
 	}
+	if p := cfg.Pipeline.SlateImage; p != "" {
+		if err := pipeline.CheckSlateImage(p); err != nil {
+			return nil, fmt.Errorf("transcode config: slate_image: %w", err)
+		}
+	}
 	if cfg.MirrorDir != "" {
 		if err := os.MkdirAll(cfg.MirrorDir, 0o755); err != nil {
 			return nil, fmt.Errorf("HLS mirror directory: %w", err)

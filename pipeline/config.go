@@ -83,6 +83,10 @@ type Config struct {
 	// any audio, until it is back under half of it. Default 5s; files
 	// are never skipped.
 	LagBudget time.Duration `yaml:"lag_budget" json:"lag_budget"`
+	// SlateImage is a picture (PNG, JPEG) a live ladder shows while its
+	// publisher is away, in the reconnect window, scaled to every
+	// rendition's size. Empty: the stream's last picture.
+	SlateImage string `yaml:"slate_image" json:"slate_image"`
 }
 
 // DefaultLadder is the ladder this product has always used.

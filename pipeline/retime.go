@@ -28,9 +28,12 @@ type retimer struct {
 	prev   *codec.Frame  // the last picture placed, to fill holes with; owned
 	budget time.Duration // 0: never skip (a file)
 
-	skipping bool // a lag episode is on
-	episode  time.Time
-	episodeN int64 // pictures skipped in this episode
+	// imageShown: the configured slate image went out in this absence
+	// of the publisher; the next decoded picture clears it.
+	imageShown bool
+	skipping   bool // a lag episode is on
+	episode    time.Time
+	episodeN   int64 // pictures skipped in this episode
 }
 
 func newRetimer(g *Graph) *retimer {
@@ -65,6 +68,7 @@ func (r *retimer) push(f *codec.Frame, send func(picture) error) error {
 		r.prev.Release()
 	}
 	r.prev = f.Clone()
+	r.imageShown = false
 	return r.emit(f, slot, false, send)
 }
 

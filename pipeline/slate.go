@@ -43,6 +43,34 @@ const slateTick = 20 * time.Millisecond
 // stream time until: the slate's video. Before any picture was decoded the
 // slate is black, at the source's size. send owns each picture it is given.
 func (r *retimer) hold(until int64, send func(picture) error) error {
+	if path := r.g.cfg.SlateImage; path != "" && !r.imageShown {
+		// The operator's slate, once per absence: then repeated.
+		img, err := codec.ReadImage(path)
+		if err != nil {
+			r.g.log.Warn("slate image unreadable: showing the last picture", "err", err)
+		} else {
+			s := r.clock.last + 1
+			if r.prev == nil {
+				s = 0
+			}
+			if r.clock.pts(s) > until && r.prev != nil {
+				img.Release()
+				return nil
+			}
+			if r.prev != nil {
+				r.prev.Release()
+				r.clock.take(s)
+			} else {
+				r.clock.place(until)
+			}
+			r.prev = img.Clone()
+			r.g.slated.Add(1)
+			if err := r.emit(img, s, false, send); err != nil {
+				return err
+			}
+		}
+		r.imageShown = true
+	}
 	if r.prev == nil {
 		black, err := codec.Black(r.g.in.Video.Width, r.g.in.Video.Height, until)
 		if err != nil {
@@ -148,4 +176,16 @@ func (s *silence) close() {
 		s.like.Release()
 		s.like = nil
 	}
+}
+
+// CheckSlateImage reports whether path is a picture the slate can show, so
+// that a wrong Config.SlateImage fails at start-up, not at a publisher's
+// first drop.
+func CheckSlateImage(path string) error {
+	img, err := codec.ReadImage(path)
+	if err != nil {
+		return err
+	}
+	img.Release()
+	return nil
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -201,4 +202,77 @@ func countLines(s, prefix string) int {
 		}
 	}
 	return n
+}
+
+// TestSlateImage: with Config.SlateImage, the slate is the operator's
+// picture (here a red PNG of another size than the stream), scaled to the
+// rendition, not the last picture of the stream.
+func TestSlateImage(t *testing.T) {
+	ffmpeg := testenv.NeedTool(t, "ffmpeg")
+	img := filepath.Join(t.TempDir(), "slate.png")
+	if out, err := exec.Command(ffmpeg, "-hide_banner", "-loglevel", "error", "-f", "lavfi", "-i", "color=c=red:s=640x480",
+		"-frames:v", "1", img).CombinedOutput(); err != nil {
+		t.Fatalf("make the slate: %v\n%s", err, out)
+	}
+	src := testenv.GenerateSource(t, testenv.SourceOptions{Width: 320, Height: 180, FPS: 30, Seconds: 2, Audio: true})
+	dmx, err := codec.OpenFile(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer dmx.Close()
+	store := hlsmux.NewMemoryStore()
+	var mu sync.Mutex
+	var segs []hlsmux.SegmentInfo
+	cfg := Config{SegmentDuration: time.Second, KeyframeInterval: time.Second, PlaylistWindow: 100, SlateImage: img,
+		Ladder: []Rendition{{Name: "180p", Width: 320, Height: 180, VideoBitrate: 300_000, MaxRate: 330_000, BufSize: 600_000, AudioBitrate: 64_000}}}
+	g, err := New(cfg, Input{Video: *dmx.Video, Audio: dmx.Audio},
+		Output{Store: store, Type: hlsmux.Live, FirstSeq: 1, Logger: testenv.Logger(t),
+			OnSegment: func(_ string, s hlsmux.SegmentInfo) {
+				mu.Lock()
+				segs = append(segs, s)
+				mu.Unlock()
+			}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	in := make(chan *media.Packet, 64)
+	done := make(chan error, 1)
+	go func() { done <- g.Run(ctx, in) }()
+	sendRealTime(ctx, t, dmx, in, func(int64) int64 { return 0 })
+	mu.Lock()
+	before := len(segs)
+	mu.Unlock()
+	in <- &media.Packet{Kind: media.Break}
+	testenv.WaitFor(t, 10*time.Second, func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(segs) >= before+3
+	}, "three segments of the slate")
+	close(in)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	slate := segs[before+1] // wholly after the publisher left
+	mu.Unlock()
+	data, err := store.Get("180p/" + slate.Name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	seg := filepath.Join(t.TempDir(), "slate.ts")
+	if err := os.WriteFile(seg, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	// The segment's pictures, each averaged to one pixel: the last.
+	out, err := exec.Command(ffmpeg, "-hide_banner", "-loglevel", "error", "-i", seg,
+		"-vf", "scale=1:1", "-f", "rawvideo", "-pix_fmt", "rgb24", "-").Output()
+	if err != nil || len(out) < 3 {
+		t.Fatalf("read the slate's colour: %v (%d bytes)", err, len(out))
+	}
+	out = out[len(out)-3:]
+	if r, gr, b := out[0], out[1], out[2]; r < 200 || gr > 60 || b > 60 {
+		t.Errorf("the slate's colour is rgb(%d,%d,%d), want the image's red", r, gr, b)
+	}
 }
