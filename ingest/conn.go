@@ -265,9 +265,16 @@ func (c *conn) OnDeleteStream(_ uint32, cmd *message.NetStreamDeleteStream) erro
 	return nil
 }
 
+// OnUnknownCommandMessage gets the commands go-rtmp passes through: on the
+// publishing stream itself, a publisher's goodbye (closeStream, or
+// FCUnpublish and deleteStream, which some clients send there rather than
+// on the connection's stream 0) is a clean end.
 func (c *conn) OnUnknownCommandMessage(_ uint32, cmd *message.CommandMessage) error {
-	if cmd.CommandName == "closeStream" && c.pub != nil {
-		return c.unpublish()
+	switch cmd.CommandName {
+	case "closeStream", "FCUnpublish", "deleteStream":
+		if c.pub != nil {
+			return c.unpublish()
+		}
 	}
 	return nil
 }
