@@ -27,6 +27,12 @@ type SegmenterConfig struct {
 	// FirstSeq is the first segment number (the caller passes the start
 	// time in ms, so that a restarted stream never reuses a number).
 	FirstSeq int64
+	// Continues: the segments continue a stream another segmenter wrote
+	// (another server of a cluster, after its publisher moved here): the
+	// first is marked EXT-X-DISCONTINUITY, and DiscontinuitySequence
+	// counts the discontinuities of that stream before it.
+	Continues             bool
+	DiscontinuitySequence int
 	// Grace: a Live segment that left the window is deleted from the store
 	// this long after (checked at each cut). Default TargetDuration × Window.
 	Grace time.Duration
@@ -116,13 +122,17 @@ func NewSegmenter(cfg SegmenterConfig) (*Segmenter, error) {
 	if err != nil {
 		return nil, fmt.Errorf("new segmenter for %q: %w", cfg.Dir, err)
 	}
-	return &Segmenter{
+	s := &Segmenter{
 		cfg:    cfg,
 		ts:     ts,
-		pl:     MediaPlaylist{Type: cfg.Type, TargetDuration: cfg.TargetDuration, Window: cfg.Window},
+		pl:     MediaPlaylist{Type: cfg.Type, TargetDuration: cfg.TargetDuration, Window: cfg.Window, discSeq: cfg.DiscontinuitySequence},
 		target: media.Ticks(cfg.TargetDuration),
 		seq:    cfg.FirstSeq,
-	}, nil
+	}
+	if cfg.Continues {
+		s.Discontinuity()
+	}
+	return s, nil
 }
 
 const playlistName = "index.m3u8"

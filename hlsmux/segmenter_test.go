@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -310,6 +311,41 @@ func TestNewSegmenterErrors(t *testing.T) {
 	} {
 		if _, err := NewSegmenter(cfg); err == nil {
 			t.Errorf("%s: no error", name)
+		}
+	}
+}
+
+// TestSegmenterContinues: a segmenter continuing another's stream marks
+// its first segment, and only it, EXT-X-DISCONTINUITY, after the given
+// discontinuity sequence; once that segment leaves the window the
+// sequence counts it.
+func TestSegmenterContinues(t *testing.T) {
+	st := NewMemoryStore()
+	var c collect
+	s, err := NewSegmenter(SegmenterConfig{Dir: "x", Store: st, Type: Live, Window: 2, FirstSeq: 500, Video: true,
+		TargetDuration: time.Second, Continues: true, DiscontinuitySequence: 3, OnSegment: c.add})
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := int64(media.ClockRate)
+	feed(t, s, synthVideo(start, 2, fps, false), nil, 0)
+	pl, err := st.Get("x/index.m3u8")
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := string(pl)
+	if !strings.Contains(text, "#EXT-X-MEDIA-SEQUENCE:500\n#EXT-X-DISCONTINUITY-SEQUENCE:3\n") ||
+		strings.Count(text, "#EXT-X-DISCONTINUITY\n") != 1 || !c.infos[0].Discontinuity {
+		t.Errorf("first playlist:\n%s", text)
+	}
+	feed(t, s, synthVideo(start+2*media.ClockRate, 3, fps, false), nil, 0)
+	pl, _ = st.Get("x/index.m3u8")
+	if text := string(pl); !strings.Contains(text, "#EXT-X-DISCONTINUITY-SEQUENCE:4\n") || strings.Contains(text, "#EXT-X-DISCONTINUITY\n") {
+		t.Errorf("once the first segment left the window:\n%s", text)
+	}
+	for _, in := range c.infos[1:] {
+		if in.Discontinuity {
+			t.Errorf("segment %d marked discontinuous", in.Seq)
 		}
 	}
 }

@@ -93,14 +93,17 @@ type audioRendition struct {
 }
 
 func (g *Graph) newAudioRendition(in <-chan *media.Packet) (*audioRendition, error) {
+	cont, discSeq := g.continuation()
 	seg, err := hlsmux.NewSegmenter(hlsmux.SegmenterConfig{
-		Dir:            path.Join(path.Dir(g.out.Master), AudioOnlyName),
-		Store:          g.out.Store,
-		Type:           g.out.Type,
-		TargetDuration: g.cfg.SegmentDuration,
-		Window:         g.cfg.PlaylistWindow,
-		FirstSeq:       g.out.FirstSeq,
-		Audio:          g.audioCfg,
+		Dir:                   path.Join(path.Dir(g.out.Master), AudioOnlyName),
+		Store:                 g.out.Store,
+		Type:                  g.out.Type,
+		TargetDuration:        g.cfg.SegmentDuration,
+		Window:                g.cfg.PlaylistWindow,
+		FirstSeq:              g.out.FirstSeq,
+		Continues:             cont,
+		DiscontinuitySequence: discSeq,
+		Audio:                 g.audioCfg,
 		OnSegment: func(s hlsmux.SegmentInfo) {
 			g.segCount[0].Add(1)
 			if g.out.OnSegment != nil {

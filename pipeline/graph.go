@@ -32,10 +32,22 @@ type Output struct {
 	FirstSeq int64
 	// Master is the master playlist's name in the store. Default "live.m3u8".
 	Master string
+	// Continues, when set, says the stream continues one that another
+	// server of a cluster wrote (its publisher reconnected here): every
+	// rendition's first segment is marked EXT-X-DISCONTINUITY, and the
+	// discontinuity sequence starts at Continues.DiscontinuitySequence.
+	Continues *Continuation
 	// OnSegment, when set, is called from the rendition's goroutine after
 	// each segment and its playlist are in the store.
 	OnSegment func(rendition string, s hlsmux.SegmentInfo)
 	Logger    *slog.Logger
+}
+
+// Continuation is where a stream continues another's playlists.
+type Continuation struct {
+	// DiscontinuitySequence is the number of discontinuities in the
+	// stream before the first segment of this graph.
+	DiscontinuitySequence int
 }
 
 // Graph is the stage graph of one stream. Create it with New, run it once.
@@ -374,6 +386,14 @@ func drainPackets(c <-chan *media.Packet) {
 	}
 	for range c {
 	}
+}
+
+// continuation is the segmenters' view of Output.Continues.
+func (g *Graph) continuation() (bool, int) {
+	if g.out.Continues == nil {
+		return false, 0
+	}
+	return true, g.out.Continues.DiscontinuitySequence
 }
 
 // segments lists rendition i's segments; call it only after Run's stages ended.
