@@ -74,6 +74,10 @@ type Config struct {
 	// route is set once every rendition has listed its first segment,
 	// refreshed while the stream is live, and removed when it ends.
 	Routes Routes
+	// Continuity, when set, carries streams across a cluster's servers:
+	// a publish continues the stream another server held, and the
+	// channel's stream stops there (Manager.Moved).
+	Continuity Continuity
 	// RouteTTL is how long a route lasts unless refreshed (every third of
 	// it): a server that dies stops being routed to within it. Default
 	// 10 s.
@@ -178,7 +182,21 @@ func (m *Manager) Publish(ch registry.Channel, remoteAddr string, query url.Valu
 		return nil, ErrShuttingDown
 	}
 	now := m.cfg.Now()
-	if old := m.streams[ch.PlaybackID]; old != nil {
+	old := m.streams[ch.PlaybackID]
+	var pos Position
+	var continues bool
+	if m.cfg.Continuity != nil && (old == nil || old.isEnded()) {
+		// A new stream here: ask the cluster whether it continues
+		// another server's, without holding up the table.
+		m.mu.Unlock()
+		pos, continues = m.claim(ch.PlaybackID, now)
+		m.mu.Lock()
+		if m.closing {
+			return nil, ErrShuttingDown
+		}
+		old = m.streams[ch.PlaybackID]
+	}
+	if old != nil {
 		if !old.isEnded() {
 			p := newPublish(old, remoteAddr, now)
 			if !old.attach(p) {
@@ -203,10 +221,24 @@ func (m *Manager) Publish(ch registry.Channel, remoteAddr string, query url.Valu
 		// The clock went back: stay above every number already served.
 		seq = last + 1_000_000
 	}
+	if continues && !pos.Ended {
+		// Another server's stream goes on here. One number is left out:
+		// that server may list one more segment before it hears of this.
+		seq = max(pos.Next+1, m.lastSeq[ch.PlaybackID]+1)
+	} else {
+		continues = false
+	}
 	m.lastSeq[ch.PlaybackID] = seq
 	s, err := m.newStream(ch, now, seq)
 	if err != nil {
 		return nil, err
+	}
+	if m.cfg.Continuity != nil {
+		s.continues, s.discBase = continues, pos.Discontinuities
+		s.adv = &advancer{s: s, c: m.cfg.Continuity, pos: Position{Next: seq, Discontinuities: pos.Discontinuities}}
+		if continues {
+			s.log.Info("publish continues the stream another server held", "next_segment", seq)
+		}
 	}
 	p := newPublish(s, remoteAddr, now)
 	s.pub = p

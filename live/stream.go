@@ -62,6 +62,13 @@ type Stream struct {
 	reconnects atomic.Int64
 	remote     atomic.Pointer[string]
 
+	// continues: the stream goes on from another server's (Continuity),
+	// after discBase discontinuities; adv keeps its position in the
+	// cluster (nil: no Continuity).
+	continues bool
+	discBase  int
+	adv       *advancer
+
 	graph    atomic.Pointer[pipeline.Graph]
 	rec      *recording    // nil: not recorded; set before graph
 	route    *announcer    // nil: no Routes; set before graph
@@ -119,7 +126,7 @@ func (s *Stream) Channel() registry.Channel { return s.ch }
 func (s *Stream) start(video *media.VideoParams, audio *media.AudioParams) error {
 	out := pipeline.Output{
 		Store: s.store, Type: hlsmux.Live, FirstSeq: s.firstSeq, Logger: s.log,
-		OnSegment: s.segmentListed,
+		OnSegment: s.segmentListed, Continues: s.continuation(),
 	}
 	var g *pipeline.Graph
 	var err error
@@ -182,6 +189,9 @@ func (s *Stream) segmentListed(rendition string, seg hlsmux.SegmentInfo) {
 	g := s.graph.Load()
 	if g != nil && s.rec != nil {
 		s.rec.segment(s.store, rendition, seg)
+	}
+	if s.adv != nil && g != nil && rendition == g.Renditions()[0].Name {
+		s.adv.segment(seg)
 	}
 	if g == nil || s.ending.Load() {
 		return
@@ -281,6 +291,11 @@ func (s *Stream) end(reason error) {
 	// The playlists have their ENDLIST: origins stop finding the stream.
 	if s.route != nil {
 		s.route.end()
+	}
+	// A new publish of the channel, on any server, starts a new stream
+	// (unless this one moved: the server it moved to holds it).
+	if s.adv != nil && !errors.Is(reason, ErrMoved) {
+		s.adv.end()
 	}
 	// After the pipeline: the recording gets its last segments (before the
 	// relays, which may wait for their destinations), and a re-encoding
