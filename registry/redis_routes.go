@@ -12,8 +12,8 @@ import (
 )
 
 // ErrNoRoute is returned by RedisStore.Route for a playback id that no
-// server streams now: never live, ended, or its server stopped refreshing
-// the route.
+// server streams now: never live, ended longer ago than its server's grace
+// period, or its server stopped refreshing the route.
 var ErrNoRoute = errors.New("no live route")
 
 // ErrRouteTaken is matched by the *RouteTakenError RedisStore.SetRoute
@@ -49,6 +49,11 @@ type Route struct {
 	Addr string `json:"addr"`
 	// Since is when the stream started on that server.
 	Since time.Time `json:"since"`
+	// Ended says the stream has ended (EndRoute): its server still serves
+	// its ended playlists, with EXT-X-ENDLIST, until the route expires.
+	// An ended route never keeps a new stream of the channel from taking
+	// the route.
+	Ended bool `json:"ended,omitempty"`
 }
 
 func checkTTL(ttl time.Duration) error {
@@ -70,19 +75,21 @@ func (r Route) check() error {
 
 // SetRoute routes r.PlaybackID to r.Server for ttl, unless the route
 // names another server with a later Since (a newer stream of the channel:
-// the publisher reconnected there): then it returns a *RouteTakenError,
-// which matches ErrRouteTaken, and changes nothing. The check and the
-// write are one step in Redis, so a stale server cannot take a route back
-// between them. The route expires unless SetRoute is called again before:
-// a server sets it once the first segment of the ladder exists, and
-// refreshes it with its heartbeat. A zero Since is set to now; a route of
-// the same server, or with an equal or older Since, is replaced.
+// the publisher reconnected there) and has not ended: then it returns a
+// *RouteTakenError, which matches ErrRouteTaken, and changes nothing. The
+// check and the write are one step in Redis, so a stale server cannot take
+// a route back between them. The route expires unless SetRoute is called
+// again before: a server sets it once the first segment of the ladder
+// exists, and refreshes it with its heartbeat. A zero Since is set to now;
+// a route of the same server, with an equal or older Since, or ended, is
+// replaced. r.Ended is ignored: SetRoute sets a live route.
 func (s *RedisStore) SetRoute(ctx context.Context, r Route, ttl time.Duration) error {
 	if r.Since.IsZero() {
 		r.Since = time.Now()
 	}
 	// claimRoute compares Sinces as text: both in UTC, to the nanosecond.
 	r.Since = r.Since.UTC()
+	r.Ended = false
 	err := r.check()
 	if err == nil {
 		err = checkTTL(ttl)
@@ -116,28 +123,42 @@ func sinceDigits(t time.Time) string {
 
 // claimRoute sets KEYS[1] to route ARGV[1] for ARGV[2] ms, unless the
 // route there names another server than ARGV[3] with a Since later than
-// ARGV[4] (sinceDigits); then it returns that server and its
-// Since as stored, else an empty array. Sinces are compared as strings of
-// digits only, which every collation (Lua compares with strcoll) orders as
-// numbers. A route it cannot decode, or whose Since is not SetRoute's (UTC,
-// at most nanoseconds), is replaced: no origin can use it.
-var claimRoute = redis.NewScript(`
+// ARGV[4] (sinceDigits) and has not ended; then it returns that server and
+// its Since as stored, else an empty array. A route it cannot decode, or
+// whose Since is not SetRoute's (UTC, at most nanoseconds), is replaced:
+// no origin can use it.
+var claimRoute = redis.NewScript(storedSince + `
 local v = redis.call('GET', KEYS[1])
 if v then
   local ok, r = pcall(cjson.decode, v)
-  if ok and type(r) == 'table' and type(r.server) == 'string' and r.server ~= ARGV[3] and type(r.since) == 'string' then
-    local sec, frac = string.match(r.since, '^(%d%d%d%d%-%d%d%-%d%dT%d%d:%d%d:%d%d)%.?(%d*)Z$')
-    if sec and #frac <= 9 and (frac == '' or string.sub(r.since, 20, 20) == '.') then
-      local since = string.gsub(sec, '%D', '') .. frac .. string.rep('0', 9 - #frac)
-      if since > ARGV[4] then return {r.server, r.since} end
-    end
+  if ok and type(r) == 'table' and type(r.server) == 'string' and r.server ~= ARGV[3] and r.ended ~= true then
+    local since = stored_since(r)
+    if since and since > ARGV[4] then return {r.server, r.since} end
   end
 end
 redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
 return {}
 `)
 
-// Route returns the live route of playback id pid, or ErrNoRoute.
+// storedSince defines, for the scripts, stored_since(r): the Since of the
+// decoded route r as sinceDigits writes it, or nil when r has none that
+// SetRoute could have stored. Sinces are compared as strings of digits
+// only, which every collation (Lua compares with strcoll) orders as
+// numbers.
+const storedSince = `
+local function stored_since(r)
+  if type(r.since) ~= 'string' then return nil end
+  local sec, frac = string.match(r.since, '^(%d%d%d%d%-%d%d%-%d%dT%d%d:%d%d:%d%d)%.?(%d*)Z$')
+  if sec and #frac <= 9 and (frac == '' or string.sub(r.since, 20, 20) == '.') then
+    return (string.gsub(sec, '%D', '')) .. frac .. string.rep('0', 9 - #frac)
+  end
+  return nil
+end
+`
+
+// Route returns the route of playback id pid: a live stream's, or an
+// ended one's (Route.Ended) while its server keeps its playlists; or
+// ErrNoRoute.
 func (s *RedisStore) Route(ctx context.Context, pid string) (Route, error) {
 	if !validPlaybackID(pid) {
 		return Route{}, ErrNoRoute
@@ -193,6 +214,56 @@ func (s *RedisStore) RemoveRoute(ctx context.Context, pid, server string) (bool,
 	n, err := removeRoute.Run(ctx, s.rdb, []string{redisRouteKey(pid)}, server).Int()
 	if err != nil {
 		return false, fmt.Errorf("remove route of %s: %w", pid, err)
+	}
+	return n == 1, nil
+}
+
+// endRoute sets KEYS[1] to the ended route ARGV[1] for ARGV[2] ms, unless
+// the route there is of a newer stream: a Since later than ARGV[4]
+// (sinceDigits), or an equal one on another server than ARGV[3]. It
+// returns 1 if it set it. A missing route is set: the stream's last
+// viewers still find its end. A route it cannot decode is replaced.
+var endRoute = redis.NewScript(storedSince + `
+local v = redis.call('GET', KEYS[1])
+if v then
+  local ok, r = pcall(cjson.decode, v)
+  if ok and type(r) == 'table' then
+    local since = stored_since(r)
+    if since and (since > ARGV[4] or (since == ARGV[4] and r.server ~= ARGV[3])) then return 0 end
+  end
+end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+return 1
+`)
+
+// EndRoute marks the route of r's stream ended for ttl, and reports
+// whether it did: origins keep fetching the stream's ended playlists
+// (EXT-X-ENDLIST) from r.Server, as long as it keeps them (ttl, its grace
+// period), and then find no route. A route of a newer stream of the
+// channel (a later Since, on any server) is left as it is. r.Since must be
+// the Since the stream's SetRoute calls gave. The check and the write are
+// one step in Redis.
+func (s *RedisStore) EndRoute(ctx context.Context, r Route, ttl time.Duration) (bool, error) {
+	r.Since = r.Since.UTC()
+	r.Ended = true
+	err := r.check()
+	if err == nil {
+		err = checkTTL(ttl)
+	}
+	if err == nil && r.Since.IsZero() {
+		err = errors.New("since: required")
+	}
+	n := 0
+	if err == nil {
+		var data []byte
+		data, err = json.Marshal(r)
+		if err == nil {
+			n, err = endRoute.Run(ctx, s.rdb, []string{redisRouteKey(r.PlaybackID)},
+				data, ttl.Milliseconds(), r.Server, sinceDigits(r.Since)).Int()
+		}
+	}
+	if err != nil {
+		return false, fmt.Errorf("end route: %w", err)
 	}
 	return n == 1, nil
 }
