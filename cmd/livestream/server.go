@@ -158,7 +158,9 @@ func runServer(args []string, stdout, stderr io.Writer) int {
 
 // clusterServer runs the server role until ctx is done, then shuts down in
 // order: leave the proxies' list, stop taking publishes, end the live
-// streams (their routes are removed), then stop the internal HTTP server.
+// streams, remove their routes (ended routes outlive a stream by its grace
+// period, which this server will not serve), then stop the internal HTTP
+// server.
 func clusterServer(ctx context.Context, cfg Config, log *slog.Logger) error {
 	sc, cc := cfg.Serve, cfg.Cluster
 	codec.SetLogger(log.With("component", "ffmpeg"))
@@ -202,7 +204,7 @@ func clusterServer(ctx context.Context, cfg Config, log *slog.Logger) error {
 		Pipeline: cfg.Transcode, Grace: sc.Grace, Logger: log.With("component", "live"),
 		Relays:       live.RelayConfig{YouTube: sc.RelayYouTubeURL, Facebook: sc.RelayFacebookURL, Twitch: sc.RelayTwitchURL},
 		Destinations: reg.Destinations,
-		Routes:       redisRoutes{reg: reg, server: cc.ServerID, addr: cc.AdvertiseAddr},
+		Routes:       redisRoutes{reg: reg, server: cc.ServerID, addr: cc.AdvertiseAddr, grace: sc.Grace},
 		RouteTTL:     cc.RouteTTL, MaxStreams: cc.MaxStreams, Overloaded: cpu.Overloaded,
 	}
 	if rec != nil {
@@ -284,6 +286,7 @@ func clusterServer(ctx context.Context, cfg Config, log *slog.Logger) error {
 	if err := streams.Shutdown(shutCtx); err != nil {
 		log.Warn("streams did not end in time", "err", err)
 	}
+	removeEndedRoutes(shutCtx, reg, cc.ServerID, streams, log)
 	if rec != nil {
 		rec.close(log)
 	}
