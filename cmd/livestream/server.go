@@ -217,6 +217,11 @@ func clusterServer(ctx context.Context, cfg Config, log *slog.Logger) error {
 		internalLn.Close()
 		return err
 	}
+	// Channels this server authenticated keep publishing here while Redis
+	// is away (never a key it has not seen, nor for longer than the
+	// cache's TTL).
+	auth := registry.NewAuthCache(reg, registry.AuthCacheConfig{Logger: log.With("component", "auth")})
+	defer auth.Close()
 	unsubscribe := reg.Subscribe(func(c registry.Change) {
 		switch c.What {
 		case registry.DestinationsChanged:
@@ -228,7 +233,7 @@ func clusterServer(ctx context.Context, cfg Config, log *slog.Logger) error {
 	defer unsubscribe()
 
 	rtmp, err := ingest.NewServer(ingest.Config{
-		Auth: reg, Handler: publishHandler{reg, streams}, Logger: log.With("component", "ingest"),
+		Auth: auth, Handler: publishHandler{auth, streams}, Logger: log.With("component", "ingest"),
 		ProxyProtocol: cc.ProxyProtocol, TrustedProxies: cc.TrustedProxies, MaxConns: sc.MaxConns,
 	})
 	if err != nil {
@@ -239,7 +244,11 @@ func clusterServer(ctx context.Context, cfg Config, log *slog.Logger) error {
 	hls := newHLSRequests()
 	metrics := prometheus.NewRegistry()
 	metrics.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		newStreamCollector(streams), newIngestCollector(rtmp.Stats), hls.total)
+		newStreamCollector(streams), newIngestCollector(rtmp.Stats), hls.total,
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "livestream_server_auth_cache_vouched_total",
+			Help: "Publishes accepted on this server's cache of authenticated keys because Redis was unreachable.",
+		}, func() float64 { return float64(auth.Vouched()) }))
 	if rec != nil {
 		metrics.MustRegister(newRecorderCollector(rec.rec.Stats))
 	}
