@@ -122,21 +122,28 @@ func (c *routeCache) stale() int {
 // route cache or, once for all callers at the same time, from the Router.
 // stale says the Router could not confirm it: while the Router fails, a
 // stream keeps the server it was last found on, and the Router is asked
-// again in the background, the caller never waiting for it.
+// again in the background, the caller never waiting for it (only the
+// first lookup to find the Router failing waits, up to a quarter of
+// routeTimeout).
 func (c *Cluster) route(pid string) (addr string, stale bool, err error) {
 	now := time.Now()
-	if r, ok := c.routes.get(pid, now); ok && (r.stale || now.Before(r.expires)) {
-		if !r.stale {
+	if r, ok := c.routes.get(pid, now); ok {
+		fresh := now.Before(r.expires)
+		switch {
+		case fresh && !r.stale:
 			if r.addr == "" {
 				return "", false, ErrNoRoute
 			}
 			return r.addr, false, nil
+		case r.stale || r.addr != "" && c.routerFailing():
+			// While the Router is known to fail, no viewer waits
+			// for it to fail once more.
+			c.stats.staleRouteUses.Add(1)
+			if !fresh {
+				c.recheck(pid)
+			}
+			return r.addr, true, nil
 		}
-		c.stats.staleRouteUses.Add(1)
-		if !now.Before(r.expires) {
-			c.recheck(pid)
-		}
-		return r.addr, true, nil
 	}
 	f, leader := c.routes.flights.join(pid)
 	if leader {
@@ -178,10 +185,17 @@ func (c *Cluster) recheck(pid string) {
 // the Router fails, or says there is no route for a stream whose route
 // is stale already, the last known server stays, stale.
 func (c *Cluster) resolve(pid string) (routeAnswer, error) {
-	addr, err := c.lookup(pid)
-	now := time.Now()
-	last, known := c.routes.get(pid, now)
+	last, known := c.routes.get(pid, time.Now())
 	known = known && last.addr != ""
+	timeout := c.routeTimeout
+	if known {
+		// A healthy registry answers in a millisecond; one that does
+		// not answer in a fraction of a second has the stream served
+		// from its last known server meanwhile.
+		timeout = c.routeTimeout / 4
+	}
+	addr, err := c.lookup(pid, timeout)
+	now := time.Now()
 	switch {
 	case err == nil:
 		c.routes.put(pid, route{addr: addr, expires: now.Add(c.routeTTL)})
@@ -227,6 +241,13 @@ func (c *Cluster) registryFailed(err error) {
 	}
 }
 
+// routerFailing reports whether the Router's last answer was a failure.
+func (c *Cluster) routerFailing() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return !c.routerDownSince.IsZero()
+}
+
 // registryAnswered logs that the Router answers again after failing.
 func (c *Cluster) registryAnswered() {
 	c.mu.Lock()
@@ -237,11 +258,12 @@ func (c *Cluster) registryAnswered() {
 	}
 }
 
-// lookup asks the Router for pid's server, and checks that the answer is
-// a host and port: anything else would change the URL fetched.
-func (c *Cluster) lookup(pid string) (string, error) {
+// lookup asks the Router for pid's server, waiting up to timeout, and
+// checks that the answer is a host and port: anything else would change
+// the URL fetched.
+func (c *Cluster) lookup(pid string, timeout time.Duration) (string, error) {
 	c.stats.routeLookups.Add(1)
-	ctx, cancel := context.WithTimeout(c.ctx, c.routeTimeout)
+	ctx, cancel := context.WithTimeout(c.ctx, timeout)
 	defer cancel()
 	addr, err := c.router.Route(ctx, pid)
 	if err != nil {
