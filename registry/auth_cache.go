@@ -27,6 +27,12 @@ const (
 	// DefaultAuthCacheSize: a server publishes a few dozen channels at
 	// most; a thousand keys is a few hundred kB.
 	DefaultAuthCacheSize = 1024
+	// cachedCallTimeout bounds a Store call that the cache could answer
+	// if the Store cannot: a healthy Redis answers in a millisecond, and
+	// one that is down costs its client seconds of dial retries, which a
+	// publish waiting for its answer cannot afford (a proxy gives a
+	// server 5 s to accept it).
+	cachedCallTimeout = 500 * time.Millisecond
 )
 
 var _ Store = (*AuthCache)(nil)
@@ -52,7 +58,8 @@ type AuthCacheConfig struct {
 // A key rotation or a channel revocation it hears of (Subscribe) forgets
 // the channel's keys; a key the Store has not confirmed for Config.TTL is
 // forgotten as well. Get falls back the same way, on the channels the
-// cache knows.
+// cache knows. A Store call that the cache could answer gets 500 ms at
+// most: a Redis that is down would cost a publish seconds of retries.
 //
 // Every other method is the Store's. It is safe for concurrent use. Close
 // it before the Store.
@@ -105,18 +112,24 @@ func (c *AuthCache) Vouched() int64 { return c.vouched.Load() }
 // reached, the channel the key authenticated within the TTL, if any. A
 // key the cache does not know gets the Store's error, saying so.
 func (c *AuthCache) Authenticate(ctx context.Context, key string) (Channel, error) {
+	known := func(e *authEntry) bool { return e.hash == hashKey(key) }
+	if c.holds(known) {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, cachedCallTimeout)
+		defer cancel()
+	}
 	ch, err := c.Store.Authenticate(ctx, key)
 	switch {
 	case err == nil:
 		c.remember(hashKey(key), ch)
 		return ch, nil
 	case errors.Is(err, ErrUnknownKey):
-		c.forget(func(e *authEntry) bool { return e.hash == hashKey(key) })
+		c.forget(known)
 		return Channel{}, err
 	case !unreachable(err):
 		return Channel{}, err
 	}
-	if ch, ok := c.lookup(func(e *authEntry) bool { return e.hash == hashKey(key) }); ok {
+	if ch, ok := c.lookup(known); ok {
 		c.vouched.Add(1)
 		c.log.Warn("stream key accepted on this server's word: the registry is unreachable", "channel_id", ch.ID, "err", err)
 		return ch, nil
@@ -127,14 +140,20 @@ func (c *AuthCache) Authenticate(ctx context.Context, key string) (Channel, erro
 // Get returns the Store's answer; when the Store cannot be reached,
 // channel id as the cache knows it, if it does.
 func (c *AuthCache) Get(ctx context.Context, id string) (Channel, error) {
+	known := func(e *authEntry) bool { return e.ch.ID == id }
+	if c.holds(known) {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, cachedCallTimeout)
+		defer cancel()
+	}
 	ch, err := c.Store.Get(ctx, id)
 	if err == nil || !unreachable(err) {
 		if errors.Is(err, ErrNotFound) {
-			c.forget(func(e *authEntry) bool { return e.ch.ID == id })
+			c.forget(known)
 		}
 		return ch, err
 	}
-	if ch, ok := c.lookup(func(e *authEntry) bool { return e.ch.ID == id }); ok {
+	if ch, ok := c.lookup(known); ok {
 		return ch, nil
 	}
 	return Channel{}, err
@@ -159,6 +178,19 @@ func (c *AuthCache) remember(hash string, ch Channel) {
 		e := c.lru.Remove(c.lru.Back()).(*authEntry)
 		delete(c.entries, e.hash)
 	}
+}
+
+// holds reports whether an entry that match accepts is held, expired or
+// not.
+func (c *AuthCache) holds(match func(*authEntry) bool) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for el := c.lru.Front(); el != nil; el = el.Next() {
+		if match(el.Value.(*authEntry)) {
+			return true
+		}
+	}
+	return false
 }
 
 // lookup returns the channel of the most recently used entry that match

@@ -23,6 +23,7 @@ import (
 type flakyStore struct {
 	*FileStore
 	down atomic.Bool
+	hang atomic.Bool // calls wait for their ctx to end, as a Redis that does not answer
 	deaf atomic.Bool
 }
 
@@ -31,6 +32,10 @@ var errDown = fmt.Errorf("read channel: %w", &net.OpError{Op: "dial", Net: "tcp"
 func (s *flakyStore) Authenticate(ctx context.Context, key string) (Channel, error) {
 	if err := checkKey(key); err != nil {
 		return Channel{}, err
+	}
+	if s.hang.Load() {
+		<-ctx.Done()
+		return Channel{}, ctx.Err()
 	}
 	if s.down.Load() {
 		return Channel{}, errDown
@@ -118,6 +123,23 @@ func TestAuthCache(t *testing.T) {
 		if logs := logs.String(); !strings.Contains(logs, chans[1].ID) || strings.Contains(logs, keys[1]) || strings.Contains(logs, hashKey(keys[1])) {
 			t.Errorf("log of a vouched publish: want its channel id, never its key or hash:\n%s", logs)
 		}
+
+		// A store that does not answer gets 500 ms for a key the cache
+		// knows, and the caller's whole time for one it does not.
+		s.down.Store(false)
+		s.hang.Store(true)
+		start := time.Now()
+		auth(1, true)
+		if d := time.Since(start); d != cachedCallTimeout {
+			t.Errorf("a known key waited %v for a hanging store, want %v", d, cachedCallTimeout)
+		}
+		start = time.Now()
+		callerCtx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		if _, err := c.Authenticate(callerCtx, keys[4]); !errors.Is(err, context.DeadlineExceeded) || time.Since(start) != 5*time.Second {
+			t.Errorf("an unknown key with a hanging store: %v after %v; want the caller's deadline, 5s", err, time.Since(start))
+		}
+		cancel()
+		s.hang.Store(false)
 
 		// A rotation heard of forgets the channel; one missed is caught by
 		// the store's ErrUnknownKey once it answers.
