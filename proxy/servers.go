@@ -10,9 +10,10 @@ import (
 )
 
 // staleListTimeout bounds Config.Servers when a last known list is there
-// to fall back on: a registry that does not answer costs a publisher this
-// much, not its whole ConnectTimeout.
-const staleListTimeout = 2 * time.Second
+// to fall back on: a healthy registry answers in a millisecond, and one
+// that does not answer costs a publisher this much, not seconds of its
+// client's retries or its whole ConnectTimeout.
+const staleListTimeout = 500 * time.Millisecond
 
 // serverList asks Config.Servers for each publish and keeps the last list
 // it got, with its time, for the publishes that come while the registry
