@@ -203,7 +203,7 @@ func clusterServer(ctx context.Context, cfg Config, log *slog.Logger) error {
 	liveCfg := live.Config{
 		Pipeline: cfg.Transcode, Grace: sc.Grace, Logger: log.With("component", "live"),
 		Relays:       live.RelayConfig{YouTube: sc.RelayYouTubeURL, Facebook: sc.RelayFacebookURL, Twitch: sc.RelayTwitchURL},
-		Destinations: reg.Destinations,
+		Destinations: destinationsWithin(reg, destinationsTimeout),
 		Routes:       redisRoutes{reg: reg, server: cc.ServerID, addr: cc.AdvertiseAddr, grace: sc.Grace},
 		RouteTTL:     cc.RouteTTL, MaxStreams: cc.MaxStreams, Overloaded: cpu.Overloaded,
 	}
@@ -307,4 +307,20 @@ func clusterServer(ctx context.Context, cfg Config, log *slog.Logger) error {
 func healthz(w http.ResponseWriter, _ *http.Request) {
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	io.WriteString(w, "ok\n")
+}
+
+// destinationsTimeout bounds the load of a channel's stored relay
+// destinations, which every publish waits for: a healthy Redis answers in
+// a millisecond, and one that is down must not hold a publish past the 5 s
+// a proxy gives a server to accept it (the publish goes on without its
+// stored relays, and live logs so).
+const destinationsTimeout = time.Second
+
+// destinationsWithin is reg.Destinations, bounded by timeout.
+func destinationsWithin(reg *registry.RedisStore, timeout time.Duration) func(context.Context, string) ([]registry.Destination, error) {
+	return func(ctx context.Context, channelID string) ([]registry.Destination, error) {
+		ctx, cancel := context.WithTimeout(ctx, timeout)
+		defer cancel()
+		return reg.Destinations(ctx, channelID)
+	}
 }
