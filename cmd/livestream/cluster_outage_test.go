@@ -395,13 +395,13 @@ func TestClusterEndReachesOriginViewers(t *testing.T) {
 		}, what)
 	}
 
-	p := c.publish(t, c.rtmp, k.StreamKey, 4)
+	p := c.publish(t, c.rtmp, k.StreamKey, 3)
 	playing("the first publish live through the origin")
 	ended(p, "first publish")
 
 	// Published again within the grace: the origin leaves the ended
 	// playlist for the new live one within its caches' TTLs.
-	p = c.publish(t, c.rtmp, k.StreamKey, 4)
+	p = c.publish(t, c.rtmp, k.StreamKey, 3)
 	testenv.WaitFor(t, 30*time.Second, func() bool {
 		r, err := c.reg.Route(ctx, k.PlaybackID)
 		return err == nil && !r.Ended
