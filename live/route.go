@@ -14,14 +14,18 @@ import (
 type Routes interface {
 	// SetRoute says, for ttl, that this server holds the live HLS of
 	// playbackID, which started at since. It is called again before ttl
-	// passes while the stream is live. It may refuse (an error) to
-	// replace the route of a newer stream of the channel on another
-	// server.
+	// passes while the stream is live, and sooner after a failure. It may
+	// refuse (an error) to replace the route of a newer, live stream of
+	// the channel on another server; an ended route never refuses it.
 	SetRoute(ctx context.Context, playbackID string, since time.Time, ttl time.Duration) error
-	// RemoveRoute withdraws the route of playbackID if it still names
-	// this server: a publisher that reconnected elsewhere keeps its new
-	// route.
-	RemoveRoute(ctx context.Context, playbackID string) error
+	// EndRoute says that the stream of playbackID that started at since
+	// has ended: its playlists have their EXT-X-ENDLIST. The route stays,
+	// marked ended, for as long as this server keeps ended streams (the
+	// Manager's Config.Grace: the implementation is given the same
+	// duration), so that viewers behind an origin get the end as those of
+	// a single server do, and then a 404. A route of a newer stream of the
+	// channel, here or on another server, is left alone.
+	EndRoute(ctx context.Context, playbackID string, since time.Time) error
 }
 
 const (
@@ -31,12 +35,18 @@ const (
 	// routeCallTimeout bounds one call to Routes, so that a registry that
 	// does not answer never holds up a stream's end.
 	routeCallTimeout = 3 * time.Second
+	// routeRetry is how soon a route that could not be set is tried
+	// again (when sooner than its refresh): a registry that comes back
+	// routes origins to the stream again within about a second.
+	routeRetry = time.Second
 )
 
 // announcer keeps one stream's route: set once every rendition has listed
 // its first segment (an origin must never be routed to a server with
 // nothing to serve yet), refreshed every third of the TTL while the stream
-// is live, removed when it ends.
+// is live (every routeRetry while that fails), marked ended when it ends.
+// A registry that fails costs the stream nothing but its route: the
+// announcer logs and tries again.
 type announcer struct {
 	routes Routes
 	pid    string
@@ -71,8 +81,8 @@ func (a *announcer) segment(rendition string) {
 	go a.run()
 }
 
-// end stops the refreshes and removes the route, and returns once that is
-// done or has failed. Later calls do nothing.
+// end stops the refreshes and marks the route ended, and returns once that
+// is done or has failed. Later calls do nothing.
 func (a *announcer) end() {
 	a.mu.Lock()
 	if a.stopped {
@@ -91,31 +101,42 @@ func (a *announcer) end() {
 
 func (a *announcer) run() {
 	defer close(a.done)
-	tick := time.NewTicker(a.ttl / 3)
-	defer tick.Stop()
-	failing, first := false, true
+	var failingSince time.Time
+	first := true
 	for {
 		ctx, cancel := context.WithTimeout(context.Background(), routeCallTimeout)
 		err := a.routes.SetRoute(ctx, a.pid, a.since, a.ttl)
 		cancel()
 		switch {
-		case err != nil && !failing:
-			a.log.Warn("live route not set: origins cannot find the stream until it is", "err", err)
-		case err == nil && failing:
-			a.log.Info("live route set again")
+		case err != nil && failingSince.IsZero():
+			failingSince = time.Now()
+			a.log.Warn("live route not set: origins cannot find the stream until it is; retrying", "err", err, "retry_in", a.retryIn(true))
+		case err == nil && !failingSince.IsZero():
+			a.log.Info("live route set again", "failed_for", time.Since(failingSince).Round(time.Millisecond))
+			failingSince = time.Time{}
 		case err == nil && first:
 			a.log.Info("live route set", "ttl", a.ttl)
 		}
-		failing, first = err != nil, false
+		first = false
+		t := time.NewTimer(a.retryIn(err != nil))
 		select {
-		case <-tick.C:
+		case <-t.C:
 		case <-a.stop:
+			t.Stop()
 			ctx, cancel := context.WithTimeout(context.Background(), routeCallTimeout)
 			defer cancel()
-			if err := a.routes.RemoveRoute(ctx, a.pid); err != nil {
-				a.log.Warn("live route not removed: it expires by itself", "err", err, "ttl", a.ttl)
+			if err := a.routes.EndRoute(ctx, a.pid, a.since); err != nil {
+				a.log.Warn("live route not marked ended: origins' viewers may miss the end of the stream", "err", err)
 			}
 			return
 		}
 	}
+}
+
+// retryIn is how long the announcer waits before its next SetRoute.
+func (a *announcer) retryIn(failed bool) time.Duration {
+	if failed {
+		return min(a.ttl/3, routeRetry)
+	}
+	return a.ttl / 3
 }

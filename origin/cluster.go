@@ -9,7 +9,6 @@ import (
 	"net"
 	"net/http"
 	"net/url"
-	"strings"
 	"sync"
 	"time"
 )
@@ -45,6 +44,10 @@ type ClusterOptions struct {
 	// FetchTimeout bounds one upstream request, from connecting to the
 	// last byte of the body. Zero means 10 s.
 	FetchTimeout time.Duration
+
+	// routeTTL and routeTimeout replace the constants of the same names
+	// when set: tests of the route cache run in a fraction of the time.
+	routeTTL, routeTimeout time.Duration
 }
 
 const (
@@ -77,6 +80,12 @@ func (o ClusterOptions) withDefaults() ClusterOptions {
 	if o.FetchTimeout <= 0 {
 		o.FetchTimeout = defaultFetchTimeout
 	}
+	if o.routeTTL <= 0 {
+		o.routeTTL = routeTTL
+	}
+	if o.routeTimeout <= 0 {
+		o.routeTimeout = routeTimeout
+	}
 	return o
 }
 
@@ -92,26 +101,40 @@ func (o ClusterOptions) withDefaults() ClusterOptions {
 // Viewers asking at once for a file that is not cached wait for one
 // upstream request. A server that does not answer within the timeouts
 // gets its viewers a 503, and its route is forgotten so that the next
-// request asks the Router again. It is safe for concurrent use.
+// request asks the Router again.
+//
+// The registry is not a hard dependency of playback: while the Router
+// fails (Redis is away), a stream keeps the server it was last found on
+// (a stale route, counted in ClusterStats), its viewers never wait for
+// the Router, and the Router is asked again in the background every
+// routeTTL until it names a server. A stale route ends when its server
+// answers 404 for a playlist or cannot be reached. Only streams nobody
+// here watched before the Router failed get 503. It is safe for
+// concurrent use.
 type Cluster struct {
-	h       *Handler
-	router  Router
-	client  *http.Client
-	log     *slog.Logger
-	cache   *cache
-	routes  routeCache
-	flights flights[*cacheEntry]
-	stats   clusterCounters
+	h      *Handler
+	router Router
+	client *http.Client
+	log    *slog.Logger
+	cache  *cache
+	routes routeCache
+	// routeTTL and routeTimeout are ClusterOptions'.
+	routeTTL, routeTimeout time.Duration
+	flights                flights[*cacheEntry]
+	stats                  clusterCounters
 
 	// ctx bounds every upstream request and Router call: the viewer who
 	// started a fetch may leave, but others wait for it. Close cancels it.
 	ctx    context.Context
 	cancel context.CancelFunc
-	// fills counts the fetching goroutines, which Close waits for; closed,
-	// under mu, stops new ones.
+	// fills counts the fetching and route-checking goroutines, which
+	// Close waits for; closed, under mu, stops new ones.
 	mu     sync.Mutex
 	closed bool
 	fills  sync.WaitGroup
+	// routerDownSince is when the Router began failing (zero: it
+	// answers), under mu: a registry outage is logged once.
+	routerDownSince time.Time
 }
 
 var _ http.Handler = (*Cluster)(nil)
@@ -139,8 +162,9 @@ func NewCluster(router Router, opts ClusterOptions) *Cluster {
 			// A server answers its files, never a redirect to elsewhere.
 			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 		},
-		log:    opts.Logger,
-		cache:  newCache(opts.CacheBytes),
+		log:      opts.Logger,
+		cache:    newCache(opts.CacheBytes),
+		routeTTL: opts.routeTTL, routeTimeout: opts.routeTimeout,
 		ctx:    ctx,
 		cancel: cancel,
 	}
@@ -215,15 +239,12 @@ func (c *Cluster) fill(key, pid, name string) (*cacheEntry, error) {
 		c.stats.hits.Add(1)
 		return e, nil
 	}
-	addr, err := c.route(pid)
+	addr, stale, err := c.route(pid)
 	switch {
 	case errors.Is(err, ErrNoRoute):
 		return c.cache.put(key, nil, time.Now().Add(negativeTTL)), nil
 	case err != nil:
-		if c.ctx.Err() == nil {
-			c.log.Warn("find the server of a live stream", "playback_id", pid, "err", err)
-		}
-		return nil, fmt.Errorf("%w: %v", errUnavailable, err)
+		return nil, err
 	}
 	kind := kindOf(name)
 	c.stats.fetches[kind].Add(1)
@@ -237,6 +258,11 @@ func (c *Cluster) fill(key, pid, name string) (*cacheEntry, error) {
 		}
 		return nil, fmt.Errorf("%w: %v", errUnavailable, err)
 	case status == http.StatusNotFound:
+		if stale && kind != kindSegment {
+			// The server no longer has the stream: nothing is left
+			// to route it by until the registry names a server.
+			c.routes.forget(pid, addr)
+		}
 		return c.cache.put(key, nil, time.Now().Add(negativeTTL)), nil
 	case status != http.StatusOK:
 		c.log.Warn("fetch live HLS from its server", "playback_id", pid, "name", name, "server", addr, "status", status)
@@ -289,49 +315,4 @@ func (c *Cluster) fetch(addr, pid, name string) (data []byte, status int, err er
 		return nil, 0, fmt.Errorf("server answered more than %d bytes", maxFileBytes)
 	}
 	return data, resp.StatusCode, nil
-}
-
-// route returns the address of pid's server, or ErrNoRoute, from the
-// route cache or, once for all callers at the same time, from the Router.
-func (c *Cluster) route(pid string) (string, error) {
-	addr, ok := c.routes.get(pid, time.Now())
-	if !ok {
-		f, leader := c.routes.flights.join(pid)
-		if leader {
-			addr, err := c.lookup(pid)
-			switch {
-			case err == nil:
-				c.routes.put(pid, addr, time.Now().Add(routeTTL))
-			case errors.Is(err, ErrNoRoute):
-				c.routes.put(pid, "", time.Now().Add(negativeTTL))
-			}
-			c.routes.flights.finish(pid, f, addr, err)
-		}
-		<-f.done
-		if f.err != nil {
-			return "", f.err
-		}
-		addr = f.val
-	}
-	if addr == "" {
-		return "", ErrNoRoute
-	}
-	return addr, nil
-}
-
-// lookup asks the Router for pid's server, and checks that the answer is
-// a host and port: anything else would change the URL fetched.
-func (c *Cluster) lookup(pid string) (string, error) {
-	c.stats.routeLookups.Add(1)
-	ctx, cancel := context.WithTimeout(c.ctx, routeTimeout)
-	defer cancel()
-	addr, err := c.router.Route(ctx, pid)
-	if err != nil {
-		return "", err
-	}
-	host, port, err := net.SplitHostPort(addr)
-	if err != nil || host == "" || port == "" || strings.ContainsAny(addr, "/?#@ ") {
-		return "", fmt.Errorf("the route names %q, not a host:port", addr)
-	}
-	return addr, nil
 }

@@ -18,6 +18,11 @@ type ClusterStats struct {
 	// RouteLookups counts calls to the Router; the others were answered
 	// by the route cache.
 	RouteLookups int64
+	// StaleRouteUses counts fetches routed by a stale route: the stream's
+	// last known server, used while the Router failed. StaleRoutes is the
+	// number of such routes now.
+	StaleRouteUses int64
+	StaleRoutes    int
 	// Hits counts requests answered from the cache, Coalesced those that
 	// waited for a fetch another request had started.
 	Hits, Coalesced int64
@@ -49,11 +54,12 @@ func kindOf(name string) int {
 }
 
 type clusterCounters struct {
-	fetches      [numKinds]atomic.Int64
-	fetchErrors  atomic.Int64
-	routeLookups atomic.Int64
-	hits         atomic.Int64
-	coalesced    atomic.Int64
+	fetches        [numKinds]atomic.Int64
+	fetchErrors    atomic.Int64
+	routeLookups   atomic.Int64
+	staleRouteUses atomic.Int64
+	hits           atomic.Int64
+	coalesced      atomic.Int64
 }
 
 // Stats returns the counters so far and the cache's size.
@@ -64,6 +70,8 @@ func (c *Cluster) Stats() ClusterStats {
 		SegmentFetches:  c.stats.fetches[kindSegment].Load(),
 		FetchErrors:     c.stats.fetchErrors.Load(),
 		RouteLookups:    c.stats.routeLookups.Load(),
+		StaleRouteUses:  c.stats.staleRouteUses.Load(),
+		StaleRoutes:     c.routes.stale(),
 		Hits:            c.stats.hits.Load(),
 		Coalesced:       c.stats.coalesced.Load(),
 	}

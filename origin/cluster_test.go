@@ -88,15 +88,21 @@ type testRouter struct {
 	mu      sync.Mutex
 	routes  map[string]string
 	err     error
+	hang    bool // lookups wait for their ctx to end, as a Redis that does not answer
 	lookups []string
 }
 
 func newTestRouter() *testRouter { return &testRouter{routes: map[string]string{}} }
 
-func (r *testRouter) Route(_ context.Context, pid string) (string, error) {
+func (r *testRouter) Route(ctx context.Context, pid string) (string, error) {
 	r.mu.Lock()
-	defer r.mu.Unlock()
 	r.lookups = append(r.lookups, pid)
+	if r.hang {
+		r.mu.Unlock()
+		<-ctx.Done()
+		return "", ctx.Err()
+	}
+	defer r.mu.Unlock()
 	if r.err != nil {
 		return "", r.err
 	}
@@ -120,6 +126,12 @@ func (r *testRouter) fail(err error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.err = err
+}
+
+func (r *testRouter) hangs(hang bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.hang = hang
 }
 
 func (r *testRouter) asked() []string {

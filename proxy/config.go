@@ -22,6 +22,10 @@ const (
 	// half open after one side finished, so that a peer that never closes
 	// its side cannot hold a connection forever.
 	DefaultHalfCloseTimeout = 10 * time.Second
+	// DefaultLastKnownServers is how long the last server list read stays
+	// usable while the registry cannot be read: a Redis outage of minutes
+	// costs no publish that a server known before it can take.
+	DefaultLastKnownServers = 10 * time.Minute
 	// DefaultResponseTimeout bounds how long a server may take to answer
 	// a publisher's command (connect, createStream, publish) before the
 	// next server is tried: ours answer in milliseconds, a publish in
@@ -34,6 +38,11 @@ type Config struct {
 	// Servers lists the healthy servers, least loaded first: the Redis
 	// store's Servers. Required.
 	Servers func(ctx context.Context) ([]registry.ServerInfo, error)
+	// LastKnownServers is how long the last list Servers returned is
+	// used, when Servers fails, to place publishes (the servers it names
+	// that are gone fail their dial, and the next is tried); 0 means
+	// 10 min.
+	LastKnownServers time.Duration
 	// DialTimeout bounds the dial of one server; 0 means 2 s.
 	DialTimeout time.Duration
 	// ConnectTimeout bounds, per connection, the Servers call and all
@@ -70,6 +79,9 @@ func (c Config) withDefaults() Config {
 	if c.ResponseTimeout <= 0 {
 		c.ResponseTimeout = DefaultResponseTimeout
 	}
+	if c.LastKnownServers <= 0 {
+		c.LastKnownServers = DefaultLastKnownServers
+	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
@@ -91,6 +103,8 @@ func (c Config) Validate() error {
 		return errors.New("response_timeout: must not be negative")
 	case c.HalfCloseTimeout < 0:
 		return errors.New("half_close_timeout: must not be negative")
+	case c.LastKnownServers < 0:
+		return errors.New("last_known_servers: must not be negative")
 	}
 	return nil
 }

@@ -81,12 +81,15 @@ func (c *conn) serve() {
 		return
 	}
 	ctx, cancel := context.WithTimeout(c.p.ctx, c.p.cfg.ConnectTimeout)
-	servers, err := c.p.cfg.Servers(ctx)
+	servers, stale, err := c.p.servers.get(ctx)
 	cancel()
 	if err != nil {
 		c.p.stats.refused.Add(1)
 		c.log.Warn("refuse publisher", "err", fmt.Errorf("%w: list servers: %v", ErrNoServer, err))
 		return
+	}
+	if stale {
+		c.p.stats.staleLists.Add(1)
 	}
 	n := &negotiation{
 		c: c, client: br, servers: c.p.rank(c, servers),

@@ -24,10 +24,11 @@ const (
 // Serve one or more listeners; Shutdown once. Its methods may be called
 // from any goroutine.
 type Proxy struct {
-	cfg   Config
-	err   error // cfg.Validate(), returned by Serve
-	log   *slog.Logger
-	stats counters
+	cfg     Config
+	err     error // cfg.Validate(), returned by Serve
+	log     *slog.Logger
+	stats   counters
+	servers *serverList
 
 	// ctx is cancelled when Shutdown gives up waiting: dials in progress
 	// stop.
@@ -51,6 +52,7 @@ func New(cfg Config) *Proxy {
 		cfg:       cfg,
 		err:       err,
 		log:       cfg.Logger,
+		servers:   &serverList{list: cfg.Servers, keep: cfg.LastKnownServers, log: cfg.Logger},
 		ctx:       ctx,
 		cancel:    cancel,
 		listeners: map[net.Listener]struct{}{},

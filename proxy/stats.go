@@ -13,6 +13,9 @@ type Stats struct {
 	// timed out, PROXY header not written); Fallbacks counts connections
 	// spliced to a server other than the first listed.
 	DialFailures, Fallbacks int64
+	// StaleLists counts connections placed on the last known server
+	// list because the registry could not be read.
+	StaleLists int64
 	// BytesIn counts bytes from publishers to servers, BytesOut from
 	// servers to publishers. They grow while a connection runs, by up to
 	// 256 KiB at a time.
@@ -20,7 +23,7 @@ type Stats struct {
 }
 
 type counters struct {
-	conns, refused, dialFailures, fallbacks, bytesIn, bytesOut atomic.Int64
+	conns, refused, dialFailures, fallbacks, staleLists, bytesIn, bytesOut atomic.Int64
 }
 
 // Stats returns the counters now.
@@ -34,6 +37,7 @@ func (p *Proxy) Stats() Stats {
 		Refused:      p.stats.refused.Load(),
 		DialFailures: p.stats.dialFailures.Load(),
 		Fallbacks:    p.stats.fallbacks.Load(),
+		StaleLists:   p.stats.staleLists.Load(),
 		BytesIn:      p.stats.bytesIn.Load(),
 		BytesOut:     p.stats.bytesOut.Load(),
 	}

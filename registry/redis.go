@@ -30,7 +30,8 @@ var _ Store = (*RedisStore)(nil)
 //	ls:pid:PLAYBACK_ID     string: channel id
 //	ls:key:KEY_SHA256      string: channel id (the key itself is never stored)
 //	ls:dest:DEST_ID        string: channel id (keeps destination ids unique)
-//	ls:route:PLAYBACK_ID   string: JSON of the live Route, with a TTL
+//	ls:route:PLAYBACK_ID   string: JSON of the Route of a live stream, with a TTL; or of an
+//	                       ended one ("ended":true) for its server's grace period
 //	ls:server:SERVER_ID    string: JSON of the ServerInfo of the last heartbeat, with a TTL
 //	ls:servers             set: server ids that sent a heartbeat (expired ones are pruned by Servers)
 //	ls:changes:DB          pub/sub channel: Change messages (see formatChange); Redis pub/sub

@@ -1,14 +1,10 @@
 package registry
 
 import (
-	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net"
-	"slices"
-	"strconv"
 	"strings"
 	"time"
 
@@ -16,8 +12,8 @@ import (
 )
 
 // ErrNoRoute is returned by RedisStore.Route for a playback id that no
-// server streams now: never live, ended, or its server stopped refreshing
-// the route.
+// server streams now: never live, ended longer ago than its server's grace
+// period, or its server stopped refreshing the route.
 var ErrNoRoute = errors.New("no live route")
 
 // ErrRouteTaken is matched by the *RouteTakenError RedisStore.SetRoute
@@ -53,63 +49,11 @@ type Route struct {
 	Addr string `json:"addr"`
 	// Since is when the stream started on that server.
 	Since time.Time `json:"since"`
-}
-
-// ServerInfo is what a transcoding server says of itself in each
-// heartbeat, for proxies to pick the least loaded.
-type ServerInfo struct {
-	// ID names the server in the cluster: 1 to 128 printable ASCII
-	// characters, no space.
-	ID string `json:"id"`
-	// RTMPAddr is where proxies send publishers, "host:port".
-	RTMPAddr string `json:"rtmp_addr"`
-	// HTTPAddr is its internal HLS listener, "host:port".
-	HTTPAddr string `json:"http_addr"`
-	// Streams is how many streams it transcodes now, MaxStreams how many
-	// it accepts (0: no limit).
-	Streams    int `json:"streams"`
-	MaxStreams int `json:"max_streams"`
-	// CPU is the share of the machine's CPU in use, 0 to 1, averaged
-	// over a few seconds. MaxCPU is the share at which it refuses
-	// publishes (0: no limit).
-	CPU    float64 `json:"cpu"`
-	MaxCPU float64 `json:"max_cpu,omitempty"`
-	// MaxLagSeconds is how far its slowest ladder is behind real time.
-	MaxLagSeconds float64 `json:"max_lag_seconds"`
-	// At is when the heartbeat was sent; Heartbeat fills a zero At.
-	At time.Time `json:"at"`
-}
-
-// Load is how busy the server is, 0 (idle) to 1 (full) or more: the larger
-// of its CPU share (of MaxCPU when set) and its share of MaxStreams. A
-// server at 1 or more refuses publishes: proxies skip it.
-func (i ServerInfo) Load() float64 {
-	l := i.CPU
-	if i.MaxCPU > 0 {
-		l = i.CPU / i.MaxCPU
-	}
-	if i.MaxStreams > 0 {
-		l = max(l, float64(i.Streams)/float64(i.MaxStreams))
-	}
-	return l
-}
-
-// maxServerIDLen bounds a server id: a host name fits.
-const maxServerIDLen = 128
-
-func checkServerID(id string) error {
-	if id == "" || len(id) > maxServerIDLen || !printableASCII(id) {
-		return fmt.Errorf("server id: want 1 to %d printable ASCII characters, no space", maxServerIDLen)
-	}
-	return nil
-}
-
-func checkHostPort(field, addr string) error {
-	host, port, err := net.SplitHostPort(addr)
-	if n, perr := strconv.Atoi(port); err != nil || host == "" || perr != nil || n < 1 || n > 65535 {
-		return fmt.Errorf("%s %q: want host:port", field, addr)
-	}
-	return nil
+	// Ended says the stream has ended (EndRoute): its server still serves
+	// its ended playlists, with EXT-X-ENDLIST, until the route expires.
+	// An ended route never keeps a new stream of the channel from taking
+	// the route.
+	Ended bool `json:"ended,omitempty"`
 }
 
 func checkTTL(ttl time.Duration) error {
@@ -131,19 +75,21 @@ func (r Route) check() error {
 
 // SetRoute routes r.PlaybackID to r.Server for ttl, unless the route
 // names another server with a later Since (a newer stream of the channel:
-// the publisher reconnected there): then it returns a *RouteTakenError,
-// which matches ErrRouteTaken, and changes nothing. The check and the
-// write are one step in Redis, so a stale server cannot take a route back
-// between them. The route expires unless SetRoute is called again before:
-// a server sets it once the first segment of the ladder exists, and
-// refreshes it with its heartbeat. A zero Since is set to now; a route of
-// the same server, or with an equal or older Since, is replaced.
+// the publisher reconnected there) and has not ended: then it returns a
+// *RouteTakenError, which matches ErrRouteTaken, and changes nothing. The
+// check and the write are one step in Redis, so a stale server cannot take
+// a route back between them. The route expires unless SetRoute is called
+// again before: a server sets it once the first segment of the ladder
+// exists, and refreshes it with its heartbeat. A zero Since is set to now;
+// a route of the same server, with an equal or older Since, or ended, is
+// replaced. r.Ended is ignored: SetRoute sets a live route.
 func (s *RedisStore) SetRoute(ctx context.Context, r Route, ttl time.Duration) error {
 	if r.Since.IsZero() {
 		r.Since = time.Now()
 	}
 	// claimRoute compares Sinces as text: both in UTC, to the nanosecond.
 	r.Since = r.Since.UTC()
+	r.Ended = false
 	err := r.check()
 	if err == nil {
 		err = checkTTL(ttl)
@@ -177,28 +123,42 @@ func sinceDigits(t time.Time) string {
 
 // claimRoute sets KEYS[1] to route ARGV[1] for ARGV[2] ms, unless the
 // route there names another server than ARGV[3] with a Since later than
-// ARGV[4] (sinceDigits); then it returns that server and its
-// Since as stored, else an empty array. Sinces are compared as strings of
-// digits only, which every collation (Lua compares with strcoll) orders as
-// numbers. A route it cannot decode, or whose Since is not SetRoute's (UTC,
-// at most nanoseconds), is replaced: no origin can use it.
-var claimRoute = redis.NewScript(`
+// ARGV[4] (sinceDigits) and has not ended; then it returns that server and
+// its Since as stored, else an empty array. A route it cannot decode, or
+// whose Since is not SetRoute's (UTC, at most nanoseconds), is replaced:
+// no origin can use it.
+var claimRoute = redis.NewScript(storedSince + `
 local v = redis.call('GET', KEYS[1])
 if v then
   local ok, r = pcall(cjson.decode, v)
-  if ok and type(r) == 'table' and type(r.server) == 'string' and r.server ~= ARGV[3] and type(r.since) == 'string' then
-    local sec, frac = string.match(r.since, '^(%d%d%d%d%-%d%d%-%d%dT%d%d:%d%d:%d%d)%.?(%d*)Z$')
-    if sec and #frac <= 9 and (frac == '' or string.sub(r.since, 20, 20) == '.') then
-      local since = string.gsub(sec, '%D', '') .. frac .. string.rep('0', 9 - #frac)
-      if since > ARGV[4] then return {r.server, r.since} end
-    end
+  if ok and type(r) == 'table' and type(r.server) == 'string' and r.server ~= ARGV[3] and r.ended ~= true then
+    local since = stored_since(r)
+    if since and since > ARGV[4] then return {r.server, r.since} end
   end
 end
 redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
 return {}
 `)
 
-// Route returns the live route of playback id pid, or ErrNoRoute.
+// storedSince defines, for the scripts, stored_since(r): the Since of the
+// decoded route r as sinceDigits writes it, or nil when r has none that
+// SetRoute could have stored. Sinces are compared as strings of digits
+// only, which every collation (Lua compares with strcoll) orders as
+// numbers.
+const storedSince = `
+local function stored_since(r)
+  if type(r.since) ~= 'string' then return nil end
+  local sec, frac = string.match(r.since, '^(%d%d%d%d%-%d%d%-%d%dT%d%d:%d%d:%d%d)%.?(%d*)Z$')
+  if sec and #frac <= 9 and (frac == '' or string.sub(r.since, 20, 20) == '.') then
+    return (string.gsub(sec, '%D', '')) .. frac .. string.rep('0', 9 - #frac)
+  end
+  return nil
+end
+`
+
+// Route returns the route of playback id pid: a live stream's, or an
+// ended one's (Route.Ended) while its server keeps its playlists; or
+// ErrNoRoute.
 func (s *RedisStore) Route(ctx context.Context, pid string) (Route, error) {
 	if !validPlaybackID(pid) {
 		return Route{}, ErrNoRoute
@@ -258,106 +218,52 @@ func (s *RedisStore) RemoveRoute(ctx context.Context, pid, server string) (bool,
 	return n == 1, nil
 }
 
-// Heartbeat records info for ttl: Servers lists the server until then,
-// unless Heartbeat is called again. A zero At is set to now.
-func (s *RedisStore) Heartbeat(ctx context.Context, info ServerInfo, ttl time.Duration) error {
-	if info.At.IsZero() {
-		info.At = time.Now().UTC()
-	}
-	err := info.check()
+// endRoute sets KEYS[1] to the ended route ARGV[1] for ARGV[2] ms, unless
+// the route there is of a newer stream: a Since later than ARGV[4]
+// (sinceDigits), or an equal one on another server than ARGV[3]. It
+// returns 1 if it set it. A missing route is set: the stream's last
+// viewers still find its end. A route it cannot decode is replaced.
+var endRoute = redis.NewScript(storedSince + `
+local v = redis.call('GET', KEYS[1])
+if v then
+  local ok, r = pcall(cjson.decode, v)
+  if ok and type(r) == 'table' then
+    local since = stored_since(r)
+    if since and (since > ARGV[4] or (since == ARGV[4] and r.server ~= ARGV[3])) then return 0 end
+  end
+end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+return 1
+`)
+
+// EndRoute marks the route of r's stream ended for ttl, and reports
+// whether it did: origins keep fetching the stream's ended playlists
+// (EXT-X-ENDLIST) from r.Server, as long as it keeps them (ttl, its grace
+// period), and then find no route. A route of a newer stream of the
+// channel (a later Since, on any server) is left as it is. r.Since must be
+// the Since the stream's SetRoute calls gave. The check and the write are
+// one step in Redis.
+func (s *RedisStore) EndRoute(ctx context.Context, r Route, ttl time.Duration) (bool, error) {
+	r.Since = r.Since.UTC()
+	r.Ended = true
+	err := r.check()
 	if err == nil {
 		err = checkTTL(ttl)
 	}
+	if err == nil && r.Since.IsZero() {
+		err = errors.New("since: required")
+	}
+	n := 0
 	if err == nil {
 		var data []byte
-		data, err = json.Marshal(info)
+		data, err = json.Marshal(r)
 		if err == nil {
-			_, err = s.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
-				p.Set(ctx, redisServerKey(info.ID), data, ttl)
-				p.SAdd(ctx, redisServers, info.ID)
-				return nil
-			})
+			n, err = endRoute.Run(ctx, s.rdb, []string{redisRouteKey(r.PlaybackID)},
+				data, ttl.Milliseconds(), r.Server, sinceDigits(r.Since)).Int()
 		}
 	}
 	if err != nil {
-		return fmt.Errorf("heartbeat: %w", err)
+		return false, fmt.Errorf("end route: %w", err)
 	}
-	return nil
-}
-
-func (i ServerInfo) check() error {
-	if err := checkServerID(i.ID); err != nil {
-		return err
-	}
-	if err := checkHostPort("rtmp addr", i.RTMPAddr); err != nil {
-		return err
-	}
-	if err := checkHostPort("http addr", i.HTTPAddr); err != nil {
-		return err
-	}
-	if i.Streams < 0 || i.MaxStreams < 0 || i.CPU < 0 || i.MaxLagSeconds < 0 {
-		return errors.New("streams, max streams, cpu and lag must not be negative")
-	}
-	if !(i.MaxCPU >= 0 && i.MaxCPU <= 1) {
-		return fmt.Errorf("max cpu %v: want 0 to 1", i.MaxCPU)
-	}
-	return nil
-}
-
-// RemoveServer deletes server id's heartbeat, so that proxies stop
-// picking it at once (a server shutting down cleanly).
-func (s *RedisStore) RemoveServer(ctx context.Context, id string) error {
-	_, err := s.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
-		p.Del(ctx, redisServerKey(id))
-		p.SRem(ctx, redisServers, id)
-		return nil
-	})
-	if err != nil {
-		return fmt.Errorf("remove server: %w", err)
-	}
-	return nil
-}
-
-// liveServers returns the heartbeats of the members of KEYS[1] whose key
-// ARGV[1]..ID has not expired, and removes the others from the set, in one
-// step so that a heartbeat arriving meanwhile is not removed.
-var liveServers = redis.NewScript(`
-local out = {}
-for _, id in ipairs(redis.call('SMEMBERS', KEYS[1])) do
-  local v = redis.call('GET', ARGV[1] .. id)
-  if v then table.insert(out, v) else redis.call('SREM', KEYS[1], id) end
-end
-return out
-`)
-
-// Servers returns the servers whose last heartbeat has not expired, least
-// loaded first (ServerInfo.Load, then fewest streams, then by id).
-// Heartbeats that do not decode are skipped.
-func (s *RedisStore) Servers(ctx context.Context) ([]ServerInfo, error) {
-	vals, err := liveServers.Run(ctx, s.rdb, []string{redisServers}, redisServerPrefix).StringSlice()
-	if err != nil {
-		return nil, fmt.Errorf("list servers: %w", err)
-	}
-	out := make([]ServerInfo, 0, len(vals))
-	for _, v := range vals {
-		if info, err := parseServerInfo(v); err == nil {
-			out = append(out, info)
-		}
-	}
-	slices.SortFunc(out, func(a, b ServerInfo) int {
-		return cmp.Or(cmp.Compare(a.Load(), b.Load()), cmp.Compare(a.Streams, b.Streams), strings.Compare(a.ID, b.ID))
-	})
-	return out, nil
-}
-
-// parseServerInfo decodes and checks a heartbeat as Heartbeat stores it.
-func parseServerInfo(data string) (ServerInfo, error) {
-	var info ServerInfo
-	if err := decodeStrict(data, &info); err != nil {
-		return ServerInfo{}, fmt.Errorf("heartbeat: %w", err)
-	}
-	if err := info.check(); err != nil {
-		return ServerInfo{}, fmt.Errorf("heartbeat: %w", err)
-	}
-	return info, nil
+	return n == 1, nil
 }

@@ -183,6 +183,8 @@ func serverIDs(infos []ServerInfo) string {
 var routeCases = []string{
 	`{"playback_id":"aaaaaaaaaaaaaaaa","server":"srv-a","addr":"10.0.0.1:8081","since":"2026-11-25T12:00:00.123Z"}`,
 	`{"playback_id":"aaaaaaaaaaaaaaaa","server":"srv-a","addr":"[::1]:8081","since":"2026-11-25T12:00:00Z"}`,
+	`{"playback_id":"aaaaaaaaaaaaaaaa","server":"srv-a","addr":"10.0.0.1:8081","since":"2026-11-25T12:00:00Z","ended":true}`,
+	`{"playback_id":"aaaaaaaaaaaaaaaa","server":"srv-a","addr":"10.0.0.1:8081","since":"2026-11-25T12:00:00Z","ended":1}`,
 	`{"playback_id":"aaaaaaaaaaaaaaaa","server":"srv-a","addr":"10.0.0.1","since":"2026-11-25T12:00:00Z"}`,
 	`{"playback_id":"AAAA","server":"srv-a","addr":"10.0.0.1:8081","since":"2026-11-25T12:00:00Z"}`,
 	`{"playback_id":"aaaaaaaaaaaaaaaa","server":"srv-a","addr":"10.0.0.1:8081","extra":1}`,
@@ -210,7 +212,7 @@ func FuzzParseRoute(f *testing.F) {
 			t.Fatal(err)
 		}
 		r2, err := parseRoute(string(again))
-		if err != nil || r2.PlaybackID != r.PlaybackID || r2.Server != r.Server || r2.Addr != r.Addr || !r2.Since.Equal(r.Since) {
+		if err != nil || r2.PlaybackID != r.PlaybackID || r2.Server != r.Server || r2.Addr != r.Addr || !r2.Since.Equal(r.Since) || r2.Ended != r.Ended {
 			t.Fatalf("round trip of %+v: %+v, %v", r, r2, err)
 		}
 	})

@@ -101,7 +101,8 @@ func TestServeRedisURL(t *testing.T) {
 
 // TestRedisRoutesKeepANewerServer: a server whose publisher reconnected
 // elsewhere neither takes the newer route back when it refreshes nor
-// removes it at its stream's end.
+// touches it at its stream's end; a stream's end leaves its route, ended,
+// for the grace period, and a new stream of the channel takes it at once.
 func TestRedisRoutesKeepANewerServer(t *testing.T) {
 	const password = "routes-pw-9d2e"
 	url := "redis://:" + password + "@" + testenv.StartRedis(t, "--requirepass", password) + "/0"
@@ -112,28 +113,50 @@ func TestRedisRoutesKeepANewerServer(t *testing.T) {
 	defer reg.Close()
 	ctx := context.Background()
 	k := keysJSON(t, "create", "mover", "--json", "--redis-url", url)
-	a := redisRoutes{reg: reg, server: "server-a", addr: "127.0.0.1:9001"}
-	b := redisRoutes{reg: reg, server: "server-b", addr: "127.0.0.1:9002"}
-	first := time.Now().Add(-time.Minute)
+	const grace = 3 * time.Second
+	a := redisRoutes{reg: reg, server: "server-a", addr: "127.0.0.1:9001", grace: grace}
+	b := redisRoutes{reg: reg, server: "server-b", addr: "127.0.0.1:9002", grace: grace}
+	first, second := time.Now().Add(-time.Minute), time.Now()
 	if err := a.SetRoute(ctx, k.PlaybackID, first, 10*time.Second); err != nil {
 		t.Fatal(err)
 	}
-	if err := b.SetRoute(ctx, k.PlaybackID, time.Now(), 10*time.Second); err != nil {
+	if err := b.SetRoute(ctx, k.PlaybackID, second, 10*time.Second); err != nil {
 		t.Fatalf("the newer stream's route: %v", err)
 	}
 	if err := a.SetRoute(ctx, k.PlaybackID, first, 10*time.Second); !errors.Is(err, errStreamMoved) {
 		t.Errorf("refresh of the older stream's route: err = %v, want errStreamMoved", err)
 	}
-	if err := a.RemoveRoute(ctx, k.PlaybackID); err != nil {
+	if err := a.EndRoute(ctx, k.PlaybackID, first); err != nil {
 		t.Fatal(err)
 	}
-	if r, err := reg.Route(ctx, k.PlaybackID); err != nil || r.Server != "server-b" || r.Addr != b.addr {
-		t.Errorf("route after the older server's refresh and end = %+v, %v; want server-b's", r, err)
+	if r, err := reg.Route(ctx, k.PlaybackID); err != nil || r.Server != "server-b" || r.Addr != b.addr || r.Ended {
+		t.Errorf("route after the older server's refresh and end = %+v, %v; want server-b's, live", r, err)
 	}
-	if err := b.RemoveRoute(ctx, k.PlaybackID); err != nil {
+	if err := b.EndRoute(ctx, k.PlaybackID, second); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := reg.Route(ctx, k.PlaybackID); !errors.Is(err, registry.ErrNoRoute) {
-		t.Errorf("route after its server's end: %v, want ErrNoRoute", err)
+	r, err := reg.Route(ctx, k.PlaybackID)
+	if err != nil || r.Server != "server-b" || !r.Ended {
+		t.Errorf("route after its server's end: %+v, %v; want server-b's, ended", r, err)
+	}
+	// A new stream takes the ended route at once; the grace is the TTL
+	// of its own ended route.
+	third := time.Now()
+	if err := a.SetRoute(ctx, k.PlaybackID, third, 10*time.Second); err != nil {
+		t.Fatalf("a new stream over the ended route: %v", err)
+	}
+	if r, err := reg.Route(ctx, k.PlaybackID); err != nil || r.Server != "server-a" || r.Ended {
+		t.Errorf("route of the new stream: %+v, %v; want server-a's, live", r, err)
+	}
+	if err := a.EndRoute(ctx, k.PlaybackID, third); err != nil {
+		t.Fatal(err)
+	}
+	ended := time.Now()
+	testenv.WaitFor(t, grace+2*time.Second, func() bool {
+		_, err := reg.Route(ctx, k.PlaybackID)
+		return errors.Is(err, registry.ErrNoRoute)
+	}, "the ended route to expire after the grace")
+	if d := time.Since(ended); d < grace-100*time.Millisecond {
+		t.Errorf("the ended route expired %v after the end, before the %v grace", d, grace)
 	}
 }

@@ -116,7 +116,8 @@ type ClusterStream struct {
 	Since      time.Time `json:"since"`
 }
 
-// clusterStreams lists the channels that have a live route: one read of
+// clusterStreams lists the channels that have a live route (not an ended
+// one): one read of
 // the channels, then one of each channel's route. That is a round trip a
 // channel, which an admin request can afford and a viewer's never pays.
 // A Redis error answers 500 with its text (the registry's errors hold no
@@ -137,6 +138,9 @@ func clusterStreams(reg *registry.RedisStore) func() any {
 			}
 			if err != nil {
 				return failedList{err}
+			}
+			if r.Ended {
+				continue // its server keeps its ended playlists for a while
 			}
 			out = append(out, ClusterStream{PlaybackID: ch.PlaybackID, ChannelID: ch.ID, Name: ch.Name, Server: r.Server, Since: r.Since})
 		}

@@ -184,6 +184,7 @@ type originCollector struct {
 	fetches, fetchErrors, routeLookups *prometheus.Desc
 	hits, coalesced, evictions         *prometheus.Desc
 	cacheBytes, cacheEntries           *prometheus.Desc
+	staleRouteUses, staleRoutes        *prometheus.Desc
 }
 
 func newOriginCollector(stats func() origin.ClusterStats) *originCollector {
@@ -197,11 +198,14 @@ func newOriginCollector(stats func() origin.ClusterStats) *originCollector {
 		evictions:    prometheus.NewDesc("livestream_origin_cache_evictions_total", "Cache entries dropped to make room.", nil, nil),
 		cacheBytes:   prometheus.NewDesc("livestream_origin_cache_bytes", "Bytes the cache holds.", nil, nil),
 		cacheEntries: prometheus.NewDesc("livestream_origin_cache_entries", "Files the cache holds.", nil, nil),
+		staleRouteUses: prometheus.NewDesc("livestream_origin_stale_route_uses_total",
+			"Fetches routed to a stream's last known server because the registry could not confirm it (Redis unreachable).", nil, nil),
+		staleRoutes: prometheus.NewDesc("livestream_origin_stale_routes", "Streams routed now by their last known server, unconfirmed by the registry.", nil, nil),
 	}
 }
 
 func (c *originCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{c.fetches, c.fetchErrors, c.routeLookups, c.hits, c.coalesced, c.evictions, c.cacheBytes, c.cacheEntries} {
+	for _, d := range []*prometheus.Desc{c.fetches, c.fetchErrors, c.routeLookups, c.hits, c.coalesced, c.evictions, c.cacheBytes, c.cacheEntries, c.staleRouteUses, c.staleRoutes} {
 		ch <- d
 	}
 }
@@ -219,6 +223,8 @@ func (c *originCollector) Collect(ch chan<- prometheus.Metric) {
 	counter(c.hits, s.Hits)
 	counter(c.coalesced, s.Coalesced)
 	counter(c.evictions, s.Evictions)
+	counter(c.staleRouteUses, s.StaleRouteUses)
+	ch <- prometheus.MustNewConstMetric(c.staleRoutes, prometheus.GaugeValue, float64(s.StaleRoutes))
 	ch <- prometheus.MustNewConstMetric(c.cacheBytes, prometheus.GaugeValue, float64(s.CacheBytes))
 	ch <- prometheus.MustNewConstMetric(c.cacheEntries, prometheus.GaugeValue, float64(s.CacheEntries))
 }

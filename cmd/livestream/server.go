@@ -162,7 +162,9 @@ func runServer(args []string, stdout, stderr io.Writer) int {
 
 // clusterServer runs the server role until ctx is done, then shuts down in
 // order: leave the proxies' list, stop taking publishes, end the live
-// streams (their routes are removed), then stop the internal HTTP server.
+// streams, remove their routes (ended routes outlive a stream by its grace
+// period, which this server will not serve), then stop the internal HTTP
+// server.
 func clusterServer(ctx context.Context, cfg Config, log *slog.Logger) error {
 	sc, cc := cfg.Serve, cfg.Cluster
 	codec.SetLogger(log.With("component", "ffmpeg"))
@@ -205,8 +207,8 @@ func clusterServer(ctx context.Context, cfg Config, log *slog.Logger) error {
 	liveCfg := live.Config{
 		Pipeline: cfg.Transcode, Grace: sc.Grace, ReconnectWindow: *sc.ReconnectWindow, Logger: log.With("component", "live"),
 		Relays:       live.RelayConfig{YouTube: sc.RelayYouTubeURL, Facebook: sc.RelayFacebookURL, Twitch: sc.RelayTwitchURL},
-		Destinations: reg.Destinations,
-		Routes:       redisRoutes{reg: reg, server: cc.ServerID, addr: cc.AdvertiseAddr},
+		Destinations: destinationsWithin(reg, destinationsTimeout),
+		Routes:       redisRoutes{reg: reg, server: cc.ServerID, addr: cc.AdvertiseAddr, grace: sc.Grace},
 		RouteTTL:     cc.RouteTTL, MaxStreams: cc.MaxStreams, Overloaded: cpu.Overloaded,
 	}
 	if rec != nil {
@@ -219,6 +221,11 @@ func clusterServer(ctx context.Context, cfg Config, log *slog.Logger) error {
 		internalLn.Close()
 		return err
 	}
+	// Channels this server authenticated keep publishing here while Redis
+	// is away (never a key it has not seen, nor for longer than the
+	// cache's TTL).
+	auth := registry.NewAuthCache(reg, registry.AuthCacheConfig{Logger: log.With("component", "auth")})
+	defer auth.Close()
 	unsubscribe := reg.Subscribe(func(c registry.Change) {
 		switch c.What {
 		case registry.DestinationsChanged:
@@ -230,7 +237,7 @@ func clusterServer(ctx context.Context, cfg Config, log *slog.Logger) error {
 	defer unsubscribe()
 
 	rtmp, err := ingest.NewServer(ingest.Config{
-		Auth: reg, Handler: publishHandler{reg, streams}, Logger: log.With("component", "ingest"),
+		Auth: auth, Handler: publishHandler{auth, streams}, Logger: log.With("component", "ingest"),
 		ProxyProtocol: cc.ProxyProtocol, TrustedProxies: cc.TrustedProxies, MaxConns: sc.MaxConns,
 	})
 	if err != nil {
@@ -241,7 +248,11 @@ func clusterServer(ctx context.Context, cfg Config, log *slog.Logger) error {
 	hls := newHLSRequests()
 	metrics := prometheus.NewRegistry()
 	metrics.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		newStreamCollector(streams), newIngestCollector(rtmp.Stats), hls.total)
+		newStreamCollector(streams), newIngestCollector(rtmp.Stats), hls.total,
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "livestream_server_auth_cache_vouched_total",
+			Help: "Publishes accepted on this server's cache of authenticated keys because Redis was unreachable.",
+		}, func() float64 { return float64(auth.Vouched()) }))
 	if rec != nil {
 		metrics.MustRegister(newRecorderCollector(rec.rec.Stats))
 	}
@@ -288,6 +299,7 @@ func clusterServer(ctx context.Context, cfg Config, log *slog.Logger) error {
 	if err := streams.Shutdown(shutCtx); err != nil {
 		log.Warn("streams did not end in time", "err", err)
 	}
+	removeEndedRoutes(shutCtx, reg, cc.ServerID, streams, log)
 	if rec != nil {
 		rec.close(log)
 	}
@@ -299,4 +311,20 @@ func clusterServer(ctx context.Context, cfg Config, log *slog.Logger) error {
 func healthz(w http.ResponseWriter, _ *http.Request) {
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	io.WriteString(w, "ok\n")
+}
+
+// destinationsTimeout bounds the load of a channel's stored relay
+// destinations, which every publish waits for: a healthy Redis answers in
+// a millisecond, and one that is down must not hold a publish past the 5 s
+// a proxy gives a server to accept it (the publish goes on without its
+// stored relays, and live logs so).
+const destinationsTimeout = time.Second
+
+// destinationsWithin is reg.Destinations, bounded by timeout.
+func destinationsWithin(reg *registry.RedisStore, timeout time.Duration) func(context.Context, string) ([]registry.Destination, error) {
+	return func(ctx context.Context, channelID string) ([]registry.Destination, error) {
+		ctx, cancel := context.WithTimeout(ctx, timeout)
+		defer cancel()
+		return reg.Destinations(ctx, channelID)
+	}
 }

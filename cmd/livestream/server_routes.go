@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"time"
 
 	"github.com/livestream/livestream/live"
@@ -15,6 +16,9 @@ import (
 type redisRoutes struct {
 	reg          *registry.RedisStore
 	server, addr string
+	// grace is the server's live.Config.Grace: how long it keeps an ended
+	// stream's playlists, and so how long the ended route stays.
+	grace time.Duration
 }
 
 var _ live.Routes = redisRoutes{}
@@ -36,7 +40,21 @@ func (r redisRoutes) SetRoute(ctx context.Context, pid string, since time.Time, 
 	return err
 }
 
-func (r redisRoutes) RemoveRoute(ctx context.Context, pid string) error {
-	_, err := r.reg.RemoveRoute(ctx, pid, r.server)
+// EndRoute marks pid's route ended for the server's grace period, unless
+// it is a newer stream's by now.
+func (r redisRoutes) EndRoute(ctx context.Context, pid string, since time.Time) error {
+	_, err := r.reg.EndRoute(ctx, registry.Route{PlaybackID: pid, Server: r.server, Addr: r.addr, Since: since}, r.grace)
 	return err
+}
+
+// removeEndedRoutes removes the routes of the streams streams holds, if
+// they still name server: a server leaving the cluster takes its ended
+// streams' playlists with it, so origins answer 404 for them at once
+// rather than 503 until the routes expire.
+func removeEndedRoutes(ctx context.Context, reg *registry.RedisStore, server string, streams *live.Manager, log *slog.Logger) {
+	for _, s := range streams.Streams() {
+		if _, err := reg.RemoveRoute(ctx, s.PlaybackID, server); err != nil {
+			log.Warn("ended route not removed: it expires after the grace period", "playback_id", s.PlaybackID, "err", err)
+		}
+	}
 }
