@@ -209,6 +209,7 @@ func clusterServer(ctx context.Context, cfg Config, log *slog.Logger) error {
 		Relays:       live.RelayConfig{YouTube: sc.RelayYouTubeURL, Facebook: sc.RelayFacebookURL, Twitch: sc.RelayTwitchURL},
 		Destinations: destinationsWithin(reg, destinationsTimeout),
 		Routes:       redisRoutes{reg: reg, server: cc.ServerID, addr: cc.AdvertiseAddr, grace: sc.Grace},
+		Continuity:   redisContinuity{reg: reg, server: cc.ServerID, ttl: positionTTL(*sc.ReconnectWindow)},
 		RouteTTL:     cc.RouteTTL, MaxStreams: cc.MaxStreams, Overloaded: cpu.Overloaded,
 	}
 	if rec != nil {

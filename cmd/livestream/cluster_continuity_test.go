@@ -1,0 +1,222 @@
+package main
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/livestream/livestream/internal/testenv"
+	"github.com/livestream/livestream/registry"
+)
+
+// originWatch polls a media playlist through the origin as a player does
+// and keeps what it saw: every segment number, the discontinuities, the
+// end, and the answers that were not 200.
+type originWatch struct {
+	mu       sync.Mutex
+	seqs     map[int64]time.Time // first seen
+	discs    int                 // EXT-X-DISCONTINUITY lines seen in one playlist, at most
+	ended    bool
+	failures []int
+	stop     chan struct{}
+	done     chan struct{}
+}
+
+func watchOrigin(url string) *originWatch {
+	w := &originWatch{seqs: map[int64]time.Time{}, stop: make(chan struct{}), done: make(chan struct{})}
+	go func() {
+		defer close(w.done)
+		tick := time.NewTicker(250 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			code, body := httpGet(url)
+			w.mu.Lock()
+			if code == 200 {
+				now := time.Now()
+				for _, m := range segRe.FindAllStringSubmatch(body, -1) {
+					if n := numeric(m[1]); w.seqs[n].IsZero() {
+						w.seqs[n] = now
+					}
+				}
+				w.discs = max(w.discs, strings.Count(body, "#EXT-X-DISCONTINUITY\n"))
+				w.ended = w.ended || strings.Contains(body, "#EXT-X-ENDLIST")
+			} else {
+				w.failures = append(w.failures, code)
+			}
+			ended := w.ended
+			w.mu.Unlock()
+			if ended {
+				return
+			}
+			select {
+			case <-w.stop:
+				return
+			case <-tick.C:
+			}
+		}
+	}()
+	return w
+}
+
+func (w *originWatch) close() {
+	select {
+	case <-w.stop:
+	default:
+		close(w.stop)
+	}
+	<-w.done
+}
+
+// sorted is every segment number seen, in order.
+func (w *originWatch) sorted() []int64 {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	var s []int64
+	for n := range w.seqs {
+		s = append(s, n)
+	}
+	slices.Sort(s)
+	return s
+}
+
+// seenAfter is the first segment above n and when it was first seen.
+func (w *originWatch) seenAfter(n int64) (int64, time.Time, bool) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	best := int64(-1)
+	for m := range w.seqs {
+		if m > n && (best < 0 || m < best) {
+			best = m
+		}
+	}
+	return best, w.seqs[best], best >= 0
+}
+
+// TestClusterStreamMovesServers: one channel's stream, watched through the
+// origin, outlives two moves between the cluster's servers. First its
+// publisher drops and publishes again through the proxy, which places it
+// on the other, idle server: that server continues the stream (segment
+// numbers go on after one left out, EXT-X-DISCONTINUITY) and the first
+// server stops its copy without ending it. Then that server is SIGKILLed
+// under the publisher, which publishes again and lands back on the first:
+// the stream goes on again. Each time viewers see it again within 10 s of
+// the new publish; the playlist ends only at the last, clean unpublish.
+func TestClusterStreamMovesServers(t *testing.T) {
+	testenv.NeedTool(t, "ffmpeg")
+	redisURL := "redis://" + testenv.StartRedis(t) + "/0"
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "livestream")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	config := filepath.Join(dir, "livestream.yaml")
+	if err := os.WriteFile(config, []byte(strings.Replace(crashConfig, "segment_duration: 2s", "segment_duration: 1s", 1)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	k := keysJSON(t, "create", "moving", "--json", "--redis-url", redisURL)
+
+	servers := map[string]*role{}
+	for _, id := range []string{"server-a", "server-b"} {
+		rtmp, internal := testenv.FreeAddr(t), testenv.FreeAddr(t)
+		servers[id] = startRole(t, bin, redisURL, id, internal, "server", "--config", config, "--rtmp-addr", rtmp,
+			"--internal-http-addr", internal, "--advertise-addr", internal, "--server-id", id, "--route-ttl", "2s",
+			"--grace", "5s", "--reconnect-window", "20s", "--data-dir", filepath.Join(dir, id), "--record=false", "--log-format", "json")
+	}
+	originAddr := testenv.FreeAddr(t)
+	startRole(t, bin, redisURL, "origin", originAddr, "origin", "--http-addr", originAddr, "--record=false", "--log-format", "json")
+	proxyRTMP, proxyHealth := testenv.FreeAddr(t), testenv.FreeAddr(t)
+	startRole(t, bin, redisURL, "proxy", proxyHealth, "proxy", "--rtmp-addr", proxyRTMP, "--health-addr", proxyHealth, "--log-format", "json")
+	reg, err := registry.OpenRedis(context.Background(), redisURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer reg.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	testenv.WaitFor(t, 10*time.Second, func() bool { s, err := reg.Servers(ctx); return err == nil && len(s) == 2 }, "both servers' heartbeats")
+	viaProxy := &server{t: t, cfg: Config{Serve: ServeConfig{RTMPAddr: proxyRTMP}}}
+	holder := func() string {
+		r, err := reg.Route(ctx, k.PlaybackID)
+		if err != nil {
+			return ""
+		}
+		return r.Server
+	}
+
+	watch := watchOrigin("http://" + originAddr + "/hls/" + k.PlaybackID + "/360p/index.m3u8")
+	defer watch.close()
+	pubCtx, kill := context.WithCancel(ctx)
+	pub := launch(pubCtx, nil, time.Minute, ffmpegPublisher(t, viaProxy, k.StreamKey, timingCase{fps: 30, seconds: 60}))
+	testenv.WaitFor(t, 30*time.Second, func() bool { return len(watch.sorted()) >= 3 }, "three segments through the origin")
+	first := holder()
+
+	// 1. The publisher drops; it comes back through the proxy, which
+	// places it on the idle server.
+	kill()
+	<-pub.done
+	last := watch.sorted()[len(watch.sorted())-1]
+	pubCtx, kill = context.WithCancel(ctx)
+	again := time.Now()
+	pub = launch(pubCtx, nil, time.Minute, ffmpegPublisher(t, viaProxy, k.StreamKey, timingCase{fps: 30, seconds: 60}))
+	testenv.WaitFor(t, 20*time.Second, func() bool { h := holder(); return h != "" && h != first }, "the route on the other server")
+	second := holder()
+	var back int64
+	testenv.WaitFor(t, 20*time.Second, func() bool {
+		n, at, ok := watch.seenAfter(last + 2) // the old server's slate may list up to one more, then one is left out
+		back = n
+		return ok && at.After(again)
+	}, "the stream through the origin after the move")
+	_, at, _ := watch.seenAfter(last + 2)
+	t.Logf("moved %s → %s: seen again %v after the new publish", first, second, at.Sub(again).Round(time.Millisecond))
+	if d := at.Sub(again); d > 10*time.Second {
+		t.Errorf("viewers saw the stream again %v after the new publish, want within 10 s", d)
+	}
+
+	// 2. The server under the publisher dies.
+	testenv.WaitFor(t, 20*time.Second, func() bool { return len(watch.sorted()) > 0 && watch.sorted()[len(watch.sorted())-1] >= back+2 }, "segments from the second server")
+	servers[second].kill()
+	<-pub.done
+	kill()
+	last = watch.sorted()[len(watch.sorted())-1]
+	again = time.Now()
+	pub = launch(ctx, nil, time.Minute, ffmpegPublisher(t, viaProxy, k.StreamKey, timingCase{fps: 30, seconds: 8}))
+	testenv.WaitFor(t, 20*time.Second, func() bool {
+		n, at, ok := watch.seenAfter(last)
+		return ok && at.After(again) && n >= last+2
+	}, "the stream through the origin after its server died")
+	_, at, _ = watch.seenAfter(last)
+	t.Logf("server %s killed: seen again %v after the new publish, on %s", second, at.Sub(again).Round(time.Millisecond), holder())
+	if d := at.Sub(again); d > 10*time.Second {
+		t.Errorf("viewers saw the stream again %v after the new publish, want within 10 s", d)
+	}
+	<-pub.done
+	if pub.err != nil {
+		t.Errorf("the last publish: %v\n%s", pub.err, pub.output)
+	}
+	testenv.WaitFor(t, 20*time.Second, func() bool { watch.mu.Lock(); defer watch.mu.Unlock(); return watch.ended }, "the end through the origin")
+	watch.close()
+
+	seqs := watch.sorted()
+	var gaps []int64
+	for i := 1; i < len(seqs); i++ {
+		if d := seqs[i] - seqs[i-1]; d != 1 {
+			gaps = append(gaps, d)
+		}
+	}
+	t.Logf("segments %d..%d (%d), gaps %v, %d discontinuities in a playlist, failures %v", seqs[0], seqs[len(seqs)-1], len(seqs), gaps, watch.discs, watch.failures)
+	// Each move leaves out one number; nothing else is missing.
+	for _, g := range gaps {
+		if g != 2 {
+			t.Errorf("segment numbers jump by %d: %v", g, seqs)
+		}
+	}
+	if len(gaps) > 2 || watch.discs == 0 {
+		t.Errorf("%d jumps, %d discontinuities: want one of each per move", len(gaps), watch.discs)
+	}
+}
