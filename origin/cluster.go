@@ -122,6 +122,7 @@ type Cluster struct {
 	routeTTL, routeTimeout time.Duration
 	flights                flights[*cacheEntry]
 	stats                  clusterCounters
+	live                   liveStreams
 
 	// ctx bounds every upstream request and Router call: the viewer who
 	// started a fetch may leave, but others wait for it. Close cancels it.
@@ -241,6 +242,8 @@ func (c *Cluster) fill(key, pid, name string) (*cacheEntry, error) {
 	}
 	addr, stale, err := c.route(pid)
 	switch {
+	case errors.Is(err, ErrNoRoute) && kindOf(name) != kindSegment && c.live.moving(pid, time.Now()):
+		return nil, errMoving
 	case errors.Is(err, ErrNoRoute):
 		return c.cache.put(key, nil, time.Now().Add(negativeTTL)), nil
 	case err != nil:
@@ -274,6 +277,7 @@ func (c *Cluster) fill(key, pid, name string) (*cacheEntry, error) {
 		expires = time.Now().Add(masterTTL)
 	case kindPlaylist:
 		expires = time.Now().Add(playlistTTL(data))
+		c.live.saw(pid, data, time.Now())
 	}
 	return c.cache.put(key, data, expires), nil
 }

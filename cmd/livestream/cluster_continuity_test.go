@@ -23,7 +23,7 @@ type originWatch struct {
 	seqs     map[int64]time.Time // first seen
 	discs    int                 // EXT-X-DISCONTINUITY lines seen in one playlist, at most
 	ended    bool
-	failures []int
+	failures []int // answers other than 200 once a segment was seen
 	stop     chan struct{}
 	done     chan struct{}
 }
@@ -46,7 +46,7 @@ func watchOrigin(url string) *originWatch {
 				}
 				w.discs = max(w.discs, strings.Count(body, "#EXT-X-DISCONTINUITY\n"))
 				w.ended = w.ended || strings.Contains(body, "#EXT-X-ENDLIST")
-			} else {
+			} else if len(w.seqs) > 0 {
 				w.failures = append(w.failures, code)
 			}
 			ended := w.ended
@@ -218,5 +218,13 @@ func TestClusterStreamMovesServers(t *testing.T) {
 	}
 	if len(gaps) > 2 || watch.discs == 0 {
 		t.Errorf("%d jumps, %d discontinuities: want one of each per move", len(gaps), watch.discs)
+	}
+	// A 404 tells a player the stream is gone; while the server under the
+	// stream is dead the origin may answer 503, which players retry.
+	for _, code := range watch.failures {
+		if code == 404 {
+			t.Errorf("the origin answered 404 for the live playlist: %v", watch.failures)
+			break
+		}
 	}
 }
