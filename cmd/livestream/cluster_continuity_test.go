@@ -228,3 +228,42 @@ func TestClusterStreamMovesServers(t *testing.T) {
 		}
 	}
 }
+
+// TestClusterOnePublisherPerChannel: the same key published to two
+// servers at once (past the proxy) is one stream: the later publish takes
+// the channel over, the earlier server disconnects its publisher and
+// stops its copy within a segment, and the route names the later server.
+func TestClusterOnePublisherPerChannel(t *testing.T) {
+	redisURL := "redis://" + testenv.StartRedis(t) + "/0"
+	a := startClusterNode(t, redisURL, nil)
+	b := startClusterNode(t, redisURL, nil)
+	reg, err := registry.OpenRedis(context.Background(), redisURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer reg.Close()
+	ctx := context.Background()
+	ch, key, err := reg.Create(ctx, "twice")
+	if err != nil {
+		t.Fatal(err)
+	}
+	route := func() registry.Route { r, _ := reg.Route(ctx, ch.PlaybackID); return r }
+	first := a.publish(key, 60)
+	testenv.WaitFor(t, 20*time.Second, func() bool { return route().Server == a.cfg.Cluster.ServerID }, "the route on the first server")
+	second := b.publish(key, 60)
+	start := time.Now()
+	if err := first.wait(t, 15*time.Second); err == nil {
+		t.Error("the first publisher ended cleanly; want it disconnected")
+	}
+	t.Logf("first publisher disconnected %v after the second publish", time.Since(start).Round(time.Millisecond))
+	testenv.WaitFor(t, 10*time.Second, func() bool { return route().Server == b.cfg.Cluster.ServerID }, "the route on the second server")
+	if !strings.Contains(a.logs.String(), "publishes on another server now") {
+		t.Error("the first server did not stop its copy")
+	}
+	select {
+	case err := <-second.done:
+		second.done <- err
+		t.Errorf("the second publisher stopped: %v\n%s", err, second.stderr.String())
+	default:
+	}
+}
