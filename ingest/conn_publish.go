@@ -70,6 +70,9 @@ func (c *conn) OnPublish(sc *rtmp.StreamContext, _ uint32, cmd *message.NetStrea
 	c.watch.Go(func() {
 		select {
 		case <-sink.Done():
+			if r, ok := sink.(reconnecter); ok && r.Reconnect() {
+				c.askReconnect()
+			}
 			c.log.Info("publish ended by its sink")
 			c.stop(ErrSinkDone)
 		case <-c.ctx.Done():

@@ -269,6 +269,14 @@ type testSink struct {
 	doneOnce  sync.Once
 	ended     chan struct{}
 	outOfTurn []string // calls made in the wrong order
+	reconnect bool     // Reconnect's answer
+}
+
+// Reconnect is the Sink's wish that its publisher publish again.
+func (s *testSink) Reconnect() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.reconnect
 }
 
 func (s *testSink) Start(v *media.VideoParams, a *media.AudioParams) error {

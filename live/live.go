@@ -417,6 +417,39 @@ func (m *Manager) SegmentLatencyHistogram() (count uint64, sum float64, buckets 
 	return m.latency.histogram()
 }
 
+// Drain hands every live stream to the other servers of the cluster, for
+// a server about to stop (scale-in, an upgrade): new publishes are refused
+// (ErrShuttingDown), and every publisher is asked to reconnect and
+// disconnected, with its stream's reconnect window open, so that it
+// publishes again through the proxy onto another server, which continues
+// the stream (Config.Continuity) while this server stops its copy. Drain
+// returns once no stream is live here, or when ctx is done; Shutdown then
+// ends what is left.
+func (m *Manager) Drain(ctx context.Context) error {
+	m.mu.Lock()
+	m.closing = true
+	list := make([]*Stream, 0, len(m.streams))
+	for _, s := range m.streams {
+		if !s.isEnded() {
+			list = append(list, s)
+		}
+	}
+	m.mu.Unlock()
+	for _, s := range list {
+		s.handOff()
+	}
+	tick := time.NewTicker(100 * time.Millisecond)
+	defer tick.Stop()
+	for m.LiveCount() > 0 {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-tick.C:
+		}
+	}
+	return nil
+}
+
 // Shutdown refuses new publishes, asks every live stream's publisher to
 // leave and waits until each pipeline has flushed and ended its playlists,
 // or ctx is done. Ended streams are not kept for their grace period: the

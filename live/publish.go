@@ -6,6 +6,7 @@ import (
 	"maps"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/livestream/livestream/media"
@@ -32,6 +33,9 @@ type Publish struct {
 	// packets: another publish took over, or the stream is ending.
 	detached   chan struct{}
 	detachOnce sync.Once
+	// reconnect: the publisher is disconnected to publish again elsewhere
+	// (the server drains), and is asked to (E-RTMP's reconnect request).
+	reconnect atomic.Bool
 
 	// The fields below are WritePacket's goroutine's alone.
 	// timeline repairs this publisher's timestamps; offset then places
@@ -93,6 +97,11 @@ func (p *Publish) Done() <-chan struct{} { return p.kicked }
 func (p *Publish) End(err error) {
 	p.endOnce.Do(func() { p.s.publishEnded(p, err) })
 }
+
+// Reconnect reports, once Done is closed, whether the publisher is to
+// publish again (to another server: this one is draining) rather than
+// stop: ingest asks it to, with Enhanced RTMP's reconnect request.
+func (p *Publish) Reconnect() bool { return p.reconnect.Load() }
 
 func (p *Publish) kick()   { p.kickOnce.Do(func() { close(p.kicked) }) }
 func (p *Publish) detach() { p.detachOnce.Do(func() { close(p.detached) }) }

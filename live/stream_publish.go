@@ -143,6 +143,21 @@ func (s *Stream) windowClosed() {
 	}
 }
 
+// handOff disconnects the publisher, asking it to publish again (on
+// another server: this one drains), and leaves the stream on its slate for
+// the reconnect window.
+func (s *Stream) handOff() {
+	s.mu.Lock()
+	p := s.pub
+	s.mu.Unlock()
+	if p == nil {
+		return
+	}
+	s.log.Info("draining: the publisher is asked to publish again, on another server")
+	p.reconnect.Store(true)
+	p.kick()
+}
+
 // stop ends the stream for good: its publisher is disconnected (and its
 // End ends the stream), or, when it is away, the stream ends now. No
 // publish attaches any more. reason says why, for the log.

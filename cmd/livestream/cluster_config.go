@@ -55,6 +55,13 @@ type ClusterConfig struct {
 	// refreshed (every third of it): origins stop routing to a server that
 	// died within it.
 	RouteTTL time.Duration `yaml:"route_ttl"`
+	// DrainTimeout is how long a stopping server (SIGTERM) waits for its
+	// streams to move to the other servers: it leaves the proxies' list,
+	// asks each publisher to publish again (Enhanced RTMP's reconnect
+	// request, then a disconnect) and waits until they have landed
+	// elsewhere; the streams left then end. 0 ends them at once. Default
+	// 25s (a Kubernetes or Compose grace of 60 s leaves 30 s to end them).
+	DrainTimeout *time.Duration `yaml:"drain_timeout"`
 	// CacheBytes bounds an origin's cache of live HLS files.
 	CacheBytes byteSize `yaml:"cache_bytes"`
 }
@@ -65,6 +72,10 @@ func (c ClusterConfig) withDefaults() ClusterConfig {
 	}
 	if c.RouteTTL == 0 {
 		c.RouteTTL = 10 * time.Second
+	}
+	if c.DrainTimeout == nil {
+		d := 25 * time.Second
+		c.DrainTimeout = &d
 	}
 	if c.CacheBytes == 0 {
 		c.CacheBytes = 512 << 20
@@ -140,7 +151,7 @@ func clusterFlags(fs *flag.FlagSet, server bool) func(c *ClusterConfig, set map[
 	var maxCPU float64
 	var proxyProtocol bool
 	var trusted prefixList
-	var ttl time.Duration
+	var ttl, drain time.Duration
 	var cache byteSize
 	if server {
 		fs.StringVar(&internal, "internal-http-addr", "", "listen `address` serving live HLS to origins, /healthz and /metrics (default :8090)")
@@ -152,6 +163,7 @@ func clusterFlags(fs *flag.FlagSet, server bool) func(c *ClusterConfig, set map[
 		fs.BoolVar(&proxyProtocol, "proxy-protocol", false, "require a PROXY protocol header (v1 or v2) on every RTMP connection, as proxies send with --proxy-protocol")
 		fs.Var(&trusted, "trusted-proxies", "with --proxy-protocol, take RTMP connections only from these `networks` (CIDR,CIDR; default: any)")
 		fs.DurationVar(&ttl, "route-ttl", 0, "lifetime of the live routes and heartbeat unless refreshed (default 10s)")
+		fs.DurationVar(&drain, "drain-timeout", 25*time.Second, "on SIGTERM, how long to wait for the streams to move to other servers (0: end them at once)")
 	} else {
 		fs.Var(&cache, "cache-bytes", "bound of the cache of live HLS `size` (512MiB, 2GiB, or bytes; default 512MiB)")
 	}
@@ -179,6 +191,9 @@ func clusterFlags(fs *flag.FlagSet, server bool) func(c *ClusterConfig, set map[
 		}
 		if set["route-ttl"] {
 			c.RouteTTL = ttl
+		}
+		if set["drain-timeout"] {
+			c.DrainTimeout = &drain
 		}
 		if set["cache-bytes"] {
 			c.CacheBytes = cache

@@ -267,3 +267,63 @@ func TestClusterOnePublisherPerChannel(t *testing.T) {
 	default:
 	}
 }
+
+// TestClusterServerDrains: a server told to stop (SIGTERM, here its
+// context) leaves the proxies' list, asks its publisher to publish again
+// and disconnects it; the publisher lands on the other server, which
+// continues the stream; the draining server then stops, its stream moved,
+// long before its drain timeout.
+func TestClusterServerDrains(t *testing.T) {
+	redisURL := "redis://" + testenv.StartRedis(t) + "/0"
+	a := startClusterNode(t, redisURL, nil)
+	b := startClusterNode(t, redisURL, nil)
+	reg, err := registry.OpenRedis(context.Background(), redisURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer reg.Close()
+	ctx := context.Background()
+	ch, key, err := reg.Create(ctx, "drained")
+	if err != nil {
+		t.Fatal(err)
+	}
+	route := func() registry.Route { r, _ := reg.Route(ctx, ch.PlaybackID); return r }
+	playlist := func(n *clusterNode) string {
+		_, body := httpGet("http://" + n.cfg.Cluster.InternalHTTPAddr + "/hls/" + ch.PlaybackID + "/360p/index.m3u8")
+		return body
+	}
+	first := a.publish(key, 60)
+	testenv.WaitFor(t, 20*time.Second, func() bool { return route().Server == a.cfg.Cluster.ServerID }, "the route on the first server")
+	stopped := make(chan time.Duration, 1)
+	start := time.Now()
+	go func() { a.stop(); stopped <- time.Since(start) }()
+	if err := first.wait(t, 10*time.Second); err == nil {
+		t.Error("the publisher of the draining server ended cleanly; want it disconnected")
+	}
+	lastA := segRe.FindAllStringSubmatch(playlist(a), -1)
+	// The publisher comes back, as OBS does; the proxy, which no longer
+	// lists the draining server, places it on the other.
+	servers, err := reg.Servers(ctx)
+	if err != nil || len(servers) != 1 || servers[0].ID != b.cfg.Cluster.ServerID {
+		t.Errorf("servers in the registry while draining: %+v, %v; want only the other one", servers, err)
+	}
+	b.publish(key, 60)
+	select {
+	case d := <-stopped:
+		t.Logf("the draining server stopped %v after SIGTERM", d.Round(time.Millisecond))
+		if d > 20*time.Second {
+			t.Errorf("the draining server took %v, as long as its drain timeout", d)
+		}
+	case <-time.After(40 * time.Second):
+		t.Fatal("the draining server did not stop")
+	}
+	if !strings.Contains(a.logs.String(), "drained: every stream moved or ended") {
+		t.Error("the stream did not move before the server stopped")
+	}
+	testenv.WaitFor(t, 20*time.Second, func() bool { return route().Server == b.cfg.Cluster.ServerID }, "the route on the other server")
+	plB := playlist(b)
+	segsB := segRe.FindAllStringSubmatch(plB, -1)
+	if len(lastA) == 0 || len(segsB) == 0 || numeric(segsB[0][1]) <= numeric(lastA[len(lastA)-1][1]) || !strings.Contains(plB, "#EXT-X-DISCONTINUITY") {
+		t.Errorf("the other server does not continue the stream: first server's last %v, other's playlist:\n%s", lastA, plB)
+	}
+}

@@ -294,6 +294,18 @@ func clusterServer(ctx context.Context, cfg Config, log *slog.Logger) error {
 	if err := reg.RemoveServer(shutCtx, cc.ServerID); err != nil {
 		log.Warn("heartbeat not removed: it expires by itself", "err", err)
 	}
+	if d := *cc.DrainTimeout; d > 0 && streams.LiveCount() > 0 {
+		// The streams move to the other servers: their publishers come
+		// back through the proxies, which no longer list this one.
+		log.Info("draining: asking the publishers to publish again on another server", "streams", streams.LiveCount(), "drain_timeout", d)
+		drainCtx, cancelDrain := context.WithTimeout(context.Background(), d)
+		if err := streams.Drain(drainCtx); err != nil {
+			log.Warn("streams still here after the drain timeout: they end now", "streams", streams.LiveCount())
+		} else {
+			log.Info("drained: every stream moved or ended")
+		}
+		cancelDrain()
+	}
 	if err := rtmp.Shutdown(shutCtx); err != nil {
 		log.Warn("RTMP shutdown", "err", err)
 	}
