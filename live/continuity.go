@@ -51,7 +51,7 @@ var ErrMoved = errors.New("the channel's stream moved to another server")
 
 // continuityTimeout bounds a Claim: a new stream waits this long at most
 // for the registry before it starts on its own.
-const continuityTimeout = 2 * time.Second
+const continuityTimeout = time.Second
 
 // claim asks the cluster whether the stream of pid continues one another
 // server held; m.mu is not held.

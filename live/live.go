@@ -72,7 +72,8 @@ type Config struct {
 	Recorder *record.Recorder
 	// Routes, when set, announces each stream to a cluster's origins: the
 	// route is set once every rendition has listed its first segment,
-	// refreshed while the stream is live, and removed when it ends.
+	// refreshed while the stream is live, and marked ended when it ends
+	// (kept for Grace, so origin viewers get the ENDLIST too).
 	Routes Routes
 	// Continuity, when set, carries streams across a cluster's servers:
 	// a publish continues the stream another server held, and the

@@ -288,7 +288,8 @@ func (s *Stream) end(reason error) {
 		s.writeMu.Unlock()
 		<-s.finished
 	}
-	// The playlists have their ENDLIST: origins stop finding the stream.
+	// The playlists have their ENDLIST: the route is marked ended, and
+	// origins serve the end until the grace passes.
 	if s.route != nil {
 		s.route.end()
 	}
