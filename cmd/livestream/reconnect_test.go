@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"os/exec"
 	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -68,7 +69,7 @@ func (s *server) streamState(pid string) (publisher string, reconnects int64, sl
 // nginx-rtmp stays one publish there, whose recording spans both.
 func TestPublisherBlipKeepsViewersWatching(t *testing.T) {
 	gst := testenv.NeedTool(t, "gst-launch-1.0")
-	s, _ := reconnectServer(t, 20*time.Second)
+	s, ng := reconnectServer(t, 20*time.Second)
 	for _, kind := range []string{"ffmpeg", "gstreamer"} {
 		t.Run(kind, func(t *testing.T) {
 			t.Parallel()
@@ -200,6 +201,20 @@ func TestPublisherBlipKeepsViewersWatching(t *testing.T) {
 			if recs := s.recordings(k.ChannelID); len(recs) != 1 {
 				t.Errorf("%d recordings, want one session across the blip: %+v", len(recs), recs)
 			}
+			// One publish at the relay's destination: nginx-rtmp records a
+			// publish to one file, which a second publish would start over,
+			// so the file spans both publishes and the time between.
+			flv := ng.Recording(ytKey + kind)
+			var span float64
+			testenv.WaitFor(t, 20*time.Second, func() bool {
+				out, err := exec.Command("ffprobe", "-v", "error", "-show_entries", "format=duration", "-of", "csv=p=0", flv).Output()
+				if err != nil {
+					return false
+				}
+				span, _ = strconv.ParseFloat(strings.TrimSpace(string(out)), 64)
+				return span >= again+3
+			}, "nginx-rtmp's recording to span both publishes")
+			t.Logf("the relay's destination recorded %.1f s in one file", span)
 		})
 	}
 }
