@@ -276,3 +276,83 @@ func TestSlateImage(t *testing.T) {
 		t.Errorf("the slate's colour is rgb(%d,%d,%d), want the image's red", r, gr, b)
 	}
 }
+
+// TestSlateAudioOnly: an audio-only stream whose publisher leaves keeps
+// cutting segments of silence in real time, and the next publish
+// continues them: no gap in the audio from the first segment to the last.
+func TestSlateAudioOnly(t *testing.T) {
+	a, ps := adtsPackets(t, 2)
+	store := hlsmux.NewMemoryStore()
+	var mu sync.Mutex
+	var segs []hlsmux.SegmentInfo
+	g, err := NewAudioOnly(Config{SegmentDuration: time.Second, KeyframeInterval: time.Second}, a, Output{Store: store, Type: hlsmux.Live, FirstSeq: 1, Logger: testenv.Logger(t),
+		OnSegment: func(_ string, s hlsmux.SegmentInfo) {
+			mu.Lock()
+			segs = append(segs, s)
+			mu.Unlock()
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	in := make(chan *media.Packet, 64)
+	done := make(chan error, 1)
+	go func() { done <- g.Run(ctx, in) }()
+	send := func(shift int64) int64 {
+		start, first, last := time.Now(), ps[0].DTS, int64(0)
+		for _, p := range ps {
+			// Pacing a publisher, not waiting for an event.
+			time.Sleep(time.Until(start.Add(media.Duration(p.DTS - first))))
+			q := *p
+			q.DTS += shift
+			q.PTS += shift
+			last = q.DTS
+			in <- &q
+		}
+		return last
+	}
+	last := send(0)
+	in <- &media.Packet{Kind: media.Break}
+	gone := time.Now()
+	count := func() int { mu.Lock(); defer mu.Unlock(); return len(segs) }
+	before := count()
+	testenv.WaitFor(t, 10*time.Second, func() bool { return count() >= before+2 }, "two segments of silence")
+	in <- &media.Packet{Kind: media.Break, Params: &media.Params{Audio: &a}}
+	send(last + media.Ticks(time.Since(gone)) - ps[0].DTS)
+	close(in)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	all := filepath.Join(t.TempDir(), "all.ts")
+	f, err := os.Create(all)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	for i, s := range segs {
+		if (i > 0 && s.Seq != segs[i-1].Seq+1) || s.Discontinuity {
+			t.Errorf("segment %d (discontinuity %v) is not the next of one run", s.Seq, s.Discontinuity)
+		}
+		data, err := store.Get(AudioOnlyName + "/" + s.Name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		f.Write(data)
+	}
+	mu.Unlock()
+	f.Close()
+	pkts := testenv.ProbePackets(t, all, "a:0")
+	var prev, worst float64
+	for i, p := range pkts {
+		ts, _ := strconv.ParseFloat(p.DTSTime, 64)
+		if i > 0 {
+			worst = max(worst, ts-prev)
+		}
+		prev = ts
+	}
+	t.Logf("%d AAC frames, longest step %.3f s", len(pkts), worst)
+	if worst > 0.1 {
+		t.Errorf("the audio has a gap of %.3f s", worst)
+	}
+}
