@@ -103,21 +103,19 @@ func (g *Graph) runAudio(ctx context.Context, in <-chan *media.Packet, outs []ch
 		return nil
 	}
 	for {
-		var p *media.Packet
-		ok := true
+		var ticks <-chan time.Time
 		if sil.on {
-			select {
-			case p, ok = <-in:
-			case <-tick.C:
-				if err := sil.fill(g.slate.now(time.Now()), g.cfg.AudioSampleRate, g.cfg.AudioChannels, feed); err != nil {
-					return err
-				}
-				continue
-			case <-ctx.Done():
-				return ctx.Err()
+			ticks = tick.C
+		}
+		p, ok, ticked, err := receive(ctx, in, ticks)
+		if err != nil {
+			return err
+		}
+		if ticked {
+			if err := sil.fill(g.slate.now(time.Now()), g.cfg.AudioSampleRate, g.cfg.AudioChannels, feed); err != nil {
+				return err
 			}
-		} else {
-			p, ok = <-in
+			continue
 		}
 		if !ok {
 			break

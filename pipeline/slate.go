@@ -1,6 +1,7 @@
 package pipeline
 
 import (
+	"context"
 	"sync/atomic"
 	"time"
 
@@ -33,6 +34,19 @@ func (c *slateClock) start(at int64, wall time.Time) {
 // now is the stream's time at wall time t.
 func (c *slateClock) now(t time.Time) int64 {
 	return c.at.Load() + media.Ticks(time.Duration(t.UnixNano()-c.wall.Load()))
+}
+
+// receive waits for the next packet of in (ok false: in is closed) or,
+// while the slate runs (ticks not nil), for its next tick.
+func receive(ctx context.Context, in <-chan *media.Packet, ticks <-chan time.Time) (p *media.Packet, ok, ticked bool, err error) {
+	select {
+	case p, ok = <-in:
+		return p, ok, false, nil
+	case <-ticks:
+		return nil, true, true, nil
+	case <-ctx.Done():
+		return nil, false, false, ctx.Err()
+	}
 }
 
 // slateTick is how often a stage wakes to add the slate's frames: about a

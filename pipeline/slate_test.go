@@ -58,6 +58,60 @@ func sendRealTime(ctx context.Context, t *testing.T, dmx *codec.Demuxer, out cha
 	}
 }
 
+// slateRun is a live 180p ladder under test, run on its own goroutine;
+// it keeps every segment listed.
+type slateRun struct {
+	g     *Graph
+	store *hlsmux.MemoryStore
+	in    chan *media.Packet
+	done  chan error
+	ctx   context.Context
+
+	mu   sync.Mutex
+	segs []hlsmux.SegmentInfo
+}
+
+func startSlateRun(t *testing.T, slateImage string, in Input) *slateRun {
+	t.Helper()
+	r := &slateRun{store: hlsmux.NewMemoryStore(), in: make(chan *media.Packet, 64), done: make(chan error, 1)}
+	cfg := Config{SegmentDuration: time.Second, KeyframeInterval: time.Second, PlaylistWindow: 100, SlateImage: slateImage,
+		Ladder: []Rendition{{Name: "180p", Width: 320, Height: 180, VideoBitrate: 300_000, MaxRate: 330_000, BufSize: 600_000, AudioBitrate: 64_000}}}
+	g, err := New(cfg, in, Output{Store: r.store, Type: hlsmux.Live, FirstSeq: 1, Logger: testenv.Logger(t),
+		OnSegment: func(_ string, s hlsmux.SegmentInfo) {
+			r.mu.Lock()
+			r.segs = append(r.segs, s)
+			r.mu.Unlock()
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.g = g
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	t.Cleanup(cancel)
+	r.ctx = ctx
+	go func() { r.done <- g.Run(ctx, r.in) }()
+	return r
+}
+
+// count is the number of segments listed so far.
+func (r *slateRun) count() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return len(r.segs)
+}
+
+// finish closes the input and waits for the ladder's end.
+func (r *slateRun) finish(t *testing.T) []hlsmux.SegmentInfo {
+	t.Helper()
+	close(r.in)
+	if err := <-r.done; err != nil {
+		t.Fatal(err)
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.segs
+}
+
 // TestSlateBridgesAPublishersAbsence: a live ladder whose publisher leaves
 // keeps producing segments on a slate (the last picture and silence) in
 // real time, and the next publish, of another size and audio rate,
@@ -78,35 +132,12 @@ func TestSlateBridgesAPublishersAbsence(t *testing.T) {
 	}
 	defer db.Close()
 
-	store := hlsmux.NewMemoryStore()
-	var mu sync.Mutex
-	var segs []hlsmux.SegmentInfo
-	cfg := Config{SegmentDuration: time.Second, KeyframeInterval: time.Second, PlaylistWindow: 100,
-		Ladder: []Rendition{{Name: "180p", Width: 320, Height: 180, VideoBitrate: 300_000, MaxRate: 330_000, BufSize: 600_000, AudioBitrate: 64_000}}}
-	g, err := New(cfg, Input{Video: *da.Video, Audio: da.Audio},
-		Output{Store: store, Type: hlsmux.Live, FirstSeq: 1, Logger: testenv.Logger(t),
-			OnSegment: func(_ string, s hlsmux.SegmentInfo) {
-				mu.Lock()
-				segs = append(segs, s)
-				mu.Unlock()
-			}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	in := make(chan *media.Packet, 64)
-	done := make(chan error, 1)
-	go func() { done <- g.Run(ctx, in) }()
-
+	r := startSlateRun(t, "", Input{Video: *da.Video, Audio: da.Audio})
+	ctx, in, g, store := r.ctx, r.in, r.g, r.store
 	last := sendRealTime(ctx, t, da, in, func(int64) int64 { return 0 })
 	in <- &media.Packet{Kind: media.Break}
 	gone := time.Now()
-	count := func() int {
-		mu.Lock()
-		defer mu.Unlock()
-		return len(segs)
-	}
+	count := r.count
 	before := count()
 	// The slate must cut segments on time while nobody publishes.
 	testenv.WaitFor(t, 10*time.Second, func() bool { return count() >= before+2 }, "two segments of the slate")
@@ -118,17 +149,11 @@ func TestSlateBridgesAPublishersAbsence(t *testing.T) {
 		gap = time.Since(gone)
 		return last + media.Ticks(gap) - first
 	})
-	close(in)
-	if err := <-done; err != nil {
-		t.Fatal(err)
-	}
-
+	segs := r.finish(t)
 	st := g.Stats()
 	if st.Slate < int64(gap.Seconds()*30)/2 {
 		t.Errorf("%d pictures of slate for a %v absence", st.Slate, gap)
 	}
-	mu.Lock()
-	defer mu.Unlock()
 	var total time.Duration
 	for i, s := range segs {
 		total += s.Duration
@@ -156,35 +181,10 @@ func TestSlateBridgesAPublishersAbsence(t *testing.T) {
 
 	// One file of every segment: its audio and video run without a gap
 	// from the first picture to the last.
-	all := filepath.Join(t.TempDir(), "all.ts")
-	f, err := os.Create(all)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, s := range segs {
-		data, err := store.Get("180p/" + s.Name)
-		if err != nil {
-			t.Fatal(err)
-		}
-		f.Write(data)
-	}
-	f.Close()
+	all := concatSegments(t, store, "180p", segs)
 	for _, stream := range []string{"v:0", "a:0"} {
-		pkts := testenv.ProbePackets(t, all, stream)
-		if len(pkts) == 0 {
-			t.Fatalf("no %s packets", stream)
-		}
-		var prev, worst float64
-		for i, p := range pkts {
-			ts, _ := strconv.ParseFloat(p.DTSTime, 64)
-			if i > 0 {
-				worst = max(worst, ts-prev)
-			}
-			prev = ts
-		}
-		first, _ := strconv.ParseFloat(pkts[0].DTSTime, 64)
-		span := prev - first
-		t.Logf("%s: %d packets over %.2f s, longest step %.3f s", stream, len(pkts), span, worst)
+		n, span, worst := packetSteps(t, all, stream)
+		t.Logf("%s: %d packets over %.2f s, longest step %.3f s", stream, n, span, worst)
 		if worst > 0.1 {
 			t.Errorf("%s has a gap of %.3f s", stream, worst)
 		}
@@ -192,6 +192,49 @@ func TestSlateBridgesAPublishersAbsence(t *testing.T) {
 			t.Errorf("%s spans %.2f s, want %.2f s", stream, span, want.Seconds())
 		}
 	}
+}
+
+// concatSegments writes the segments of dir in store, in order, into one
+// file and returns its path.
+func concatSegments(t *testing.T, store hlsmux.Store, dir string, segs []hlsmux.SegmentInfo) string {
+	t.Helper()
+	all := filepath.Join(t.TempDir(), "all.ts")
+	f, err := os.Create(all)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	for _, s := range segs {
+		data, err := store.Get(dir + "/" + s.Name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := f.Write(data); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return all
+}
+
+// packetSteps reads one stream of path with ffprobe: how many packets, the
+// time from the first DTS to the last, and the longest step between two.
+func packetSteps(t *testing.T, path, stream string) (n int, span, longest float64) {
+	t.Helper()
+	pkts := testenv.ProbePackets(t, path, stream)
+	if len(pkts) == 0 {
+		t.Fatalf("no %s packets", stream)
+	}
+	var first, prev float64
+	for i, p := range pkts {
+		ts, _ := strconv.ParseFloat(p.DTSTime, 64)
+		if i == 0 {
+			first = ts
+		} else {
+			longest = max(longest, ts-prev)
+		}
+		prev = ts
+	}
+	return len(pkts), prev - first, longest
 }
 
 func countLines(s, prefix string) int {
@@ -220,43 +263,13 @@ func TestSlateImage(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer dmx.Close()
-	store := hlsmux.NewMemoryStore()
-	var mu sync.Mutex
-	var segs []hlsmux.SegmentInfo
-	cfg := Config{SegmentDuration: time.Second, KeyframeInterval: time.Second, PlaylistWindow: 100, SlateImage: img,
-		Ladder: []Rendition{{Name: "180p", Width: 320, Height: 180, VideoBitrate: 300_000, MaxRate: 330_000, BufSize: 600_000, AudioBitrate: 64_000}}}
-	g, err := New(cfg, Input{Video: *dmx.Video, Audio: dmx.Audio},
-		Output{Store: store, Type: hlsmux.Live, FirstSeq: 1, Logger: testenv.Logger(t),
-			OnSegment: func(_ string, s hlsmux.SegmentInfo) {
-				mu.Lock()
-				segs = append(segs, s)
-				mu.Unlock()
-			}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	in := make(chan *media.Packet, 64)
-	done := make(chan error, 1)
-	go func() { done <- g.Run(ctx, in) }()
-	sendRealTime(ctx, t, dmx, in, func(int64) int64 { return 0 })
-	mu.Lock()
-	before := len(segs)
-	mu.Unlock()
-	in <- &media.Packet{Kind: media.Break}
-	testenv.WaitFor(t, 10*time.Second, func() bool {
-		mu.Lock()
-		defer mu.Unlock()
-		return len(segs) >= before+3
-	}, "three segments of the slate")
-	close(in)
-	if err := <-done; err != nil {
-		t.Fatal(err)
-	}
-	mu.Lock()
-	slate := segs[before+1] // wholly after the publisher left
-	mu.Unlock()
+	r := startSlateRun(t, img, Input{Video: *dmx.Video, Audio: dmx.Audio})
+	sendRealTime(r.ctx, t, dmx, r.in, func(int64) int64 { return 0 })
+	before := r.count()
+	r.in <- &media.Packet{Kind: media.Break}
+	testenv.WaitFor(t, 10*time.Second, func() bool { return r.count() >= before+3 }, "three segments of the slate")
+	slate := r.finish(t)[before+1] // wholly after the publisher left
+	store := r.store
 	data, err := store.Get("180p/" + slate.Name)
 	if err != nil {
 		t.Fatal(err)
@@ -324,34 +337,16 @@ func TestSlateAudioOnly(t *testing.T) {
 	if err := <-done; err != nil {
 		t.Fatal(err)
 	}
-	all := filepath.Join(t.TempDir(), "all.ts")
-	f, err := os.Create(all)
-	if err != nil {
-		t.Fatal(err)
-	}
 	mu.Lock()
 	for i, s := range segs {
 		if (i > 0 && s.Seq != segs[i-1].Seq+1) || s.Discontinuity {
 			t.Errorf("segment %d (discontinuity %v) is not the next of one run", s.Seq, s.Discontinuity)
 		}
-		data, err := store.Get(AudioOnlyName + "/" + s.Name)
-		if err != nil {
-			t.Fatal(err)
-		}
-		f.Write(data)
 	}
+	all := concatSegments(t, store, AudioOnlyName, segs)
 	mu.Unlock()
-	f.Close()
-	pkts := testenv.ProbePackets(t, all, "a:0")
-	var prev, worst float64
-	for i, p := range pkts {
-		ts, _ := strconv.ParseFloat(p.DTSTime, 64)
-		if i > 0 {
-			worst = max(worst, ts-prev)
-		}
-		prev = ts
-	}
-	t.Logf("%d AAC frames, longest step %.3f s", len(pkts), worst)
+	n, _, worst := packetSteps(t, all, "a:0")
+	t.Logf("%d AAC frames, longest step %.3f s", n, worst)
 	if worst > 0.1 {
 		t.Errorf("the audio has a gap of %.3f s", worst)
 	}

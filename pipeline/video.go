@@ -87,21 +87,19 @@ func (g *Graph) decodeVideo(ctx context.Context, in <-chan *media.Packet, outs [
 		return nil
 	}
 	for {
-		var p *media.Packet
-		ok := true
+		var ticks <-chan time.Time
 		if slating {
-			select {
-			case p, ok = <-in:
-			case <-tick.C:
-				if err := clock.hold(g.slate.now(time.Now()), send); err != nil {
-					return err
-				}
-				continue
-			case <-ctx.Done():
-				return ctx.Err()
+			ticks = tick.C
+		}
+		p, ok, ticked, err := receive(ctx, in, ticks)
+		if err != nil {
+			return err
+		}
+		if ticked {
+			if err := clock.hold(g.slate.now(time.Now()), send); err != nil {
+				return err
 			}
-		} else {
-			p, ok = <-in
+			continue
 		}
 		if !ok {
 			break

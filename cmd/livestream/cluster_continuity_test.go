@@ -229,24 +229,32 @@ func TestClusterStreamMovesServers(t *testing.T) {
 	}
 }
 
+// twoNodes starts a Redis and two servers on it, in this process, and
+// creates a channel.
+func twoNodes(t *testing.T, name string) (a, b *clusterNode, reg *registry.RedisStore, ch registry.Channel, key string) {
+	t.Helper()
+	redisURL := "redis://" + testenv.StartRedis(t) + "/0"
+	a = startClusterNode(t, redisURL, nil)
+	b = startClusterNode(t, redisURL, nil)
+	reg, err := registry.OpenRedis(context.Background(), redisURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { reg.Close() })
+	ch, key, err = reg.Create(context.Background(), name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a, b, reg, ch, key
+}
+
 // TestClusterOnePublisherPerChannel: the same key published to two
 // servers at once (past the proxy) is one stream: the later publish takes
 // the channel over, the earlier server disconnects its publisher and
 // stops its copy within a segment, and the route names the later server.
 func TestClusterOnePublisherPerChannel(t *testing.T) {
-	redisURL := "redis://" + testenv.StartRedis(t) + "/0"
-	a := startClusterNode(t, redisURL, nil)
-	b := startClusterNode(t, redisURL, nil)
-	reg, err := registry.OpenRedis(context.Background(), redisURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer reg.Close()
+	a, b, reg, ch, key := twoNodes(t, "twice")
 	ctx := context.Background()
-	ch, key, err := reg.Create(ctx, "twice")
-	if err != nil {
-		t.Fatal(err)
-	}
 	route := func() registry.Route { r, _ := reg.Route(ctx, ch.PlaybackID); return r }
 	first := a.publish(key, 60)
 	testenv.WaitFor(t, 20*time.Second, func() bool { return route().Server == a.cfg.Cluster.ServerID }, "the route on the first server")
@@ -274,19 +282,8 @@ func TestClusterOnePublisherPerChannel(t *testing.T) {
 // continues the stream; the draining server then stops, its stream moved,
 // long before its drain timeout.
 func TestClusterServerDrains(t *testing.T) {
-	redisURL := "redis://" + testenv.StartRedis(t) + "/0"
-	a := startClusterNode(t, redisURL, nil)
-	b := startClusterNode(t, redisURL, nil)
-	reg, err := registry.OpenRedis(context.Background(), redisURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer reg.Close()
+	a, b, reg, ch, key := twoNodes(t, "drained")
 	ctx := context.Background()
-	ch, key, err := reg.Create(ctx, "drained")
-	if err != nil {
-		t.Fatal(err)
-	}
 	route := func() registry.Route { r, _ := reg.Route(ctx, ch.PlaybackID); return r }
 	playlist := func(n *clusterNode) string {
 		_, body := httpGet("http://" + n.cfg.Cluster.InternalHTTPAddr + "/hls/" + ch.PlaybackID + "/360p/index.m3u8")
