@@ -37,7 +37,8 @@ type Stream struct {
 	packets chan *media.Packet
 	endOnce sync.Once
 
-	// window is how long the stream waits for its publisher to come back.
+	// window is how long the stream waits for its publisher to come back:
+	// the channel's own, or the server's.
 	window time.Duration
 	// mu guards the publish state: the publish feeding the stream (nil
 	// while it is away), the timer of the reconnect window, and whether
@@ -94,7 +95,7 @@ type Stream struct {
 
 func (m *Manager) newStream(ch registry.Channel, now time.Time, seq int64) (*Stream, error) {
 	s := &Stream{
-		m: m, ch: ch, begun: now, firstSeq: seq, window: m.cfg.ReconnectWindow,
+		m: m, ch: ch, begun: now, firstSeq: seq, window: ch.Settings.ReconnectWindowOr(m.cfg.ReconnectWindow),
 		log:      m.log.With("channel_id", ch.ID, "playback_id", ch.PlaybackID),
 		mem:      hlsmux.NewMemoryStore(),
 		packets:  make(chan *media.Packet, m.cfg.QueuePackets),

@@ -99,8 +99,9 @@ func (s *Stream) attachCodecs(p *Publish, video *media.VideoParams, audio *media
 	return nil
 }
 
-// publishEnded is p's End. A clean unpublish ends the stream; a dropped
-// publisher leaves it on its slate for the reconnect window; a publish
+// publishEnded is p's End. A clean unpublish ends the stream, unless the
+// channel keeps it (Settings.KeepOnUnpublish); a dropped publisher, or a
+// kept one, leaves it on its slate for the reconnect window; a publish
 // that was taken over changes nothing.
 func (s *Stream) publishEnded(p *Publish, reason error) {
 	s.writeMu.Lock()
@@ -111,7 +112,8 @@ func (s *Stream) publishEnded(p *Publish, reason error) {
 		return
 	}
 	s.pub = nil
-	endNow := reason == nil || s.window <= 0 || s.stopping || s.closed || !s.started() || !s.wrote
+	unpublishEnds := reason == nil && !s.ch.Settings.KeepOnUnpublish
+	endNow := unpublishEnds || s.window <= 0 || s.stopping || s.closed || !s.started() || !s.wrote
 	if !endNow {
 		s.awayAt = time.Now()
 		s.awaySince.Store(s.awayAt.UnixNano())
@@ -127,6 +129,10 @@ func (s *Stream) publishEnded(p *Publish, reason error) {
 	s.writeMu.Unlock()
 	if err != nil {
 		s.End(err)
+		return
+	}
+	if reason == nil {
+		s.log.Info("publisher stopped; the channel keeps its stream live on a slate until it comes back", "reconnect_window", s.window)
 		return
 	}
 	s.log.Warn("publisher dropped: the stream stays live on a slate until it comes back",

@@ -32,6 +32,7 @@ type IssuedKey struct {
 //	POST   /api/channels              {"name": N} → 201 IssuedKey
 //	GET    /api/channels              → 200 [Channel, …], oldest first
 //	GET    /api/channels/{id}         → 200 Channel, or 404
+//	PATCH  /api/channels/{id}         any of {"reconnect_window", "keep_on_unpublish"} → 200 Channel, or 404
 //	POST   /api/channels/{id}/rotate  → 200 IssuedKey with the new key, or 404
 //	DELETE /api/channels/{id}         → 204, or 404
 //	GET    /api/channels/{id}/destinations           → 200 [Destination, …], oldest first, or 404
@@ -43,7 +44,10 @@ type IssuedKey struct {
 //	GET    /api/streams               → 200 the JSON of streams() ([] if streams is nil)
 //	GET    /api/streams/{playback_id} → 200 the element of that list whose "playback_id" it is | 404
 //
-// A new destination is enabled unless "enabled" is false; a destination that
+// PATCH changes the channel's settings (SettingsUpdate): only those given;
+// "reconnect_window": null gives it the server's window back; a value out
+// of range is 400, naming the field. A new destination is enabled unless
+// "enabled" is false; a destination that
 // is not valid (Destination.Validate) or one too many is 400. Destinations
 // are answered Redacted, always: their keys go in, never out.
 //
@@ -62,6 +66,7 @@ func AdminHandler(s Store, token string, streams func() any, opts ...AdminOption
 	mux.HandleFunc("POST /api/channels", a.create)
 	mux.HandleFunc("GET /api/channels", a.list)
 	mux.HandleFunc("GET /api/channels/{id}", a.get)
+	mux.HandleFunc("PATCH /api/channels/{id}", a.updateSettings)
 	mux.HandleFunc("DELETE /api/channels/{id}", a.revoke)
 	mux.HandleFunc("POST /api/channels/{id}/rotate", a.rotate)
 	mux.HandleFunc("GET /api/channels/{id}/destinations", a.listDestinations)
@@ -75,7 +80,7 @@ func AdminHandler(s Store, token string, streams func() any, opts ...AdminOption
 	// The same paths without a method match only requests with another
 	// method (a pattern with a method is the more specific).
 	mux.Handle("/api/channels", methodNotAllowed("GET, POST"))
-	mux.Handle("/api/channels/{id}", methodNotAllowed("GET, DELETE"))
+	mux.Handle("/api/channels/{id}", methodNotAllowed("GET, PATCH, DELETE"))
 	mux.Handle("/api/channels/{id}/rotate", methodNotAllowed("POST"))
 	mux.Handle("/api/channels/{id}/destinations", methodNotAllowed("GET, POST"))
 	mux.Handle("/api/channels/{id}/destinations/{dest_id}", methodNotAllowed("GET, PATCH, DELETE"))
@@ -142,6 +147,19 @@ func (a *admin) list(w http.ResponseWriter, r *http.Request) {
 
 func (a *admin) get(w http.ResponseWriter, r *http.Request) {
 	c, err := a.store.Get(r.Context(), r.PathValue("id"))
+	if err != nil {
+		writeStoreError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, c)
+}
+
+func (a *admin) updateSettings(w http.ResponseWriter, r *http.Request) {
+	var u SettingsUpdate
+	if !decodeBody(w, r, &u) {
+		return
+	}
+	c, err := a.store.UpdateSettings(r.Context(), r.PathValue("id"), u)
 	if err != nil {
 		writeStoreError(w, err)
 		return
@@ -294,7 +312,7 @@ func writeStoreError(w http.ResponseWriter, err error) {
 	switch {
 	case errors.Is(err, ErrNotFound), errors.Is(err, ErrNoDestination):
 		writeError(w, http.StatusNotFound, err.Error())
-	case errors.Is(err, ErrInvalidName), errors.Is(err, ErrInvalidDestination):
+	case errors.Is(err, ErrInvalidName), errors.Is(err, ErrInvalidDestination), errors.Is(err, ErrInvalidSettings):
 		writeError(w, http.StatusBadRequest, err.Error())
 	default:
 		writeError(w, http.StatusInternalServerError, err.Error())

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/livestream/livestream/internal/testenv"
 )
@@ -87,6 +88,7 @@ func TestAdminAuth(t *testing.T) {
 		{"GET", "/api/channels/ch_aaaaaaaaaaaa", ""},
 		{"POST", "/api/channels/ch_aaaaaaaaaaaa/rotate", ""},
 		{"DELETE", "/api/channels/ch_aaaaaaaaaaaa", ""},
+		{"PATCH", "/api/channels/ch_aaaaaaaaaaaa", `{"keep_on_unpublish": true}`},
 		{"GET", "/api/streams", ""},
 		{"GET", "/nowhere", ""},
 	}
@@ -258,7 +260,7 @@ func TestAdminNotFoundAndMethods(t *testing.T) {
 	for _, r := range []struct{ method, path, allow string }{
 		{"PUT", "/api/channels", "GET, POST"},
 		{"DELETE", "/api/channels", "GET, POST"},
-		{"PATCH", "/api/channels/ch_aaaaaaaaaaaa", "GET, DELETE"},
+		{"PUT", "/api/channels/ch_aaaaaaaaaaaa", "GET, PATCH, DELETE"},
 		{"GET", "/api/channels/ch_aaaaaaaaaaaa/rotate", "POST"},
 		{"POST", "/api/streams", "GET"},
 	} {
@@ -308,6 +310,83 @@ func TestParseBearer(t *testing.T) {
 		got, ok := parseBearer(h)
 		if got != want || ok != (want != "") {
 			t.Errorf("parseBearer(%q) = %q, %v; want %q", h, got, ok, want)
+		}
+	}
+}
+
+func TestAdminSettings(t *testing.T) {
+	srv, s := adminServer(t, testToken, nil)
+	ctx := context.Background()
+	c, key, err := s.Create(ctx, "Show")
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := "/api/channels/" + c.ID
+	// settingsOf returns the "settings" object of a channel's JSON, "" if
+	// it has none.
+	settingsOf := func(body string) string {
+		t.Helper()
+		var ch map[string]json.RawMessage
+		if err := json.Unmarshal([]byte(body), &ch); err != nil || string(ch["channel_id"]) != `"`+c.ID+`"` {
+			t.Fatalf("not the channel's JSON: %s", body)
+		}
+		return string(ch["settings"])
+	}
+	for _, tc := range []struct{ body, want string }{
+		{`{"reconnect_window": "10s", "keep_on_unpublish": true}`, `{"reconnect_window":"10s","keep_on_unpublish":true}`},
+		{`{"keep_on_unpublish": false}`, `{"reconnect_window":"10s"}`},
+		{`{}`, `{"reconnect_window":"10s"}`},
+		{`{"reconnect_window": "0s"}`, `{"reconnect_window":"0s"}`},
+		{`{"reconnect_window": "1h"}`, `{"reconnect_window":"1h0m0s"}`},
+		{`{"reconnect_window": null, "keep_on_unpublish": true}`, `{"keep_on_unpublish":true}`},
+		{`{"keep_on_unpublish": false}`, ``},
+		{`{"reconnect_window": "90s"}`, `{"reconnect_window":"1m30s"}`},
+	} {
+		a := call(t, srv, "PATCH", path, bearer, tc.body)
+		if a.status != http.StatusOK || settingsOf(a.body) != tc.want {
+			t.Errorf("PATCH %s: %d %s, want 200 with settings %s", tc.body, a.status, a.body, tc.want)
+		}
+	}
+	// The channel holds them: the store, GET and the list.
+	if got, err := s.Authenticate(ctx, key); err != nil || got.Settings.ReconnectWindowOr(0) != 90*time.Second {
+		t.Errorf("the store after PATCH: %+v, %v", got.Settings, err)
+	}
+	if a := call(t, srv, "GET", path, bearer, ""); settingsOf(a.body) != `{"reconnect_window":"1m30s"}` {
+		t.Errorf("GET: %s", a.body)
+	}
+	var listed []Channel
+	if a := call(t, srv, "GET", "/api/channels", bearer, ""); json.Unmarshal([]byte(a.body), &listed) != nil ||
+		len(listed) != 1 || listed[0].Settings.ReconnectWindowOr(0) != 90*time.Second {
+		t.Errorf("list: %s", a.body)
+	}
+
+	// Bad values: 400 naming the field; nothing changes.
+	for _, tc := range []struct{ body, want string }{
+		{`{"reconnect_window": "2h"}`, "reconnect_window 2h0m0s: must be 0s to 1h0m0s"},
+		{`{"reconnect_window": "-1s"}`, "reconnect_window -1s: must be 0s to 1h0m0s"},
+		{`{"reconnect_window": "soon"}`, `reconnect_window: want a duration string`},
+		{`{"reconnect_window": 10}`, `reconnect_window: want a duration string`},
+		{`{"keep_on_unpublish": "yes"}`, "keep_on_unpublish: want true or false"},
+		{`{"keep_on_unpublish": null}`, "keep_on_unpublish: want true or false"},
+		{`{"reconnect_window": "10s", "name": "x"}`, `unknown field "name"`},
+		{`{"keep_on_unpublish": true} {}`, "data after"},
+		{``, "got nothing"},
+		{`[]`, "want a JSON object"},
+	} {
+		a := call(t, srv, "PATCH", path, bearer, tc.body)
+		if msg := errorOf(t, a); a.status != http.StatusBadRequest || !strings.Contains(msg, tc.want) {
+			t.Errorf("PATCH %s: %d %s, want 400 and %q", tc.body, a.status, msg, tc.want)
+		}
+	}
+	if got, _ := s.Get(ctx, c.ID); got.Settings.ReconnectWindowOr(0) != 90*time.Second || got.Settings.KeepOnUnpublish {
+		t.Errorf("bad requests changed the settings: %+v", got.Settings)
+	}
+
+	// Unknown channels are 404, and a key in the path is not echoed.
+	for _, id := range []string{"ch_aaaaaaaaaaaa", key} {
+		a := call(t, srv, "PATCH", "/api/channels/"+id, bearer, `{"keep_on_unpublish": true}`)
+		if msg := errorOf(t, a); a.status != http.StatusNotFound || !strings.Contains(msg, "no such channel") || strings.Contains(msg, key) {
+			t.Errorf("PATCH of an unknown channel: %d %s", a.status, msg)
 		}
 	}
 }

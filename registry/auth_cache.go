@@ -61,7 +61,8 @@ type AuthCacheConfig struct {
 // cache knows. A Store call that the cache could answer gets 500 ms at
 // most: a Redis that is down would cost a publish seconds of retries.
 //
-// Every other method is the Store's. It is safe for concurrent use. Close
+// UpdateSettings is the Store's, and updates the channel the cache holds;
+// every other method is the Store's. It is safe for concurrent use. Close
 // it before the Store.
 type AuthCache struct {
 	Store
@@ -157,6 +158,26 @@ func (c *AuthCache) Get(ctx context.Context, id string) (Channel, error) {
 		return ch, nil
 	}
 	return Channel{}, err
+}
+
+// UpdateSettings is the Store's; the channel the cache holds for its keys
+// takes the new settings, so that a publish it vouches for later has them.
+// Settings changed elsewhere reach the cache with the channel's next
+// authentication: a publish vouched for while the Store is away has the
+// settings its channel had when last confirmed.
+func (c *AuthCache) UpdateSettings(ctx context.Context, id string, u SettingsUpdate) (Channel, error) {
+	ch, err := c.Store.UpdateSettings(ctx, id, u)
+	if err != nil {
+		return Channel{}, err
+	}
+	c.mu.Lock()
+	for el := c.lru.Front(); el != nil; el = el.Next() {
+		if e := el.Value.(*authEntry); e.ch.ID == id {
+			e.ch.Settings = ch.Settings
+		}
+	}
+	c.mu.Unlock()
+	return ch, nil
 }
 
 // changed forgets the keys of a channel whose key was rotated or that was

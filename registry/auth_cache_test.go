@@ -218,3 +218,34 @@ func (e redisError) Error() string { return string(e) }
 func (redisError) RedisError()     {}
 
 var _ redis.Error = redisError("")
+
+// TestAuthCacheSettings: settings changed through the cache reach the
+// channel it vouches for while the store is down.
+func TestAuthCacheSettings(t *testing.T) {
+	ctx := context.Background()
+	fs, _ := openTemp(t)
+	s := &flakyStore{FileStore: fs}
+	c := NewAuthCache(s, AuthCacheConfig{TTL: time.Hour, Logger: testenv.Logger(t)})
+	defer c.Close()
+	ch, key, err := fs.Create(ctx, "x")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Authenticate(ctx, key); err != nil {
+		t.Fatal(err)
+	}
+	got, err := c.UpdateSettings(ctx, ch.ID, SettingsUpdate{KeepOnUnpublish: ptr(true)})
+	if err != nil || !got.Settings.KeepOnUnpublish {
+		t.Fatalf("UpdateSettings = %+v, %v", got, err)
+	}
+	if stored, _ := fs.Get(ctx, ch.ID); !stored.Settings.KeepOnUnpublish {
+		t.Error("UpdateSettings did not reach the store")
+	}
+	s.down.Store(true)
+	if got, err := c.Authenticate(ctx, key); err != nil || !got.Settings.KeepOnUnpublish {
+		t.Errorf("vouched for with the store down: %+v, %v; want the new settings", got.Settings, err)
+	}
+	if _, err := c.UpdateSettings(ctx, "ch_aaaaaaaaaaaa", SettingsUpdate{}); !errors.Is(err, ErrNotFound) {
+		t.Errorf("UpdateSettings of an unknown channel: %v", err)
+	}
+}

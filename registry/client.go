@@ -22,8 +22,8 @@ var errTokenRejected = errors.New("admin token rejected")
 
 // Client calls the admin API of a running server (AdminHandler), for the
 // `livestream keys` CLI and scripts. Its methods mirror the Store's and
-// return the same ErrNotFound, ErrInvalidName, ErrNoDestination and
-// ErrInvalidDestination; a 401 is an "admin token rejected" error. Unlike
+// return the same ErrNotFound, ErrInvalidName, ErrInvalidSettings,
+// ErrNoDestination and ErrInvalidDestination; a 401 is an "admin token rejected" error. Unlike
 // the Store's, its destinations are Redacted, as the admin API answers.
 //
 // The token travels in the clear over http://: use https:// (or a loopback
@@ -61,6 +61,20 @@ func (c *Client) Get(ctx context.Context, id string) (Channel, error) {
 	var out Channel
 	if err := c.do(ctx, http.MethodGet, "/api/channels/"+url.PathEscape(id), nil, http.StatusOK, &out); err != nil {
 		return Channel{}, fmt.Errorf("get channel %s: %w", idForError(id), err)
+	}
+	return out, nil
+}
+
+// UpdateSettings applies u to channel id's settings and returns the
+// channel.
+func (c *Client) UpdateSettings(ctx context.Context, id string, u SettingsUpdate) (Channel, error) {
+	body, err := json.Marshal(u)
+	if err != nil {
+		return Channel{}, fmt.Errorf("update settings of %s: %w", idForError(id), err)
+	}
+	var out Channel
+	if err := c.do(ctx, http.MethodPatch, "/api/channels/"+url.PathEscape(id), body, http.StatusOK, &out); err != nil {
+		return Channel{}, fmt.Errorf("update settings of %s: %w", idForError(id), err)
 	}
 	return out, nil
 }
@@ -151,7 +165,7 @@ func apiError(base string, status int, body []byte) error {
 		}
 	case http.StatusBadRequest:
 		// With the server's reason, which follows the sentinel's text.
-		for _, sentinel := range []error{ErrInvalidName, ErrInvalidDestination} {
+		for _, sentinel := range []error{ErrInvalidName, ErrInvalidDestination, ErrInvalidSettings} {
 			if _, reason, ok := strings.Cut(msg, sentinel.Error()); ok {
 				return fmt.Errorf("%w%s", sentinel, reason)
 			}

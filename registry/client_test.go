@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/livestream/livestream/internal/testenv"
 )
@@ -31,6 +32,23 @@ func TestClient(t *testing.T) {
 	if got, err := c.Get(ctx, ch.ID); err != nil || !sameChannel(got, ch) {
 		t.Errorf("Get = %+v, %v", got, err)
 	}
+	// Settings: what is sent is what the server stores, null included.
+	ten := Duration(10 * time.Second)
+	if got, err := c.UpdateSettings(ctx, ch.ID, SettingsUpdate{ReconnectWindow: &ten, KeepOnUnpublish: ptr(true)}); err != nil ||
+		got.ID != ch.ID || got.Settings.ReconnectWindowOr(0) != 10*time.Second || !got.Settings.KeepOnUnpublish {
+		t.Errorf("UpdateSettings = %+v, %v", got, err)
+	}
+	if got, err := c.UpdateSettings(ctx, ch.ID, SettingsUpdate{DefaultReconnectWindow: true}); err != nil ||
+		got.Settings.ReconnectWindow != nil || !got.Settings.KeepOnUnpublish {
+		t.Errorf("UpdateSettings(the server's window) = %+v, %v", got.Settings, err)
+	}
+	if got, err := s.Get(ctx, ch.ID); err != nil || got.Settings.ReconnectWindow != nil || !got.Settings.KeepOnUnpublish {
+		t.Errorf("the store after UpdateSettings: %+v, %v", got.Settings, err)
+	}
+	hours := Duration(2 * time.Hour)
+	if _, err := c.UpdateSettings(ctx, ch.ID, SettingsUpdate{ReconnectWindow: &hours}); !errors.Is(err, ErrInvalidSettings) || !strings.Contains(err.Error(), "reconnect_window") {
+		t.Errorf("UpdateSettings(2h): %v, want ErrInvalidSettings with the server's reason", err)
+	}
 	rotated, key2, err := c.Rotate(ctx, ch.ID)
 	if err != nil || rotated.ID != ch.ID || key2 == key {
 		t.Fatalf("Rotate = %+v, %v", rotated, err)
@@ -51,6 +69,7 @@ func TestClient(t *testing.T) {
 		"Rotate":                    third(c.Rotate(ctx, ch.ID)),
 		"Revoke":                    c.Revoke(ctx, ch.ID),
 		"Get of an id with a slash": second(c.Get(ctx, "a/b")),
+		"UpdateSettings":            second(c.UpdateSettings(ctx, ch.ID, SettingsUpdate{KeepOnUnpublish: ptr(false)})),
 	} {
 		if !errors.Is(err, ErrNotFound) {
 			t.Errorf("%s of a revoked channel: %v, want ErrNotFound", name, err)

@@ -31,11 +31,11 @@ var errClosed = errors.New("registry is closed")
 // lost and no reader sees half a file. Reads take no lock: each stats the
 // file and re-reads it when its inode, size or mtime changed.
 //
-// Subscribers hear of rotations, revocations and destination changes made
-// through this FileStore as soon as they are written, and of those made by
-// other processes when this FileStore next reads the file: on any call, and
-// at the latest within a second, from a goroutine that polls the file from
-// the first Subscribe until Close.
+// Subscribers hear of rotations, revocations, destination and settings
+// changes made through this FileStore as soon as they are written, and of
+// those made by other processes when this FileStore next reads the file:
+// on any call, and at the latest within a second, from a goroutine that
+// polls the file from the first Subscribe until Close.
 //
 // A FileStore is safe for concurrent use. Close it when done.
 type FileStore struct {

@@ -22,9 +22,9 @@ const maxFileSize = 64 << 20
 //
 // Unknown fields are refused on reading: a newer livestream may add fields,
 // and an older one rewriting the file would silently drop them. So a channel
-// with no destinations is written without "destinations": livestream
-// versions from before destinations read such a file, and refuse one that
-// holds destinations rather than lose them.
+// with no destinations is written without "destinations", and one with no
+// settings without "settings": livestream versions from before them read
+// such a file, and refuse one that holds them rather than lose them.
 type fileContent struct {
 	Version  int           `json:"version"`
 	Channels []fileChannel `json:"channels"`
@@ -99,6 +99,9 @@ func checkStored(c fileChannel) error {
 	}
 	if err := checkName(c.Name); err != nil {
 		return fmt.Errorf("%s: name: %w", c.ID, err)
+	}
+	if err := c.Settings.Validate(); err != nil {
+		return fmt.Errorf("%s: settings: %w", c.ID, err)
 	}
 	if len(c.Destinations) > MaxDestinations {
 		return fmt.Errorf("%s: %d destinations, at most %d", c.ID, len(c.Destinations), MaxDestinations)
@@ -187,8 +190,9 @@ func (s *snapshot) list() []Channel {
 
 // changes returns what subscribers must hear of going from s to next, in
 // the order of s's channels: keys that stopped working (rotated away, or
-// the channel revoked) and destinations that changed. Channels new in next
-// have no live stream to tell. s may be nil (nothing was loaded).
+// the channel revoked), destinations and settings that changed. Channels
+// new in next have no live stream to tell. s may be nil (nothing was
+// loaded).
 func (s *snapshot) changes(next *snapshot) []Change {
 	if s == nil {
 		return nil
@@ -205,6 +209,9 @@ func (s *snapshot) changes(next *snapshot) []Change {
 		}
 		if !slices.EqualFunc(c.Destinations, n.Destinations, sameDestination) {
 			out = append(out, Change{c.ID, DestinationsChanged})
+		}
+		if !c.Settings.equal(n.Settings) {
+			out = append(out, Change{c.ID, SettingsChanged})
 		}
 	}
 	return out

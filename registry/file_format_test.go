@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 )
 
 const goodChannel = `{"channel_id": "ch_aaaaaaaaaaaa", "name": "x", "playback_id": "aaaaaaaaaaaaaaaa",
@@ -26,6 +27,11 @@ func withDestinations(channel string, destinations ...string) string {
 	return strings.TrimSuffix(channel, "}") + `, "destinations": [` + strings.Join(destinations, ", ") + `]}`
 }
 
+// withSettings is channel (goodChannel's JSON) with settings (their JSON).
+func withSettings(channel, settings string) string {
+	return strings.TrimSuffix(channel, "}") + `, "settings": ` + settings + `}`
+}
+
 // fileCases drive TestParseFile and seed FuzzParseFile: what the channels
 // file may hold, and what must be refused (want names the error).
 var fileCases = []struct {
@@ -38,6 +44,14 @@ var fileCases = []struct {
 	{"destinations", `{"version": 1, "channels": [` + withDestinations(goodChannel, goodTwitch, goodCustom) + `, ` + otherChannel + `]}`, ""},
 	{"no destinations", `{"version": 1, "channels": [` + withDestinations(goodChannel) + `]}`, ""},
 	{"most destinations", `{"version": 1, "channels": [` + withDestinations(goodChannel, manyDestinations(MaxDestinations)...) + `]}`, ""},
+	{"settings", `{"version": 1, "channels": [` + withSettings(goodChannel, `{"reconnect_window": "10s", "keep_on_unpublish": true}`) + `, ` + otherChannel + `]}`, ""},
+	{"window of 0", `{"version": 1, "channels": [` + withSettings(goodChannel, `{"reconnect_window": "0s"}`) + `]}`, ""},
+	{"empty settings", `{"version": 1, "channels": [` + withSettings(goodChannel, `{}`) + `]}`, ""},
+	{"settings and destinations", `{"version": 1, "channels": [` + withSettings(withDestinations(goodChannel, goodTwitch), `{"keep_on_unpublish": true}`) + `]}`, ""},
+	{"window over an hour", `{"version": 1, "channels": [` + withSettings(goodChannel, `{"reconnect_window": "61m"}`) + `]}`, "ch_aaaaaaaaaaaa: settings: invalid channel settings: reconnect_window"},
+	{"negative window", `{"version": 1, "channels": [` + withSettings(goodChannel, `{"reconnect_window": "-1s"}`) + `]}`, "reconnect_window"},
+	{"window in nanoseconds", `{"version": 1, "channels": [` + withSettings(goodChannel, `{"reconnect_window": 10000000000}`) + `]}`, "duration string"},
+	{"unknown setting", `{"version": 1, "channels": [` + withSettings(goodChannel, `{"latency": "low"}`) + `]}`, "unknown field"},
 	{"empty file", "", "empty file"},
 	{"whitespace", " \n", "empty file"},
 	{"not JSON", "channels: []", "not a channels file"},
@@ -125,6 +139,35 @@ func TestFileWithoutDestinations(t *testing.T) {
 		if out := s.encode(); bytes.Contains(out, []byte("destinations")) {
 			t.Errorf("a channel without destinations is written with them:\n%s", out)
 		}
+	}
+}
+
+// TestFileWithoutSettings checks that a channel without settings is
+// written as before settings existed, so that older versions of livestream
+// still read the file; and that one with settings keeps them.
+func TestFileWithoutSettings(t *testing.T) {
+	for _, data := range []string{
+		`{"version": 1, "channels": [` + goodChannel + `]}`,
+		`{"version": 1, "channels": [` + withSettings(goodChannel, `{}`) + `]}`,
+		`{"version": 1, "channels": [` + withSettings(goodChannel, `{"reconnect_window": null, "keep_on_unpublish": false}`) + `]}`,
+	} {
+		s, err := parseFile([]byte(data))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if out := s.encode(); bytes.Contains(out, []byte("settings")) {
+			t.Errorf("a channel without settings is written with them:\n%s", out)
+		}
+	}
+	s, err := parseFile([]byte(fileCases[7].data))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st := s.channels[0].Settings; st.ReconnectWindowOr(0) != 10*time.Second || !st.KeepOnUnpublish || !s.channels[1].Settings.IsZero() {
+		t.Errorf("settings read as %+v and %+v", st, s.channels[1].Settings)
+	}
+	if out := s.encode(); !bytes.Contains(out, []byte(`"reconnect_window": "10s"`)) {
+		t.Errorf("the window is not written as a duration string:\n%s", out)
 	}
 }
 

@@ -7,8 +7,8 @@ import (
 
 // Subscribe calls fn with each Change, made here or by another process (see
 // FileStore): a key rotated, a channel revoked, a destination added,
-// updated or deleted. An update that leaves the destination as it was is no
-// change. fn runs on the goroutine that noticed the change (a caller of the
+// updated or deleted, settings changed. An update that leaves things as
+// they were is no change. fn runs on the goroutine that noticed the change (a caller of the
 // FileStore, or its poll goroutine), possibly at the same time as other
 // calls; it must not block, and may call the FileStore. A call under way
 // when cancel is called may still finish after it.

@@ -131,7 +131,7 @@ func third[T, U any](_ T, _ U, err error) error { return err }
 // monotonic clock reading.
 func sameChannel(a, b Channel) bool {
 	return a.ID == b.ID && a.Name == b.Name && a.PlaybackID == b.PlaybackID &&
-		a.CreatedAt.Equal(b.CreatedAt) && a.KeyRotatedAt.Equal(b.KeyRotatedAt)
+		a.CreatedAt.Equal(b.CreatedAt) && a.KeyRotatedAt.Equal(b.KeyRotatedAt) && a.Settings.equal(b.Settings)
 }
 
 func TestFileStoreAuthenticateErrors(t *testing.T) {

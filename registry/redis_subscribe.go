@@ -33,7 +33,7 @@ func parseChange(msg string) (from string, c Change, err error) {
 		return "", Change{}, errors.New("change message: bad instance id")
 	}
 	kind, err := strconv.Atoi(f[2])
-	if err != nil || f[2] != strconv.Itoa(kind) || ChangeKind(kind) < KeyChanged || ChangeKind(kind) > DestinationsChanged {
+	if err != nil || f[2] != strconv.Itoa(kind) || ChangeKind(kind) < KeyChanged || ChangeKind(kind) > SettingsChanged {
 		return "", Change{}, errors.New("change message: bad kind")
 	}
 	if !validChannelID(f[3]) {
@@ -44,7 +44,8 @@ func parseChange(msg string) (from string, c Change, err error) {
 
 // Subscribe calls fn with each Change made through any RedisStore of the
 // cluster: a key rotated, a channel revoked, a destination added, updated
-// or deleted (an update that leaves it as it was is no change). Changes
+// or deleted, settings changed (an update that leaves things as they were
+// is no change). Changes
 // made through this store are told before the call that made them
 // returns, on that caller's goroutine; others when Redis delivers them, on
 // the store's pub/sub goroutine, one at a time. fn must not block, and may

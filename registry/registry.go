@@ -39,6 +39,11 @@ type Channel struct {
 	CreatedAt  time.Time `json:"created_at"`
 	// KeyRotatedAt is when the current stream key was issued.
 	KeyRotatedAt time.Time `json:"key_rotated_at"`
+	// Settings are the channel's own choices for its streams; those it
+	// does not set are the server's. Left out of the JSON when it has
+	// none, so that a channel without settings is stored as before they
+	// existed.
+	Settings ChannelSettings `json:"settings,omitzero"`
 }
 
 // Store keeps channels. Implementations are safe for concurrent use.
@@ -57,9 +62,16 @@ type Store interface {
 	Rotate(ctx context.Context, id string) (Channel, string, error)
 	// Revoke deletes channel id and its key. It notifies subscribers.
 	Revoke(ctx context.Context, id string) error
-	// Authenticate returns the channel whose current stream key is key:
-	// ErrMalformedKey when key cannot be a stream key, ErrUnknownKey when
-	// no channel has it (revoked, rotated away or never issued).
+	// UpdateSettings applies u to channel id's settings, validates the
+	// result (an error wrapping ErrInvalidSettings) and stores it; it
+	// returns the channel with its settings and notifies subscribers
+	// (SettingsChanged) if anything changed. ErrNotFound for an unknown
+	// channel.
+	UpdateSettings(ctx context.Context, id string, u SettingsUpdate) (Channel, error)
+	// Authenticate returns the channel whose current stream key is key,
+	// with its settings: ErrMalformedKey when key cannot be a stream key,
+	// ErrUnknownKey when no channel has it (revoked, rotated away or never
+	// issued).
 	Authenticate(ctx context.Context, key string) (Channel, error)
 	// Destinations returns channel channelID's relay destinations, keys
 	// and URLs in full (for the server's relays only: show people
@@ -82,7 +94,8 @@ type Store interface {
 	// Subscribe calls fn with each Change: a key rotated or a channel
 	// revoked, so that a live publish made with the old key can be ended;
 	// destinations added, changed or deleted, so that a live stream's
-	// relays can follow. The returned func stops the calls.
+	// relays can follow; settings changed. The returned func stops the
+	// calls.
 	Subscribe(fn func(Change)) (cancel func())
 }
 
@@ -106,6 +119,10 @@ const (
 	// DestinationsChanged: a destination of the channel was added,
 	// deleted, enabled, disabled or given another key or URL.
 	DestinationsChanged
+	// SettingsChanged: the channel's settings changed. A live stream of
+	// it keeps those it started with (see ChannelSettings): there is
+	// nothing to end or restart.
+	SettingsChanged
 )
 
 func (k ChangeKind) String() string {
@@ -116,6 +133,8 @@ func (k ChangeKind) String() string {
 		return "channel revoked"
 	case DestinationsChanged:
 		return "destinations changed"
+	case SettingsChanged:
+		return "settings changed"
 	}
 	return fmt.Sprintf("ChangeKind(%d)", int(k))
 }

@@ -25,6 +25,18 @@ const keysUsage = `Usage:
   livestream keys rotate ID [--json]     issue a new stream key; the old one stops working
   livestream keys revoke ID              delete a channel and its key
 
+Stream settings of channel ID; each one it does not set is the server's:
+  livestream keys settings ID [--json]
+        show them
+  livestream keys settings ID [--reconnect-window DURATION|default]
+        [--keep-on-unpublish=true|false] [--json]
+        change them. --reconnect-window is how long a stream whose publisher
+        left stays live on a slate for the channel's next publish to continue
+        it (0 ends it with its publisher; at most 1h; default: the server's
+        again). --keep-on-unpublish=true makes a clean "stop streaming" keep
+        the stream for the window too, instead of ending it. A change applies
+        from the channel's next stream.
+
 Relay destinations of channel ID, where its streams are sent too:
   livestream keys destinations ID [--json]
         list them; their keys show only their last 4 characters
@@ -68,6 +80,8 @@ const adminTimeout = 30 * time.Second
 type keyStore interface {
 	Create(ctx context.Context, name string) (registry.Channel, string, error)
 	List(ctx context.Context) ([]registry.Channel, error)
+	Get(ctx context.Context, id string) (registry.Channel, error)
+	UpdateSettings(ctx context.Context, id string, u registry.SettingsUpdate) (registry.Channel, error)
 	Rotate(ctx context.Context, id string) (registry.Channel, string, error)
 	Revoke(ctx context.Context, id string) error
 	Destinations(ctx context.Context, channelID string) ([]registry.Destination, error)
@@ -100,8 +114,11 @@ func runKeys(args []string, stdout, stderr io.Writer) int {
 		return 0
 	}
 	sub, args := args[0], args[1:]
-	if sub == "destinations" {
+	switch sub {
+	case "destinations":
 		return runDestinations(args, stdout, stderr)
+	case "settings":
+		return runSettings(args, stdout, stderr)
 	}
 	var arg string // NAME or ID
 	switch sub {
@@ -293,10 +310,11 @@ func printChannels(w io.Writer, cs []registry.Channel, asJSON bool) {
 		return
 	}
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "CHANNEL ID\tPLAYBACK ID\tCREATED\tKEY ISSUED\tNAME")
+	fmt.Fprintln(tw, "CHANNEL ID\tPLAYBACK ID\tCREATED\tKEY ISSUED\tWINDOW\tUNPUBLISH\tNAME")
 	for _, c := range cs {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", c.ID, c.PlaybackID,
-			c.CreatedAt.Local().Format(time.DateTime), c.KeyRotatedAt.Local().Format(time.DateTime), c.Name)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", c.ID, c.PlaybackID,
+			c.CreatedAt.Local().Format(time.DateTime), c.KeyRotatedAt.Local().Format(time.DateTime),
+			describeWindow(c.Settings, false), describeUnpublish(c.Settings, false), c.Name)
 	}
 	tw.Flush()
 }

@@ -4,7 +4,7 @@
 //	livestream server --redis-url URL [--rtmp-addr :1935] [--internal-http-addr :8090] …
 //	livestream origin --redis-url URL [--http-addr :8080] [--cache-bytes 512MiB] …
 //	livestream proxy --redis-url URL [--rtmp-addr :1935]
-//	livestream keys create|list|rotate|revoke …
+//	livestream keys create|list|rotate|revoke|settings|destinations …
 //	livestream recordings list CHANNEL_ID [--json]
 //	livestream transcode [--config FILE] [--segment-seconds 6] INPUT OUTDIR
 //	livestream version
@@ -45,8 +45,8 @@ Usage:
         run an RTMP front door of a cluster: each publish to the least-loaded server
   livestream transcode [--config FILE] [--segment-seconds 6] INPUT OUTDIR
         transcode a media file into the adaptive HLS ladder (OUTDIR/live.m3u8)
-  livestream keys create NAME | list | rotate ID | revoke ID | destinations … [--json]
-        manage channels, their stream keys and relay destinations ("livestream keys help")
+  livestream keys create NAME | list | rotate ID | revoke ID | settings ID … | destinations … [--json]
+        manage channels, their stream keys, stream settings and relay destinations ("livestream keys help")
   livestream recordings list CHANNEL_ID [--json]
         list a channel's recordings ("livestream recordings help")
   livestream version

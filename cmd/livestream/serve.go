@@ -299,6 +299,8 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger) error {
 			// Stopping a relay waits for its destination a little; the
 			// registry's caller (an admin request) must not.
 			go streams.DestinationsChanged(c.ChannelID)
+		case registry.SettingsChanged:
+			// The channel's next stream reads them; the live one goes on.
 		default: // key rotated, channel revoked
 			streams.Kick(c.ChannelID)
 		}

@@ -231,6 +231,8 @@ func clusterServer(ctx context.Context, cfg Config, log *slog.Logger) error {
 		switch c.What {
 		case registry.DestinationsChanged:
 			go streams.DestinationsChanged(c.ChannelID)
+		case registry.SettingsChanged:
+			// The channel's next stream reads them; the live one goes on.
 		default: // key rotated, channel revoked
 			streams.Kick(c.ChannelID)
 		}
