@@ -53,7 +53,8 @@ type Config struct {
 	// ReconnectWindow is how long a stream whose publisher dropped (its
 	// connection lost or timed out, not a clean unpublish) stays live on
 	// a slate, waiting for the channel's next publish to continue it.
-	// Zero ends a stream with its publisher.
+	// Zero ends a stream with its publisher. A channel's own setting
+	// (registry.ChannelSettings.ReconnectWindow) replaces it.
 	ReconnectWindow time.Duration
 	// MirrorDir, when set, mirrors each stream's HLS files to
 	// MirrorDir/<playback id>/ for an external web server. Memory stays

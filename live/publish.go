@@ -91,7 +91,8 @@ func (p *Publish) WritePacket(pkt *media.Packet) error {
 func (p *Publish) Done() <-chan struct{} { return p.kicked }
 
 // End ends the publish. A clean unpublish (err nil) ends the stream: its
-// playlists get EXT-X-ENDLIST. A dropped connection (any other err) leaves
+// playlists get EXT-X-ENDLIST, unless the channel keeps its streams
+// through a clean unpublish too (registry.ChannelSettings.KeepOnUnpublish). A dropped connection (any other err) leaves
 // the stream on its slate for the reconnect window, when there is one.
 // Later calls do nothing.
 func (p *Publish) End(err error) {

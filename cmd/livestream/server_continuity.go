@@ -22,9 +22,13 @@ type redisContinuity struct {
 
 var _ live.Continuity = redisContinuity{}
 
-// positionTTL is the stream positions' lifetime for a reconnect window.
+// positionTTL is the stream positions' lifetime: past the longest
+// reconnect window a stream may have (the server's, or a channel's own, up
+// to registry.MaxReconnectWindow), so that a publisher whose server died
+// continues its stream anywhere within its window. A live stream refreshes
+// its position with every segment; an ended one is marked so.
 func positionTTL(window time.Duration) time.Duration {
-	return window + time.Minute
+	return max(window, registry.MaxReconnectWindow) + time.Minute
 }
 
 func (c redisContinuity) Claim(ctx context.Context, pid string, since time.Time) (live.Position, bool, error) {
