@@ -173,7 +173,11 @@ func (p *Proxy) rank(c *conn, servers []registry.ServerInfo) []registry.ServerIn
 				n++
 			}
 		}
-		rs[i] = ranked{info: s, streams: n, full: s.Load() >= 1 || (s.MaxStreams > 0 && n >= s.MaxStreams)}
+		// Full only by a limit the server has: without max_cpu its CPU
+		// share orders it among the others but never makes it full (a
+		// busy machine at 100 % was avoided as if it refused).
+		full := (s.MaxCPU > 0 && s.CPU >= s.MaxCPU) || (s.MaxStreams > 0 && n >= s.MaxStreams)
+		rs[i] = ranked{info: s, streams: n, full: full}
 	}
 	slices.SortStableFunc(rs, func(a, b ranked) int {
 		if a.full != b.full {

@@ -406,6 +406,12 @@ func TestRankSpreadsABurst(t *testing.T) {
 	if got := ids(p.rank(&conn{}, []registry.ServerInfo{full, b, a})); got != "a,b,full" {
 		t.Errorf("rank with newer heartbeats = %s, want a,b,full", got)
 	}
+	// A server without a CPU limit is never full for its CPU: a machine
+	// busy at 100 % still takes publishes, fewest streams first.
+	busy := registry.ServerInfo{ID: "busy", Streams: 0, CPU: 1, At: time.Now().Add(time.Second)}
+	if got := ids(p.rank(&conn{}, []registry.ServerInfo{a, busy})); got != "busy,a" {
+		t.Errorf("rank with a busy server without max_cpu = %s, want busy,a", got)
+	}
 }
 
 func TestMaxConns(t *testing.T) {
