@@ -12,6 +12,7 @@ import (
 	"runtime/debug"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	rtmp "github.com/yutopp/go-rtmp"
@@ -66,14 +67,19 @@ type conn struct {
 	unpublished bool
 	secrets     secrets
 
+	// wantReconnect: the Sink asked for its publisher to publish again
+	// (askReconnect); the connection goroutine sends the request.
+	wantReconnect atomic.Bool
+
 	// The connection goroutine's.
-	rc          *rtmp.Conn
-	pub         *publish
-	streamID    uint32
-	scratch     []byte
-	startTimer  *time.Timer
-	watch       sync.WaitGroup // the Sink.Done watcher
-	publishedAt time.Time
+	rc            *rtmp.Conn
+	reconnectSent bool
+	pub           *publish
+	streamID      uint32
+	scratch       []byte
+	startTimer    *time.Timer
+	watch         sync.WaitGroup // the Sink.Done watcher
+	publishedAt   time.Time
 }
 
 func newConn(s *Server, nc net.Conn, now time.Time) *conn {
@@ -305,6 +311,7 @@ func (c *conn) OnAudio(ts uint32, payload io.Reader) (err error) {
 	if err != nil || c.pub == nil {
 		return err
 	}
+	c.sendReconnectRequest()
 	return c.media(c.pub.audioTag(ts, body))
 }
 
@@ -314,6 +321,7 @@ func (c *conn) OnVideo(ts uint32, payload io.Reader) (err error) {
 	if err != nil || c.pub == nil {
 		return err
 	}
+	c.sendReconnectRequest()
 	return c.media(c.pub.videoTag(ts, body))
 }
 
@@ -367,7 +375,7 @@ func (c *conn) OnClose() {
 	level := slog.LevelInfo
 	if reason != nil {
 		attrs = append(attrs, "err", c.redact(reason.Error()))
-		if !errors.Is(reason, ErrSinkDone) && !errors.Is(reason, ErrServerClosed) {
+		if !errors.Is(reason, ErrSinkDone) && !errors.Is(reason, ErrServerClosed) && !errors.Is(reason, ErrDisconnected) {
 			level = slog.LevelWarn // the publisher's or the stream's trouble, not ours to end
 		}
 	}

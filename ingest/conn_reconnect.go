@@ -21,17 +21,31 @@ type reconnecter interface {
 // one) before the server closes the connection.
 const reconnectGrace = 2 * time.Second
 
-// askReconnect sends Enhanced RTMP v2's reconnect request: an onStatus on
-// the connection's stream 0 with NetConnection.Connect.ReconnectRequest
-// and no tcUrl (the same URL: the proxy places the publisher on another
-// server). Clients that do not know it ignore it; every client is then
-// disconnected, and publishers that reconnect on their own (OBS) come
-// back within the stream's reconnect window. It waits up to
-// reconnectGrace for the client to close first.
+// askReconnect asks the publisher to publish again, and waits up to
+// reconnectGrace for it to close the connection itself. The request goes
+// out with the publisher's next audio or video message, from go-rtmp's
+// goroutine: go-rtmp's writes are not safe from another one, and it writes
+// on its own (acknowledgements, statuses). Clients that do not know the
+// request ignore it; every client is disconnected after the grace, and
+// those that reconnect on their own (OBS) come back within the stream's
+// reconnect window.
 func (c *conn) askReconnect() {
-	if c.rc == nil {
+	c.wantReconnect.Store(true)
+	ctx, cancel := context.WithTimeout(c.ctx, reconnectGrace)
+	defer cancel()
+	<-ctx.Done() // the client closing ends c.ctx
+}
+
+// sendReconnectRequest sends Enhanced RTMP v2's reconnect request, once,
+// when askReconnect wants it: an onStatus on the connection's stream 0
+// with NetConnection.Connect.ReconnectRequest and no tcUrl (the same URL:
+// the proxy places the publisher on another server). It runs on go-rtmp's
+// goroutine.
+func (c *conn) sendReconnectRequest() {
+	if !c.wantReconnect.Load() || c.reconnectSent || c.rc == nil {
 		return
 	}
+	c.reconnectSent = true
 	var body bytes.Buffer
 	enc := message.NewAMFEncoder(&body, message.EncodingTypeAMF0)
 	info := map[string]any{
@@ -55,5 +69,4 @@ func (c *conn) askReconnect() {
 		return
 	}
 	c.log.Info("asked the publisher to reconnect")
-	<-ctx.Done() // the client closing ends c.ctx
 }

@@ -70,8 +70,26 @@ func TestReconnectRequest(t *testing.T) {
 	sink.mu.Lock()
 	sink.reconnect = true
 	sink.mu.Unlock()
+	if err := c.video(t, 0, avcSeq(testAVCC)); err != nil {
+		t.Fatal(err)
+	}
 	asked := time.Now()
 	sink.stop()
+	// The publisher goes on sending, as one does: the request goes out
+	// with the next message.
+	tick := time.NewTicker(33 * time.Millisecond)
+	defer tick.Stop()
+	for i := 1; ; i++ {
+		if err := c.video(t, uint32(33*i), avcFrame(i%30 == 0, 0, testSlice)); err != nil {
+			break
+		}
+		select {
+		case <-sink.ended:
+		case <-tick.C:
+			continue
+		}
+		break
+	}
 	if err := sink.wait(t); !errors.Is(err, ErrSinkDone) {
 		t.Errorf("End(%v), want ErrSinkDone", err)
 	}
