@@ -230,11 +230,14 @@ func TestClusterStreamMovesServers(t *testing.T) {
 }
 
 // twoNodes starts a Redis and two servers on it, in this process, and
-// creates a channel.
+// creates a channel. The first server drains its streams when it stops.
 func twoNodes(t *testing.T, name string) (a, b *clusterNode, reg *registry.RedisStore, ch registry.Channel, key string) {
 	t.Helper()
 	redisURL := "redis://" + testenv.StartRedis(t) + "/0"
-	a = startClusterNode(t, redisURL, nil)
+	a = startClusterNode(t, redisURL, func(c *Config) {
+		drain := 25 * time.Second
+		c.Cluster.DrainTimeout = &drain
+	})
 	b = startClusterNode(t, redisURL, nil)
 	reg, err := registry.OpenRedis(context.Background(), redisURL)
 	if err != nil {

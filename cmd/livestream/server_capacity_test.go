@@ -122,6 +122,9 @@ func startClusterNode(t *testing.T, redisURL string, configure func(*Config)) *c
 	cfg.Cluster.AdvertiseAddr = cfg.Cluster.InternalHTTPAddr
 	cfg.Cluster.ServerID = "node-" + strconv.Itoa(testenv.FreePort(t))
 	cfg.Cluster.RouteTTL = 1500 * time.Millisecond
+	// A test's server stops at once; a test of the drain asks for it.
+	noDrain := time.Duration(0)
+	cfg.Cluster.DrainTimeout = &noDrain
 	if configure != nil {
 		configure(&cfg)
 	}
