@@ -108,6 +108,7 @@ func (w *originWatch) seenAfter(n int64) (int64, time.Time, bool) {
 // the stream goes on again. Each time viewers see it again within 10 s of
 // the new publish; the playlist ends only at the last, clean unpublish.
 func TestClusterStreamMovesServers(t *testing.T) {
+	t.Parallel() // real processes that mostly wait: two such tests share the 2 cores
 	testenv.NeedTool(t, "ffmpeg")
 	redisURL := "redis://" + testenv.StartRedis(t) + "/0"
 	dir := t.TempDir()
@@ -256,6 +257,7 @@ func twoNodes(t *testing.T, name string) (a, b *clusterNode, reg *registry.Redis
 // the channel over, the earlier server disconnects its publisher and
 // stops its copy within a segment, and the route names the later server.
 func TestClusterOnePublisherPerChannel(t *testing.T) {
+	t.Parallel() // real processes that mostly wait: two such tests share the 2 cores
 	a, b, reg, ch, key := twoNodes(t, "twice")
 	ctx := context.Background()
 	route := func() registry.Route { r, _ := reg.Route(ctx, ch.PlaybackID); return r }
@@ -285,6 +287,7 @@ func TestClusterOnePublisherPerChannel(t *testing.T) {
 // continues the stream; the draining server then stops, its stream moved,
 // long before its drain timeout.
 func TestClusterServerDrains(t *testing.T) {
+	t.Parallel() // real processes that mostly wait: two such tests share the 2 cores
 	a, b, reg, ch, key := twoNodes(t, "drained")
 	ctx := context.Background()
 	route := func() registry.Route { r, _ := reg.Route(ctx, ch.PlaybackID); return r }

@@ -19,6 +19,7 @@ import (
 // and the origin serves its live playlist within a second or two; after
 // its end and the grace, the origin answers 404.
 func TestClusterEndReachesOriginViewers(t *testing.T) {
+	t.Parallel() // real processes that mostly wait: two such tests share the 2 cores
 	const grace = 3 * time.Second
 	c := startSmallCluster(t, clusterOptions{origin: true, routeTTL: 2 * time.Second, grace: grace})
 	k := c.channel(t, "ends")

@@ -90,6 +90,7 @@ func httpGet(url string) (int, string) {
 // land on the other server and play. A restarted origin serves the same
 // streams. No process logs a stream key or the Redis password.
 func TestCluster(t *testing.T) {
+	t.Parallel() // real processes that mostly wait: two such tests share the 2 cores
 	testenv.NeedTool(t, "ffmpeg")
 	testenv.NeedTool(t, "ffprobe")
 	const password = "redis-pw-7f3a9c"
