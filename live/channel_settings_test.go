@@ -23,28 +23,12 @@ func TestChannelSettings(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer m.Shutdown(context.Background())
-	video, audio, packets := source(t)
 	window := func(d time.Duration) *registry.Duration { w := registry.Duration(d); return &w }
-	// leave publishes the first packets of channel n with settings on m, and
-	// ends it with reason (nil: a clean unpublish).
 	leave := func(m *Manager, n int, settings registry.ChannelSettings, reason error) *Stream {
 		t.Helper()
 		ch := channel(n)
 		ch.Settings = settings
-		p, err := m.Publish(ch, "127.0.0.1:5000", nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := p.Start(video, audio); err != nil {
-			t.Fatal(err)
-		}
-		for _, pkt := range packets[:60] {
-			if err := p.WritePacket(pkt); err != nil {
-				t.Fatal(err)
-			}
-		}
-		p.End(reason)
-		return p.Stream()
+		return publishAndLeave(t, m, ch, reason)
 	}
 	dropped := errors.New("connection reset")
 

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/livestream/livestream/internal/testenv"
+	"github.com/livestream/livestream/registry"
 )
 
 // TestDroppedPublisherContinuesTheStream: a publisher that drops (End with
@@ -110,23 +111,7 @@ func TestReconnectWindowEndsTheStream(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer m.Shutdown(context.Background())
-	video, audio, packets := source(t)
-	drop := func(ch int) *Stream {
-		p, err := m.Publish(channel(ch), "127.0.0.1:5000", nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := p.Start(video, audio); err != nil {
-			t.Fatal(err)
-		}
-		for _, pkt := range packets[:60] {
-			if err := p.WritePacket(pkt); err != nil {
-				t.Fatal(err)
-			}
-		}
-		p.End(errors.New("timeout"))
-		return p.Stream()
-	}
+	drop := func(ch int) *Stream { return publishAndLeave(t, m, channel(ch), errors.New("timeout")) }
 	s := drop(21)
 	testenv.WaitFor(t, 10*time.Second, s.isEnded, "the end after the window")
 	if st, _ := m.Lookup(channel(21).PlaybackID); !strings.Contains(string(get(t, st, "360p/index.m3u8")), "#EXT-X-ENDLIST") {
@@ -143,4 +128,25 @@ func TestReconnectWindowEndsTheStream(t *testing.T) {
 	s = drop(22)
 	m.Kick(channel(22).ID)
 	testenv.WaitFor(t, 10*time.Second, s.isEnded, "the end after the key was revoked")
+}
+
+// publishAndLeave publishes the first 2 s of the test source as ch on m
+// and ends the publish with reason (nil: a clean unpublish).
+func publishAndLeave(t *testing.T, m *Manager, ch registry.Channel, reason error) *Stream {
+	t.Helper()
+	video, audio, packets := source(t)
+	p, err := m.Publish(ch, "127.0.0.1:5000", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Start(video, audio); err != nil {
+		t.Fatal(err)
+	}
+	for _, pkt := range packets[:60] {
+		if err := p.WritePacket(pkt); err != nil {
+			t.Fatal(err)
+		}
+	}
+	p.End(reason)
+	return p.Stream()
 }

@@ -2,7 +2,6 @@ package pipeline
 
 import (
 	"context"
-	"errors"
 	"time"
 
 	"github.com/livestream/livestream/codec"
@@ -92,16 +91,7 @@ func (g *Graph) runAudio(ctx context.Context, in <-chan *media.Packet, outs []ch
 		return feed(f)
 	}
 	var lastLog time.Time
-	flush := func() error {
-		err := dec.Flush(resample)
-		if err != nil && !errors.Is(err, codec.ErrCorrupt) {
-			return err
-		}
-		if err != nil {
-			g.skipCorrupt(&lastLog, err)
-		}
-		return nil
-	}
+	flush := func() error { return g.skipCorrupt(&lastLog, dec.Flush(resample)) }
 	for {
 		var ticks <-chan time.Time
 		if sil.on {
@@ -144,11 +134,8 @@ func (g *Graph) runAudio(ctx context.Context, in <-chan *media.Packet, outs []ch
 		if dec == nil {
 			continue
 		}
-		if err := dec.Decode(p, resample); err != nil {
-			if !errors.Is(err, codec.ErrCorrupt) {
-				return err
-			}
-			g.skipCorrupt(&lastLog, err)
+		if err := g.skipCorrupt(&lastLog, dec.Decode(p, resample)); err != nil {
+			return err
 		}
 	}
 	if ctx.Err() != nil {

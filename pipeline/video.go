@@ -76,16 +76,7 @@ func (g *Graph) decodeVideo(ctx context.Context, in <-chan *media.Packet, outs [
 		return clock.push(f, send)
 	}
 	var lastLog time.Time
-	flush := func() error {
-		err := dec.Flush(emit)
-		if err != nil && !errors.Is(err, codec.ErrCorrupt) {
-			return err
-		}
-		if err != nil {
-			g.skipCorrupt(&lastLog, err)
-		}
-		return nil
-	}
+	flush := func() error { return g.skipCorrupt(&lastLog, dec.Flush(emit)) }
 	for {
 		var ticks <-chan time.Time
 		if slating {
@@ -128,11 +119,8 @@ func (g *Graph) decodeVideo(ctx context.Context, in <-chan *media.Packet, outs [
 		if dec == nil {
 			continue // video of a publish without video params: never sent
 		}
-		if err := dec.Decode(p, emit); err != nil {
-			if !errors.Is(err, codec.ErrCorrupt) {
-				return err
-			}
-			g.skipCorrupt(&lastLog, err)
+		if err := g.skipCorrupt(&lastLog, dec.Decode(p, emit)); err != nil {
+			return err
 		}
 	}
 	if ctx.Err() != nil {
@@ -144,11 +132,17 @@ func (g *Graph) decodeVideo(ctx context.Context, in <-chan *media.Packet, outs [
 	return nil
 }
 
-// skipCorrupt counts a packet a decoder rejected, logging at most once a second.
-func (g *Graph) skipCorrupt(lastLog *time.Time, err error) {
+// skipCorrupt returns err, a decoder's, unless it is codec.ErrCorrupt: a
+// packet the decoder rejected is counted and skipped (nil), logged at most
+// once a second.
+func (g *Graph) skipCorrupt(lastLog *time.Time, err error) error {
+	if err == nil || !errors.Is(err, codec.ErrCorrupt) {
+		return err
+	}
 	n := g.corrupt.Add(1)
 	if time.Since(*lastLog) >= time.Second {
 		*lastLog = time.Now()
 		g.log.Warn("skipping corrupt packet", "err", err, "corrupt_total", n)
 	}
+	return nil
 }
