@@ -1,8 +1,6 @@
 package hlsmux
 
 import (
-	"bytes"
-	"math"
 	"strconv"
 	"time"
 )
@@ -31,6 +29,30 @@ type SegmentInfo struct {
 	StartPTS int64
 	// Discontinuity marks a break in timestamps or encoding before it.
 	Discontinuity bool
+	// Init is the URI of its fMP4 init section (EXT-X-MAP); empty for TS.
+	Init string
+	// ProgramDateTime is the wall clock of its first picture: when that
+	// frame arrived at ingest (EXT-X-PROGRAM-DATE-TIME). Zero: not written.
+	ProgramDateTime time.Time
+	// Parts are its partial segments (LL-HLS), in order; none without.
+	Parts []PartInfo
+}
+
+// PartInfo describes one partial segment (RFC 8216bis §4.4.4.9).
+type PartInfo struct {
+	// Name is the URI relative to the playlist ("1732430000000.3.m4s").
+	Name     string
+	Duration time.Duration
+	// Independent: it begins with a keyframe (INDEPENDENT=YES).
+	Independent bool
+	Size        int
+	// Seq and Index are its segment's media sequence number and its
+	// index in that segment.
+	Seq   int64
+	Index int
+	// EndPTS is just past the PTS of its last frame: when that frame was
+	// in, the part could be listed.
+	EndPTS int64
 }
 
 // MediaPlaylist is a rendition's playlist.
@@ -42,15 +64,41 @@ type MediaPlaylist struct {
 	// Window is how many segments a Live playlist lists.
 	Window int
 
+	// PartTarget is the part target duration of an LL-HLS playlist; zero
+	// writes no LL-HLS tags.
+	PartTarget time.Duration
+
 	segs     []SegmentInfo
+	open     SegmentInfo // the segment being written: its parts so far
+	isOpen   bool
+	hint     string // EXT-X-PRELOAD-HINT: the next part's URI
 	ended    bool
 	discSeq  int   // EXT-X-DISCONTINUITY-SEQUENCE: discontinuities that left the window
 	maxRound int64 // largest EXTINF seen, rounded to whole seconds
 }
 
-// Append adds a segment; for a Live playlist it returns the segments that
-// left the window (a new slice, nil when none did).
+// AppendPart lists a part of the segment being written, whose tags (Seq,
+// Discontinuity, Init, ProgramDateTime) seg gives, and hints at next, the
+// URI of the part to come.
+func (p *MediaPlaylist) AppendPart(seg SegmentInfo, part PartInfo, next string) {
+	if !p.isOpen || p.open.Seq != seg.Seq {
+		p.open, p.isOpen = seg, true
+		p.open.Parts = nil
+	}
+	p.open.Parts = append(p.open.Parts, part)
+	p.hint = next
+}
+
+// Hint sets the URI of the part to come (EXT-X-PRELOAD-HINT).
+func (p *MediaPlaylist) Hint(next string) { p.hint = next }
+
+// Append adds a segment, which replaces the parts listed for it; for a
+// Live playlist it returns the segments that left the window (a new
+// slice, nil when none did).
 func (p *MediaPlaylist) Append(s SegmentInfo) (evicted []SegmentInfo) {
+	if p.isOpen && p.open.Seq == s.Seq {
+		p.open, p.isOpen = SegmentInfo{}, false
+	}
 	p.segs = append(p.segs, s)
 	// RFC 8216 §4.3.3.1: every EXTINF rounded to the nearest integer must be
 	// at most the target duration, and §6.2.1: the target must not change. So
@@ -86,57 +134,16 @@ func appendMillis(b []byte, ms int64) []byte {
 	return append(b, '.', byte('0'+f/100), byte('0'+f/10%10), byte('0'+f%10))
 }
 
-// End marks the playlist complete: EXT-X-ENDLIST from now on. A VOD
-// playlist always ends with EXT-X-ENDLIST (it is only written complete).
-func (p *MediaPlaylist) End() { p.ended = true }
+// End marks the playlist complete: EXT-X-ENDLIST from now on, no part of
+// an unfinished segment and no hint. A VOD playlist always ends with
+// EXT-X-ENDLIST (it is only written complete).
+func (p *MediaPlaylist) End() {
+	p.ended = true
+	p.open, p.isOpen, p.hint = SegmentInfo{}, false, ""
+}
 
 // Ended reports whether End was called.
 func (p *MediaPlaylist) Ended() bool { return p.ended }
 
 // Segments returns the listed segments (a copy).
 func (p *MediaPlaylist) Segments() []SegmentInfo { return append([]SegmentInfo(nil), p.segs...) }
-
-// Encode returns the playlist's text in a new slice (the caller may hand it
-// to a Store).
-func (p *MediaPlaylist) Encode() []byte {
-	var b bytes.Buffer
-	b.Grow(160 + 48*len(p.segs))
-	var num [24]byte
-	b.WriteString("#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-INDEPENDENT-SEGMENTS\n")
-	target := max(int64(math.Ceil(p.TargetDuration.Seconds())), p.maxRound, 1)
-	b.WriteString("#EXT-X-TARGETDURATION:")
-	b.WriteString(strconv.FormatInt(target, 10))
-	b.WriteByte('\n')
-	seq := int64(0)
-	if len(p.segs) > 0 {
-		seq = p.segs[0].Seq
-	}
-	b.WriteString("#EXT-X-MEDIA-SEQUENCE:")
-	b.WriteString(strconv.FormatInt(seq, 10))
-	b.WriteByte('\n')
-	if p.discSeq > 0 {
-		b.WriteString("#EXT-X-DISCONTINUITY-SEQUENCE:")
-		b.WriteString(strconv.Itoa(p.discSeq))
-		b.WriteByte('\n')
-	}
-	switch p.Type {
-	case Event:
-		b.WriteString("#EXT-X-PLAYLIST-TYPE:EVENT\n")
-	case VOD:
-		b.WriteString("#EXT-X-PLAYLIST-TYPE:VOD\n")
-	}
-	for _, s := range p.segs {
-		if s.Discontinuity {
-			b.WriteString("#EXT-X-DISCONTINUITY\n")
-		}
-		b.WriteString("#EXTINF:")
-		b.Write(appendMillis(num[:0], extinfMillis(s.Duration)))
-		b.WriteString(",\n")
-		b.WriteString(s.Name)
-		b.WriteByte('\n')
-	}
-	if p.ended || p.Type == VOD {
-		b.WriteString("#EXT-X-ENDLIST\n")
-	}
-	return b.Bytes()
-}

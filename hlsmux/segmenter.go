@@ -50,13 +50,61 @@ type SegmenterConfig struct {
 	// OnSegment, when set, is called after a segment and its playlist are
 	// in the store, on the goroutine that wrote the packet.
 	OnSegment func(SegmentInfo)
+
+	// Format is the container: TS (MPEG-TS, the default) or FMP4 (CMAF
+	// fragments with an init section, which LL-HLS parts need).
+	Format Format
+	// PartTarget, with FMP4 and a Live playlist, cuts each segment into
+	// parts of at most this long and writes LL-HLS playlists (RFC 8216bis):
+	// parts, preload hints, server control, and a delta update as
+	// delta.m3u8 beside index.m3u8. Zero: no parts.
+	PartTarget time.Duration
+	// Edge, when set, is advanced after each part (or segment) is listed,
+	// and ended at Close, under the rendition name path.Base(Dir).
+	Edge *Edge
+	// Wallclock, when set, maps a PTS to when its frame arrived at ingest,
+	// for EXT-X-PROGRAM-DATE-TIME; ok=false continues the last one by the
+	// segments' durations.
+	Wallclock func(pts int64) (at time.Time, ok bool)
+	// OnPart, when set, is called after a part and its playlist are in the
+	// store, on the goroutine that wrote the packet.
+	OnPart func(PartInfo)
+}
+
+// Format is a segment container.
+type Format int
+
+const (
+	// TS is MPEG-TS (RFC 8216 §3.2), what every HLS player plays.
+	TS Format = iota
+	// FMP4 is fragmented MP4 (CMAF, RFC 8216bis §3.1.2), for LL-HLS.
+	FMP4
+)
+
+// ParseFormat reads "ts" or "fmp4".
+func ParseFormat(s string) (Format, error) {
+	switch s {
+	case "ts":
+		return TS, nil
+	case "fmp4":
+		return FMP4, nil
+	}
+	return TS, fmt.Errorf("HLS format %q: want ts or fmp4", s)
+}
+
+func (f Format) String() string {
+	if f == FMP4 {
+		return "fmp4"
+	}
+	return "ts"
 }
 
 // Segmenter writes one rendition as MPEG-TS segments and its media playlist
 // into a Store. It is not safe for concurrent use: one goroutine owns it.
 type Segmenter struct {
 	cfg    SegmenterConfig
-	ts     *tsWriter
+	ts     *tsWriter   // TS format
+	fm     *fmp4Writer // FMP4 format
 	pl     MediaPlaylist
 	target int64 // TargetDuration in ticks
 
@@ -69,6 +117,19 @@ type Segmenter struct {
 	segDisc  bool  // the open segment does
 	err      error // from Discontinuity, returned by the next call that has none
 
+	// FMP4: the open part's first DTS (PTS without video) and index, the
+	// init section's name, and the parts written, deleted with their
+	// segment's.
+	partStart int64
+	partIndex int
+	part      int64 // PartTarget in ticks; 0: no parts
+	initName  string
+	segInfo   SegmentInfo // the open segment's tags
+	lastPart  *PartInfo   // the open segment's last part, listed by its cut
+	// nextPDT is where the last segment ended on the wall clock: the next
+	// one's program date-time when Wallclock does not know its PTS.
+	nextPDT time.Time
+
 	audio        audioQueue
 	evicted      []evicted
 	droppedVideo int
@@ -78,8 +139,9 @@ type Segmenter struct {
 }
 
 type evicted struct {
-	name string
-	at   time.Time
+	name  string
+	parts []string
+	at    time.Time
 }
 
 // NewSegmenter returns a segmenter for cfg. Nothing is written to the store
@@ -118,16 +180,30 @@ func NewSegmenter(cfg SegmenterConfig) (*Segmenter, error) {
 	if cfg.FrameDuration <= 0 {
 		cfg.FrameDuration = media.ClockRate / 30
 	}
-	ts, err := newTSWriter(cfg.Video, cfg.Audio)
-	if err != nil {
-		return nil, fmt.Errorf("new segmenter for %q: %w", cfg.Dir, err)
-	}
 	s := &Segmenter{
 		cfg:    cfg,
-		ts:     ts,
 		pl:     MediaPlaylist{Type: cfg.Type, TargetDuration: cfg.TargetDuration, Window: cfg.Window, discSeq: cfg.DiscontinuitySequence},
 		target: media.Ticks(cfg.TargetDuration),
 		seq:    cfg.FirstSeq,
+	}
+	var err error
+	switch cfg.Format {
+	case TS:
+		s.ts, err = newTSWriter(cfg.Video, cfg.Audio)
+	case FMP4:
+		s.fm, err = newFMP4Writer(cfg.Video, cfg.Audio, cfg.FrameDuration)
+		if cfg.PartTarget > 0 && cfg.Type == Live {
+			if cfg.PartTarget < 100*time.Millisecond || cfg.PartTarget > cfg.TargetDuration {
+				return nil, fmt.Errorf("new segmenter for %q: part target %v: want 100ms to the target duration", cfg.Dir, cfg.PartTarget)
+			}
+			s.part = media.Ticks(cfg.PartTarget)
+			s.pl.PartTarget = cfg.PartTarget
+		}
+	default:
+		err = fmt.Errorf("format %d", cfg.Format)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("new segmenter for %q: %w", cfg.Dir, err)
 	}
 	if cfg.Continues {
 		s.Discontinuity()
@@ -135,7 +211,12 @@ func NewSegmenter(cfg SegmenterConfig) (*Segmenter, error) {
 	return s, nil
 }
 
-const playlistName = "index.m3u8"
+const (
+	playlistName = "index.m3u8"
+	// deltaName is the playlist as a delta update (EXT-X-SKIP), which an
+	// origin serves for index.m3u8?_HLS_skip=YES.
+	deltaName = "delta.m3u8"
+)
 
 // WriteVideo adds one H.264 access unit in Annex B form; packets come in
 // DTS order. Packets before the first keyframe (and between a
@@ -161,20 +242,33 @@ func (s *Segmenter) WriteVideo(p *media.Packet) (err error) {
 		if s.open {
 			// The segment before a discontinuity ends with its own
 			// timeline; its audio was written by Discontinuity.
+			s.settleLast()
 			cutErr = s.cut(s.segEnd)
 		}
 		s.started = true
 		// Audio before the first picture is dropped, so that every segment
 		// starts with PAT, PMT and the IDR.
 		s.droppedAudio += s.audio.dropBefore(p.PTS)
-		s.begin(p.PTS)
+		s.begin(p.PTS, p.DTS)
 	case p.Keyframe && p.PTS-s.segStart >= s.target:
 		// The audio up to the cut belongs to the segment that ends.
 		if err := s.writeAudioBefore(p.PTS, p.PTS); err != nil {
 			return err
 		}
+		if s.fm != nil {
+			s.fm.settle(p.DTS)
+		}
 		cutErr = s.cut(p.PTS)
-		s.begin(p.PTS)
+		s.begin(p.PTS, p.DTS)
+	case s.part > 0 && p.DTS-s.partStart+s.cfg.FrameDuration > s.part:
+		// p would make the part longer than the part target: the part
+		// ends before it (RFC 8216bis §4.4.4.9: at most PART-TARGET).
+		if err := s.writeAudioBefore(p.DTS, p.DTS); err != nil {
+			return err
+		}
+		s.fm.settle(p.DTS)
+		cutErr = s.cutPart(false)
+		s.partStart = p.DTS
 	}
 	// Audio is written once the video has reached it, so that a player
 	// finds both in step; a PES may take up to maxAudioPerPES frames
@@ -182,11 +276,26 @@ func (s *Segmenter) WriteVideo(p *media.Packet) (err error) {
 	if err := s.writeAudioBefore(p.DTS, max(p.DTS, s.segStart+s.target)); err != nil {
 		return err
 	}
-	if err := s.ts.writeVideo(p); err != nil {
+	if err := s.muxVideo(p); err != nil {
 		return fmt.Errorf("segmenter %s: %w", s.cfg.Dir, err)
 	}
 	s.segEnd = max(s.segEnd, p.PTS+s.cfg.FrameDuration)
 	return cutErr
+}
+
+func (s *Segmenter) muxVideo(p *media.Packet) error {
+	if s.fm != nil {
+		return s.fm.writeVideo(p)
+	}
+	return s.ts.writeVideo(p)
+}
+
+// settleLast ends an fMP4 segment's last picture with one frame's
+// duration, when no picture of its timeline follows.
+func (s *Segmenter) settleLast() {
+	if s.fm != nil {
+		s.fm.settleLast()
+	}
 }
 
 // WriteAudio adds one raw AAC frame (no ADTS header); frames come in PTS
@@ -213,18 +322,24 @@ func (s *Segmenter) WriteAudio(p *media.Packet) (err error) {
 			cutErr = s.cut(s.segEnd)
 		}
 		s.started = true
-		s.begin(p.PTS)
+		s.begin(p.PTS, p.PTS)
 	case p.PTS-s.segStart >= s.target:
 		if err := s.writeAudioBefore(p.PTS, p.PTS); err != nil {
 			return err
 		}
 		cutErr = s.cut(p.PTS)
-		s.begin(p.PTS)
+		s.begin(p.PTS, p.PTS)
+	case s.part > 0 && p.PTS-s.partStart+s.audioFrameTicks() > s.part:
+		if err := s.writeAudioBefore(p.PTS, p.PTS); err != nil {
+			return err
+		}
+		cutErr = s.cutPart(false)
+		s.partStart = p.PTS
 	}
 	s.audio.push(p)
 	s.segEnd = p.PTS + s.audioFrameTicks()
-	if s.audio.len() >= s.ts.audioPerPES {
-		if err := s.writeAudioFrames(s.ts.audioPerPES); err != nil {
+	if s.audio.len() >= s.audioBatch() {
+		if err := s.writeAudioFrames(s.audioBatch()); err != nil {
 			return err
 		}
 	}
@@ -262,12 +377,20 @@ func (s *Segmenter) takeErr(err *error) {
 	}
 }
 
-func (s *Segmenter) begin(pts int64) {
+// begin opens a segment whose first frame has pts and dts.
+func (s *Segmenter) begin(pts, dts int64) {
 	s.open = true
 	s.segDisc, s.disc = s.disc, false
 	s.segStart = pts
 	s.segEnd = pts
-	s.ts.startSegment()
+	s.partStart = dts
+	s.partIndex = 0
+	s.segInfo = SegmentInfo{Seq: s.seq, Discontinuity: s.segDisc, ProgramDateTime: s.programDateTime(pts)}
+	if s.fm != nil {
+		s.fm.startSegment()
+	} else {
+		s.ts.startSegment()
+	}
 }
 
 // cut ends the open segment at end (the PTS where the next one starts, or
@@ -279,24 +402,48 @@ func (s *Segmenter) begin(pts int64) {
 // skip: players count segments by them), which is marked as a
 // discontinuity since the timestamps jump over the lost one.
 func (s *Segmenter) cut(end int64) error {
-	data := s.ts.endSegment()
+	info := s.segInfo
+	info.Duration = media.Duration(max(end-s.segStart, 0))
+	info.StartPTS = s.segStart
+	var data []byte
+	if s.fm != nil {
+		// The segment's last part ends with it, listed with it.
+		if err := s.cutPart(true); err != nil {
+			s.fm.endSegment()
+			s.open = false
+			s.disc = true
+			return err
+		}
+		data = s.fm.endSegment()
+		info.Name = strconv.FormatInt(s.seq, 10) + ".m4s"
+		info.Init = s.initName
+		if s.pl.isOpen && s.pl.open.Seq == s.seq {
+			info.Parts = s.pl.open.Parts
+		}
+	} else {
+		data = s.ts.endSegment()
+		info.Name = strconv.FormatInt(s.seq, 10) + ".ts"
+	}
 	s.open = false
-	info := SegmentInfo{
-		Seq:           s.seq,
-		Name:          strconv.FormatInt(s.seq, 10) + ".ts",
-		Duration:      media.Duration(max(end-s.segStart, 0)),
-		Size:          len(data),
-		StartPTS:      s.segStart,
-		Discontinuity: s.segDisc,
+	info.Size = len(data)
+	if !info.ProgramDateTime.IsZero() {
+		s.nextPDT = info.ProgramDateTime.Add(info.Duration)
 	}
 	if err := s.cfg.Store.Put(path.Join(s.cfg.Dir, info.Name), data); err != nil {
 		s.disc = true
 		return fmt.Errorf("put segment: %w", err)
 	}
 	s.seq++
+	if s.part > 0 {
+		s.pl.Hint(partName(s.seq, 0))
+	}
 	now := s.cfg.Now()
 	for _, e := range s.pl.Append(info) {
-		s.evicted = append(s.evicted, evicted{name: e.Name, at: now})
+		ev := evicted{name: e.Name, at: now}
+		for _, pt := range e.Parts {
+			ev.parts = append(ev.parts, pt.Name)
+		}
+		s.evicted = append(s.evicted, ev)
 	}
 	if s.cfg.Type != VOD {
 		// On failure the next cut writes the playlist again, with this
@@ -305,6 +452,13 @@ func (s *Segmenter) cut(end int64) error {
 			return err
 		}
 	}
+	if s.cfg.Edge != nil && s.part > 0 {
+		s.cfg.Edge.Advance(path.Base(s.cfg.Dir), Position{MSN: info.Seq, Part: max(len(info.Parts)-1, 0), Complete: true})
+	}
+	if s.lastPart != nil && s.cfg.OnPart != nil {
+		s.cfg.OnPart(*s.lastPart)
+	}
+	s.lastPart = nil
 	// A failed delete does not undo the cut: OnSegment is still called.
 	err := s.deleteExpired(now)
 	if s.cfg.OnSegment != nil {
@@ -321,10 +475,13 @@ func (s *Segmenter) deleteExpired(now time.Time) error {
 		if now.Sub(e.at) < s.cfg.Grace {
 			break
 		}
-		if err := s.cfg.Store.Delete(path.Join(s.cfg.Dir, e.name)); err != nil {
-			// Tried again at the next cut.
-			s.evicted = append(s.evicted[:0], s.evicted[n:]...)
-			return fmt.Errorf("delete expired segment: %w", err)
+		for i, name := range append(e.parts, e.name) {
+			if err := s.cfg.Store.Delete(path.Join(s.cfg.Dir, name)); err != nil {
+				// Tried again at the next cut.
+				s.evicted[n].parts = e.parts[min(i, len(e.parts)):]
+				s.evicted = append(s.evicted[:0], s.evicted[n:]...)
+				return fmt.Errorf("delete expired segment: %w", err)
+			}
 		}
 		n++
 	}
@@ -333,6 +490,13 @@ func (s *Segmenter) deleteExpired(now time.Time) error {
 }
 
 func (s *Segmenter) writePlaylist() error {
+	if s.part > 0 {
+		// The delta first: a player told of a part by index.m3u8 finds
+		// it in the delta too.
+		if err := s.cfg.Store.Put(path.Join(s.cfg.Dir, deltaName), s.pl.EncodeDelta()); err != nil {
+			return fmt.Errorf("put delta playlist: %w", err)
+		}
+	}
 	if err := s.cfg.Store.Put(path.Join(s.cfg.Dir, playlistName), s.pl.Encode()); err != nil {
 		return fmt.Errorf("put playlist: %w", err)
 	}
@@ -362,6 +526,7 @@ func (s *Segmenter) close() error {
 				err = werr
 			}
 		}
+		s.settleLast()
 		if cerr := s.cut(s.segEnd); cerr != nil && err == nil {
 			err = cerr
 		}
@@ -371,6 +536,9 @@ func (s *Segmenter) close() error {
 	s.pl.End()
 	if perr := s.writePlaylist(); perr != nil && err == nil {
 		err = perr
+	}
+	if s.cfg.Edge != nil {
+		s.cfg.Edge.End(path.Base(s.cfg.Dir))
 	}
 	return err
 }
@@ -387,3 +555,85 @@ func (s *Segmenter) DroppedVideo() int { return s.droppedVideo }
 // first video keyframe, those queued when a discontinuity or Close found
 // no segment open, and those that overflowed the queue before any segment.
 func (s *Segmenter) DroppedAudio() int { return s.droppedAudio }
+
+// partName is the URI of part i of segment seq.
+func partName(seq int64, i int) string {
+	return strconv.FormatInt(seq, 10) + "." + strconv.Itoa(i) + ".m4s"
+}
+
+// initName is the URI of the init section first used by segment seq.
+func initName(seq int64) string { return "init-" + strconv.FormatInt(seq, 10) + ".mp4" }
+
+// cutPart ends the open fMP4 part: it puts the part (and, before the
+// first part using them, new parameter sets' init section) in the store,
+// and with parts, lists it, writes the playlists and advances the Edge;
+// the last part of a segment is listed by the segment's cut, so that no
+// playlist hints at a part that will not come. The caller settled its
+// last picture. A part with nothing in it is not written.
+func (s *Segmenter) cutPart(last bool) error {
+	if s.fm.newInit {
+		data, err := s.fm.init()
+		if err != nil {
+			return fmt.Errorf("segmenter %s: %w", s.cfg.Dir, err)
+		}
+		name := initName(s.seq)
+		if err := s.cfg.Store.Put(path.Join(s.cfg.Dir, name), data); err != nil {
+			return fmt.Errorf("put init section: %w", err)
+		}
+		s.fm.newInit = false
+		s.initName = name
+		s.segInfo.Init = name
+	}
+	if s.segInfo.Init == "" {
+		s.segInfo.Init = s.initName
+	}
+	endPTS := s.fm.maxPTS + 1
+	data, independent, dur, err := s.fm.endPart()
+	if err != nil {
+		return fmt.Errorf("segmenter %s: %w", s.cfg.Dir, err)
+	}
+	if data == nil || s.part == 0 {
+		return nil
+	}
+	if s.initName == "" {
+		return fmt.Errorf("segmenter %s: part before any keyframe's parameter sets", s.cfg.Dir)
+	}
+	info := PartInfo{Name: partName(s.seq, s.partIndex), Duration: media.Duration(dur), Independent: independent,
+		Size: len(data), Seq: s.seq, Index: s.partIndex, EndPTS: endPTS}
+	if err := s.cfg.Store.Put(path.Join(s.cfg.Dir, info.Name), data); err != nil {
+		return fmt.Errorf("put part: %w", err)
+	}
+	s.partIndex++
+	s.pl.AppendPart(s.segInfo, info, partName(s.seq, s.partIndex))
+	if last {
+		s.lastPart = &info
+		return nil
+	}
+	if err := s.writePlaylist(); err != nil {
+		return err
+	}
+	s.listed(info)
+	return nil
+}
+
+// listed advances the Edge to part p, now in the playlist, and calls OnPart.
+func (s *Segmenter) listed(p PartInfo) {
+	if s.cfg.Edge != nil {
+		s.cfg.Edge.Advance(path.Base(s.cfg.Dir), Position{MSN: p.Seq, Part: p.Index})
+	}
+	if s.cfg.OnPart != nil {
+		s.cfg.OnPart(p)
+	}
+}
+
+// programDateTime is the wall clock of the frame at pts, the first of a
+// segment: when it arrived, or else when the segment before it ended.
+func (s *Segmenter) programDateTime(pts int64) time.Time {
+	if s.cfg.Wallclock == nil {
+		return time.Time{}
+	}
+	if at, ok := s.cfg.Wallclock(pts); ok {
+		return at
+	}
+	return s.nextPDT
+}

@@ -62,7 +62,7 @@ func (s *Segmenter) writeAudioBefore(limit, extend int64) error {
 	extend = max(extend, limit)
 	for s.audio.len() > 0 && s.audio.at(0).PTS < limit {
 		n := 1
-		for n < min(s.audio.len(), s.ts.audioPerPES) && s.audio.at(n).PTS < extend {
+		for n < min(s.audio.len(), s.audioBatch()) && s.audio.at(n).PTS < extend {
 			n++
 		}
 		if err := s.writeAudioFrames(n); err != nil {
@@ -76,8 +76,13 @@ func (s *Segmenter) writeAudioBefore(limit, extend int64) error {
 // and removes them from the queue.
 func (s *Segmenter) writeAudioFrames(n int) error {
 	for n > 0 {
-		k := min(n, s.ts.audioPerPES)
-		err := s.ts.writeAudio(s.audio.oldest(k), s.cfg.Audio)
+		k := min(n, s.audioBatch())
+		var err error
+		if s.fm != nil {
+			err = s.fm.writeAudio(s.audio.oldest(k))
+		} else {
+			err = s.ts.writeAudio(s.audio.oldest(k), s.cfg.Audio)
+		}
 		s.audio.drop(k)
 		if err != nil {
 			return fmt.Errorf("segmenter %s: %w", s.cfg.Dir, err)
@@ -106,4 +111,13 @@ func (s *Segmenter) boundAudio() error {
 // audioFrameTicks is the duration of one AAC frame (1024 samples).
 func (s *Segmenter) audioFrameTicks() int64 {
 	return 1024 * media.ClockRate / int64(s.cfg.Audio.SampleRate)
+}
+
+// audioBatch is how many audio frames are written at once: a TS PES's
+// worth; fMP4 frames are samples of a part, written as they come.
+func (s *Segmenter) audioBatch() int {
+	if s.fm != nil {
+		return 1
+	}
+	return s.ts.audioPerPES
 }

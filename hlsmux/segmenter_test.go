@@ -3,6 +3,7 @@ package hlsmux
 import (
 	"errors"
 	"fmt"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -67,7 +68,7 @@ func TestSegmenterCuts(t *testing.T) {
 			if sum != 10*time.Second {
 				t.Errorf("EXTINF sum %v, want the 10 s fed", sum)
 			}
-			if got := s.Playlist().Segments(); !slices.Equal(got, c.infos) {
+			if got := s.Playlist().Segments(); !reflect.DeepEqual(got, c.infos) {
 				t.Errorf("playlist lists %+v, OnSegment saw %+v", got, c.infos)
 			}
 

@@ -1,0 +1,343 @@
+package hlsmux
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/livestream/livestream/internal/testenv"
+	"github.com/livestream/livestream/media"
+)
+
+// historyStore records every version of the playlists put in it.
+type historyStore struct {
+	Store
+	mu     sync.Mutex
+	full   [][]byte
+	delta  [][]byte
+	puts   []string
+	onFull func(data []byte)
+}
+
+func (h *historyStore) Put(name string, data []byte) error {
+	if err := h.Store.Put(name, data); err != nil {
+		return err
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.puts = append(h.puts, name)
+	switch filepath.Base(name) {
+	case playlistName:
+		h.full = append(h.full, data)
+		if h.onFull != nil {
+			h.onFull(data)
+		}
+	case deltaName:
+		h.delta = append(h.delta, data)
+	}
+	return nil
+}
+
+// llPlaylist is a media playlist read back line by line.
+type llPlaylist struct {
+	tags     map[string]string // first value of each tag
+	mediaSeq int64
+	skipped  int
+	segs     []llSegment
+	open     []llPart // parts after the last segment
+	hint     string
+	ended    bool
+	maps     int
+}
+
+type llSegment struct {
+	uri    string
+	extinf float64
+	pdt    string
+	parts  []llPart
+	disc   bool
+	mapURI string
+}
+
+type llPart struct {
+	uri         string
+	dur         float64
+	independent bool
+}
+
+func attr(list, key string) string {
+	for _, kv := range strings.Split(list, ",") {
+		if k, v, ok := strings.Cut(kv, "="); ok && k == key {
+			return strings.Trim(v, `"`)
+		}
+	}
+	return ""
+}
+
+func parseLL(t *testing.T, data []byte) llPlaylist {
+	t.Helper()
+	p := llPlaylist{tags: map[string]string{}}
+	var cur llSegment
+	lines := strings.Split(strings.TrimSuffix(string(data), "\n"), "\n")
+	if lines[0] != "#EXTM3U" {
+		t.Fatalf("playlist starts with %q", lines[0])
+	}
+	for _, l := range lines[1:] {
+		tag, val, _ := strings.Cut(l, ":")
+		if _, seen := p.tags[tag]; !seen && strings.HasPrefix(l, "#") {
+			p.tags[tag] = val
+		}
+		switch tag {
+		case "#EXT-X-MEDIA-SEQUENCE":
+			p.mediaSeq, _ = strconv.ParseInt(val, 10, 64)
+		case "#EXT-X-SKIP":
+			p.skipped, _ = strconv.Atoi(attr(val, "SKIPPED-SEGMENTS"))
+		case "#EXT-X-DISCONTINUITY":
+			cur.disc = true
+		case "#EXT-X-MAP":
+			cur.mapURI = attr(val, "URI")
+			p.maps++
+		case "#EXT-X-PROGRAM-DATE-TIME":
+			cur.pdt = val
+		case "#EXT-X-PART":
+			d, _ := strconv.ParseFloat(attr(val, "DURATION"), 64)
+			cur.parts = append(cur.parts, llPart{uri: attr(val, "URI"), dur: d, independent: attr(val, "INDEPENDENT") == "YES"})
+		case "#EXTINF":
+			cur.extinf, _ = strconv.ParseFloat(strings.TrimSuffix(val, ","), 64)
+		case "#EXT-X-PRELOAD-HINT":
+			p.hint = attr(val, "URI")
+		case "#EXT-X-ENDLIST":
+			p.ended = true
+		default:
+			if !strings.HasPrefix(l, "#") {
+				cur.uri = l
+				p.segs = append(p.segs, cur)
+				cur = llSegment{}
+			}
+		}
+	}
+	p.open = cur.parts
+	return p
+}
+
+// TestSegmenterLowLatency writes real H.264 and AAC as an LL-HLS live
+// rendition and checks every playlist it wrote, as a strict player would:
+// the LL tags, parts within the part target that add up to their segment
+// (bytes and time), independent parts at keyframes, preload hints that
+// become parts, delta updates that rebuild the full playlist, the Edge
+// in step with the playlist, and ffprobe reading the fMP4 it wrote.
+func TestSegmenterLowLatency(t *testing.T) {
+	video, audio := encode(t, 13)
+	dir := t.TempDir()
+	ds, err := NewDirStore(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := &historyStore{Store: ds}
+	edge := NewEdge()
+	// Every full playlist must agree with the Edge once it is advanced:
+	// checked at the next put, when the Edge has caught up.
+	var positions []Position
+	var parts []PartInfo
+	base := time.Date(2026, 12, 7, 21, 0, 0, 0, time.UTC)
+	var c collect
+	s, err := NewSegmenter(SegmenterConfig{Dir: "720p", Store: st, Type: Live, FirstSeq: 1000, Video: true,
+		Audio: stereo48k, FrameDuration: frameTicks, Format: FMP4, TargetDuration: 2 * time.Second,
+		PartTarget: 500 * time.Millisecond, Window: 20, Edge: edge,
+		Wallclock: func(pts int64) (time.Time, bool) { return base.Add(media.Duration(pts)), true },
+		OnSegment: c.add,
+		OnPart: func(p PartInfo) {
+			parts = append(parts, p)
+			pos, _ := edge.Position("720p")
+			positions = append(positions, pos)
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	feed(t, s, video, audio, media.ClockRate/2)
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if len(c.infos) != 7 || len(parts) != 6*4+2 {
+		t.Fatalf("%d segments and %d parts, want 7 segments (6 × 2 s and 1 s) of 4 parts (2 for the last)", len(c.infos), len(parts))
+	}
+	for i, p := range parts {
+		lastOfSegment := i == len(parts)-1 || parts[i+1].Seq != p.Seq
+		if pos := positions[i]; pos.MSN != p.Seq || pos.Part != p.Index || pos.Complete != lastOfSegment {
+			t.Errorf("part %s listed, Edge at %+v", p.Name, pos)
+		}
+	}
+	if r, err := edge.Wait(context.Background(), "720p", 2000, 0); r != Ended || err != nil {
+		t.Errorf("Wait after Close: %v %v, want Ended", r, err)
+	}
+
+	// Each segment is its parts, byte for byte, and lasts as long.
+	for _, info := range c.infos {
+		seg, err := ds.Get("720p/" + info.Name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var cat []byte
+		var dur time.Duration
+		for i, p := range info.Parts {
+			b, err := ds.Get("720p/" + p.Name)
+			if err != nil {
+				t.Fatalf("part %s of %s: %v", p.Name, info.Name, err)
+			}
+			cat = append(cat, b...)
+			dur += p.Duration
+			if p.Independent != (i == 0) {
+				t.Errorf("%s: INDEPENDENT=%v (every GOP starts a segment here)", p.Name, p.Independent)
+			}
+		}
+		if !bytes.Equal(cat, seg) {
+			t.Errorf("%s: %d bytes, its %d parts %d", info.Name, len(seg), len(info.Parts), len(cat))
+		}
+		if d := (dur - info.Duration).Abs(); d > 2*time.Millisecond {
+			t.Errorf("%s: EXTINF %v, parts add up to %v", info.Name, info.Duration, dur)
+		}
+		if info.Init != "init-1000.mp4" || info.ProgramDateTime.IsZero() {
+			t.Errorf("%s: init %q, date %v", info.Name, info.Init, info.ProgramDateTime)
+		}
+	}
+
+	if len(st.full) != len(st.delta) {
+		t.Fatalf("%d full playlists, %d deltas: written in pairs", len(st.full), len(st.delta))
+	}
+	var prev llPlaylist
+	for i, data := range st.full {
+		p := parseLL(t, data)
+		for tag, want := range map[string]string{
+			"#EXT-X-VERSION":        "9",
+			"#EXT-X-TARGETDURATION": "2",
+			"#EXT-X-SERVER-CONTROL": "CAN-BLOCK-RELOAD=YES,CAN-SKIP-UNTIL=12.000,PART-HOLD-BACK=1.500",
+			"#EXT-X-PART-INF":       "PART-TARGET=0.500",
+			"#EXT-X-MAP":            `URI="init-1000.mp4"`,
+		} {
+			if got := p.tags[tag]; got != want {
+				t.Fatalf("playlist %d: %s:%s, want %s\n%s", i, tag, got, want, data)
+			}
+		}
+		if p.maps != 1 {
+			t.Errorf("playlist %d: %d EXT-X-MAP, want 1", i, p.maps)
+		}
+		for _, sg := range p.segs {
+			if sg.pdt == "" {
+				t.Errorf("playlist %d: %s without EXT-X-PROGRAM-DATE-TIME", i, sg.uri)
+			}
+			for _, pt := range sg.parts {
+				if pt.dur > 0.5 {
+					t.Errorf("playlist %d: part %s lasts %.3f s, over PART-TARGET", i, pt.uri, pt.dur)
+				}
+			}
+		}
+		for _, pt := range p.open {
+			if pt.dur > 0.5 {
+				t.Errorf("playlist %d: part %s lasts %.3f s, over PART-TARGET", i, pt.uri, pt.dur)
+			}
+		}
+		// The hint of the playlist before is a part of this one, unless
+		// the stream ended first.
+		if prev.hint != "" && !p.ended && !hasPart(p, prev.hint) {
+			t.Errorf("playlist %d does not list %s, hinted by the one before\n%s", i, prev.hint, data)
+		}
+		if !p.ended && p.hint == "" {
+			t.Errorf("playlist %d: no EXT-X-PRELOAD-HINT", i)
+		}
+
+		// Its delta, applied to the full playlist before it, rebuilds it.
+		d := parseLL(t, st.delta[i])
+		if d.mediaSeq != p.mediaSeq || d.hint != p.hint || d.ended != p.ended {
+			t.Errorf("delta %d: sequence %d hint %q ended %v; full %d %q %v", i, d.mediaSeq, d.hint, d.ended, p.mediaSeq, p.hint, p.ended)
+		}
+		rebuilt := append([]llSegment(nil), prev.segs[min(max(int(p.mediaSeq-prev.mediaSeq), 0), len(prev.segs)):]...)
+		if i == 0 || len(rebuilt) < d.skipped {
+			if d.skipped != 0 {
+				t.Fatalf("delta %d skips %d segments the player cannot have", i, d.skipped)
+			}
+			rebuilt = nil
+		}
+		rebuilt = append(rebuilt[:d.skipped], d.segs...)
+		if len(rebuilt) != len(p.segs) {
+			t.Fatalf("delta %d rebuilds %d segments, the playlist has %d", i, len(rebuilt), len(p.segs))
+		}
+		for k := range rebuilt {
+			if rebuilt[k].uri != p.segs[k].uri || rebuilt[k].extinf != p.segs[k].extinf {
+				t.Errorf("delta %d: segment %d is %s %.3f, full has %s %.3f", i, k, rebuilt[k].uri, rebuilt[k].extinf, p.segs[k].uri, p.segs[k].extinf)
+			}
+		}
+		var kept float64
+		for _, sg := range d.segs {
+			kept += sg.extinf
+		}
+		if d.skipped > 0 && kept < 12-2 {
+			t.Errorf("delta %d skips %d segments but keeps only %.3f s, within CAN-SKIP-UNTIL", i, d.skipped, kept)
+		}
+		prev = p
+	}
+	if !prev.ended || prev.hint != "" || len(prev.open) != 0 {
+		t.Errorf("last playlist: ended %v, hint %q, %d unfinished parts", prev.ended, prev.hint, len(prev.open))
+	}
+	// Parts are listed only near the live edge.
+	if sg := prev.segs[0]; len(sg.parts) != 0 {
+		t.Errorf("the oldest segment still lists its %d parts", len(sg.parts))
+	}
+	if sg := prev.segs[len(prev.segs)-1]; len(sg.parts) == 0 {
+		t.Error("the newest segment lists no parts")
+	}
+
+	// FFmpeg's HLS demuxer reads the fMP4 rendition whole: every packet
+	// fed (less the audio before the first picture), DTS increasing.
+	ffprobe := testenv.NeedTool(t, "ffprobe")
+	cmd := exec.Command(ffprobe, "-v", "warning", "-of", "json", "-show_entries", "packet=stream_index,dts,flags",
+		filepath.Join(dir, "720p", "index.m3u8"))
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil || stderr.Len() > 0 {
+		t.Fatalf("ffprobe of the playlist: %v\n%s", err, stderr.Bytes())
+	}
+	var probed struct {
+		Packets []struct {
+			Stream int   `json:"stream_index"`
+			DTS    int64 `json:"dts"`
+		} `json:"packets"`
+	}
+	if err := json.Unmarshal(out, &probed); err != nil {
+		t.Fatal(err)
+	}
+	count, last := map[int]int{}, map[int]int64{}
+	for _, p := range probed.Packets {
+		if n, ok := last[p.Stream]; ok && p.DTS <= n {
+			t.Errorf("stream %d: DTS %d after %d", p.Stream, p.DTS, n)
+		}
+		count[p.Stream], last[p.Stream] = count[p.Stream]+1, p.DTS
+	}
+	if len(count) != 2 || count[0]+count[1] != len(video)+len(audio)-s.DroppedAudio() {
+		t.Errorf("ffprobe read %v packets; %d video and %d audio were fed, %d dropped", count, len(video), len(audio), s.DroppedAudio())
+	}
+}
+
+func hasPart(p llPlaylist, uri string) bool {
+	for _, sg := range p.segs {
+		for _, pt := range sg.parts {
+			if pt.uri == uri {
+				return true
+			}
+		}
+	}
+	for _, pt := range p.open {
+		if pt.uri == uri {
+			return true
+		}
+	}
+	return false
+}
