@@ -2,6 +2,8 @@ package live
 
 import (
 	"slices"
+
+	"github.com/livestream/livestream/media"
 	"sync"
 	"time"
 )
@@ -36,6 +38,25 @@ func (a *arrivals) lastBefore(end int64) (time.Time, bool) {
 		}
 	}
 	return time.Unix(0, at), found
+}
+
+// arrival returns when the frame at pts arrived, less what pts is ahead of it:
+// the arrival of the frame with the largest PTS at or before pts, within
+// a frame (100 ms) of it.
+func (a *arrivals) arrival(pts int64) (time.Time, bool) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	best, at := int64(0), int64(0)
+	found := false
+	for k := 0; k < min(a.n, len(a.pts)); k++ {
+		if p := a.pts[k]; p <= pts && (!found || p > best) {
+			best, at, found = p, a.at[k], true
+		}
+	}
+	if !found || pts-best > media.ClockRate/10 {
+		return time.Time{}, false
+	}
+	return time.Unix(0, at).Add(media.Duration(pts - best)), true
 }
 
 // latencyBuckets are the histogram's upper bounds in seconds.

@@ -47,6 +47,8 @@ var (
 // Config configures every stream of a Manager.
 type Config struct {
 	Pipeline pipeline.Config
+	// HLS is the live HLS format (fMP4 with LL-HLS parts by default).
+	HLS pipeline.HLSConfig
 	// Grace is how long an ended stream's playlists (with EXT-X-ENDLIST)
 	// and segments stay before they are removed. Default 2 minutes.
 	Grace time.Duration
@@ -133,6 +135,8 @@ type Manager struct {
 	timers   map[*Stream]*time.Timer
 
 	latency latencyStats
+	// partLatency is latency's for LL-HLS parts.
+	partLatency latencyStats
 	destMu  sync.Mutex // serialises DestinationsChanged
 }
 
@@ -141,6 +145,10 @@ type Manager struct {
 func NewManager(cfg Config) (*Manager, error) {
 	cfg = cfg.withDefaults()
 	cfg.Pipeline = cfg.Pipeline.WithDefaults()
+	cfg.HLS = cfg.HLS.WithDefaults()
+	if err := cfg.HLS.Validate(cfg.Pipeline.SegmentDuration); err != nil {
+		return nil, fmt.Errorf("hls: %w", err)
+	}
 	if err := cfg.Pipeline.Validate(); err != nil {
 		return nil, fmt.Errorf("transcode config: %w", err)
 	}
@@ -327,6 +335,28 @@ func (m *Manager) Lookup(playbackID string) (hlsmux.Store, bool) {
 		return nil, false
 	}
 	return s.mem, true
+}
+
+// Edge returns the live edge of playbackID's stream (the newest part of
+// each rendition, for blocking playlist reload) while it is live or in
+// its grace period; ok is false for a stream without one.
+func (m *Manager) Edge(playbackID string) (*hlsmux.Edge, bool) {
+	m.mu.Lock()
+	s := m.streams[playbackID]
+	m.mu.Unlock()
+	if s == nil || !s.started() {
+		return nil, false
+	}
+	return s.edge, true
+}
+
+// PartLatency summarises the recent part latencies of every stream: from
+// the arrival of a part's last frame to its listing.
+func (m *Manager) PartLatency() Latency { return m.partLatency.summary() }
+
+// PartLatencyHistogram is PartLatency's histogram, for Prometheus.
+func (m *Manager) PartLatencyHistogram() (count uint64, sum float64, buckets map[float64]uint64) {
+	return m.partLatency.histogram()
 }
 
 // Kick ends the live stream of channel id, if any: its publisher is

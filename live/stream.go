@@ -80,6 +80,10 @@ type Stream struct {
 	relays        relays
 	arrivals      arrivals
 	latency       latencyStats
+	partLatency   latencyStats
+	// edge is the newest part of each rendition (LL-HLS), for blocking
+	// playlist reload; it ends with the stream.
+	edge *hlsmux.Edge
 	ending        atomic.Bool // End has begun: the last segments are flushed
 	ingestBytes   atomic.Int64
 	firstPacketAt atomic.Int64 // unix ns; 0 before the first packet
@@ -98,6 +102,7 @@ func (m *Manager) newStream(ch registry.Channel, now time.Time, seq int64) (*Str
 		m: m, ch: ch, begun: now, firstSeq: seq, window: ch.Settings.ReconnectWindowOr(m.cfg.ReconnectWindow),
 		log:      m.log.With("channel_id", ch.ID, "playback_id", ch.PlaybackID),
 		mem:      hlsmux.NewMemoryStore(),
+		edge:     hlsmux.NewEdge(),
 		packets:  make(chan *media.Packet, m.cfg.QueuePackets),
 		finished: make(chan struct{}),
 	}
@@ -128,7 +133,9 @@ func (s *Stream) start(video *media.VideoParams, audio *media.AudioParams) error
 	out := pipeline.Output{
 		Store: s.store, Type: hlsmux.Live, FirstSeq: s.firstSeq, Logger: s.log,
 		OnSegment: s.segmentListed, Continues: s.continuation(),
+		Edge: s.edge, Wallclock: s.wallclock, OnPart: s.partListed,
 	}
+	out.Format, out.PartTarget = s.m.cfg.HLS.Output(hlsmux.Live)
 	var g *pipeline.Graph
 	var err error
 	switch {
@@ -175,6 +182,8 @@ func (s *Stream) start(video *media.VideoParams, audio *media.AudioParams) error
 	s.graph.Store(g)
 	go func() {
 		s.runErr = g.Run(s.ctx, s.packets)
+		// Nothing more will be listed, even after an abort.
+		s.edge.EndAll()
 		close(s.finished)
 	}()
 	return nil
@@ -209,6 +218,39 @@ func (s *Stream) segmentListed(rendition string, seg hlsmux.SegmentInfo) {
 		s.latency.observe(d)
 		s.m.latency.observe(d)
 	}
+}
+
+// partListed measures a part's latency: from the arrival of its last
+// frame to now, when it is listed.
+func (s *Stream) partListed(_ string, p hlsmux.PartInfo) {
+	g := s.graph.Load()
+	if g == nil || s.ending.Load() {
+		return
+	}
+	end, ok := g.SourcePTS(p.EndPTS)
+	if !ok {
+		return
+	}
+	if at, ok := s.arrivals.lastBefore(end); ok {
+		d := time.Since(at)
+		s.partLatency.observe(d)
+		s.m.partLatency.observe(d)
+	}
+}
+
+// wallclock is when the frame at output pts arrived at ingest, for
+// EXT-X-PROGRAM-DATE-TIME: ok is false for a picture no publisher sent
+// (the slate's).
+func (s *Stream) wallclock(pts int64) (time.Time, bool) {
+	g := s.graph.Load()
+	if g == nil {
+		return time.Time{}, false
+	}
+	src, ok := g.SourcePTS(pts)
+	if !ok {
+		return time.Time{}, false
+	}
+	return s.arrivals.arrival(src)
 }
 
 func (s *Stream) started() bool { return s.graph.Load() != nil }

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"path"
 	"sync/atomic"
 
 	"github.com/livestream/livestream/hlsmux"
@@ -93,24 +92,15 @@ type audioRendition struct {
 }
 
 func (g *Graph) newAudioRendition(in <-chan *media.Packet) (*audioRendition, error) {
-	cont, discSeq := g.continuation()
-	seg, err := hlsmux.NewSegmenter(hlsmux.SegmenterConfig{
-		Dir:                   path.Join(path.Dir(g.out.Master), AudioOnlyName),
-		Store:                 g.out.Store,
-		Type:                  g.out.Type,
-		TargetDuration:        g.cfg.SegmentDuration,
-		Window:                g.cfg.PlaylistWindow,
-		FirstSeq:              g.out.FirstSeq,
-		Continues:             cont,
-		DiscontinuitySequence: discSeq,
-		Audio:                 g.audioCfg,
-		OnSegment: func(s hlsmux.SegmentInfo) {
-			g.segCount[0].Add(1)
-			if g.out.OnSegment != nil {
-				g.out.OnSegment(AudioOnlyName, s)
-			}
-		},
-	})
+	cfg := g.segmenterConfig(AudioOnlyName)
+	cfg.Audio = g.audioCfg
+	cfg.OnSegment = func(s hlsmux.SegmentInfo) {
+		g.segCount[0].Add(1)
+		if g.out.OnSegment != nil {
+			g.out.OnSegment(AudioOnlyName, s)
+		}
+	}
+	seg, err := hlsmux.NewSegmenter(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("rendition %s: %w", AudioOnlyName, err)
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"path"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -41,6 +42,44 @@ type Output struct {
 	// each segment and its playlist are in the store.
 	OnSegment func(rendition string, s hlsmux.SegmentInfo)
 	Logger    *slog.Logger
+
+	// Format is the segments' container (hlsmux.TS by default).
+	Format hlsmux.Format
+	// PartTarget, with hlsmux.FMP4 and a Live output, writes LL-HLS
+	// playlists with parts of at most this long (hlsmux.SegmenterConfig).
+	PartTarget time.Duration
+	// Edge, when set, is advanced by every rendition's segmenter as it
+	// lists parts, under the rendition's name.
+	Edge *hlsmux.Edge
+	// Wallclock, when set, maps an output PTS to when its frame arrived,
+	// for EXT-X-PROGRAM-DATE-TIME.
+	Wallclock func(pts int64) (time.Time, bool)
+	// OnPart, when set, is called from the rendition's goroutine after
+	// each part and its playlist are in the store.
+	OnPart func(rendition string, p hlsmux.PartInfo)
+}
+
+// segmenterConfig is what every rendition's segmenter shares.
+func (g *Graph) segmenterConfig(name string) hlsmux.SegmenterConfig {
+	cont, discSeq := g.continuation()
+	c := hlsmux.SegmenterConfig{
+		Dir:                   path.Join(path.Dir(g.out.Master), name),
+		Store:                 g.out.Store,
+		Type:                  g.out.Type,
+		TargetDuration:        g.cfg.SegmentDuration,
+		Window:                g.cfg.PlaylistWindow,
+		FirstSeq:              g.out.FirstSeq,
+		Continues:             cont,
+		DiscontinuitySequence: discSeq,
+		Format:                g.out.Format,
+		PartTarget:            g.out.PartTarget,
+		Edge:                  g.out.Edge,
+		Wallclock:             g.out.Wallclock,
+	}
+	if g.out.OnPart != nil {
+		c.OnPart = func(p hlsmux.PartInfo) { g.out.OnPart(name, p) }
+	}
+	return c
 }
 
 // Continuation is where a stream continues another's playlists.

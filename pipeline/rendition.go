@@ -3,7 +3,6 @@ package pipeline
 import (
 	"context"
 	"fmt"
-	"path"
 	"runtime"
 
 	"github.com/livestream/livestream/codec"
@@ -26,26 +25,17 @@ type rendition struct {
 
 func (g *Graph) newRendition(i, threads int, frames <-chan picture, audio <-chan *media.Packet) (*rendition, error) {
 	p := g.planned[i]
-	cont, discSeq := g.continuation()
-	seg, err := hlsmux.NewSegmenter(hlsmux.SegmenterConfig{
-		Dir:                   path.Join(path.Dir(g.out.Master), p.Name),
-		Store:                 g.out.Store,
-		Type:                  g.out.Type,
-		TargetDuration:        g.cfg.SegmentDuration,
-		Window:                g.cfg.PlaylistWindow,
-		FirstSeq:              g.out.FirstSeq,
-		Continues:             cont,
-		DiscontinuitySequence: discSeq,
-		Video:                 true,
-		Audio:                 g.audioCfg,
-		FrameDuration:         g.frameDuration(),
-		OnSegment: func(s hlsmux.SegmentInfo) {
-			g.segCount[i].Add(1)
-			if g.out.OnSegment != nil {
-				g.out.OnSegment(p.Name, s)
-			}
-		},
-	})
+	cfg := g.segmenterConfig(p.Name)
+	cfg.Video = true
+	cfg.Audio = g.audioCfg
+	cfg.FrameDuration = g.frameDuration()
+	cfg.OnSegment = func(s hlsmux.SegmentInfo) {
+		g.segCount[i].Add(1)
+		if g.out.OnSegment != nil {
+			g.out.OnSegment(p.Name, s)
+		}
+	}
+	seg, err := hlsmux.NewSegmenter(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("rendition %s: %w", p.Name, err)
 	}

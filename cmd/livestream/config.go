@@ -20,6 +20,8 @@ type Config struct {
 	Serve ServeConfig `yaml:"serve"`
 	// Cluster is what the `server` and `origin` roles of a cluster add.
 	Cluster ClusterConfig `yaml:"cluster"`
+	// HLS is the live HLS format: fMP4 with LL-HLS parts, or MPEG-TS.
+	HLS pipeline.HLSConfig `yaml:"hls"`
 }
 
 // loadConfig reads path ("" means the embedded defaults), fills defaults and
@@ -40,6 +42,10 @@ func loadConfig(path string) (Config, error) {
 	c.Transcode = c.Transcode.WithDefaults()
 	if err := c.Transcode.Validate(); err != nil {
 		return c, fmt.Errorf("config %s: transcode: %w", path, err)
+	}
+	c.HLS = c.HLS.WithDefaults()
+	if err := c.HLS.Validate(c.Transcode.SegmentDuration); err != nil {
+		return c, fmt.Errorf("config %s: hls: %w", path, err)
 	}
 	c.Serve = c.Serve.withDefaults()
 	if err := c.Serve.validate(); err != nil {

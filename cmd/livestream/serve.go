@@ -286,7 +286,7 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger) error {
 	}
 	streams, err := live.NewManager(live.Config{
 		Recorder: recorder,
-		Pipeline: cfg.Transcode, Grace: sc.Grace, ReconnectWindow: *sc.ReconnectWindow, MirrorDir: sc.HLSDir, Logger: log.With("component", "live"),
+		Pipeline: cfg.Transcode, HLS: cfg.HLS, Grace: sc.Grace, ReconnectWindow: *sc.ReconnectWindow, MirrorDir: sc.HLSDir, Logger: log.With("component", "live"),
 		Relays:       live.RelayConfig{YouTube: sc.RelayYouTubeURL, Facebook: sc.RelayFacebookURL, Twitch: sc.RelayTwitchURL},
 		Destinations: reg.Destinations,
 	})

@@ -205,7 +205,7 @@ func clusterServer(ctx context.Context, cfg Config, log *slog.Logger) error {
 		cpu = newCPUGauge(cc.MaxCPU)
 	}
 	liveCfg := live.Config{
-		Pipeline: cfg.Transcode, Grace: sc.Grace, ReconnectWindow: *sc.ReconnectWindow, Logger: log.With("component", "live"),
+		Pipeline: cfg.Transcode, HLS: cfg.HLS, Grace: sc.Grace, ReconnectWindow: *sc.ReconnectWindow, Logger: log.With("component", "live"),
 		Relays:       live.RelayConfig{YouTube: sc.RelayYouTubeURL, Facebook: sc.RelayFacebookURL, Twitch: sc.RelayTwitchURL},
 		Destinations: destinationsWithin(reg, destinationsTimeout),
 		Routes:       redisRoutes{reg: reg, server: cc.ServerID, addr: cc.AdvertiseAddr, grace: sc.Grace},
