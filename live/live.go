@@ -137,7 +137,7 @@ type Manager struct {
 	latency latencyStats
 	// partLatency is latency's for LL-HLS parts.
 	partLatency latencyStats
-	destMu  sync.Mutex // serialises DestinationsChanged
+	destMu      sync.Mutex // serialises DestinationsChanged
 }
 
 // NewManager returns an empty table. cfg.Pipeline is validated here, so a

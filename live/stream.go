@@ -76,14 +76,14 @@ type Stream struct {
 	finished chan struct{} // closed when the pipeline has returned
 	runErr   error         // set before finished is closed
 
-	fromURL       []destination // the relay destinations named in the publish URL
-	relays        relays
-	arrivals      arrivals
-	latency       latencyStats
-	partLatency   latencyStats
+	fromURL     []destination // the relay destinations named in the publish URL
+	relays      relays
+	arrivals    arrivals
+	latency     latencyStats
+	partLatency latencyStats
 	// edge is the newest part of each rendition (LL-HLS), for blocking
 	// playlist reload; it ends with the stream.
-	edge *hlsmux.Edge
+	edge          *hlsmux.Edge
 	ending        atomic.Bool // End has begun: the last segments are flushed
 	ingestBytes   atomic.Int64
 	firstPacketAt atomic.Int64 // unix ns; 0 before the first packet
