@@ -69,7 +69,8 @@ func newFMP4Writer(video bool, audio *aac.Config, frameDur int64) (*fmp4Writer, 
 			return nil, err
 		}
 	}
-	return &fmp4Writer{video: video, audio: audio, frameDur: frameDur, seqNumber: 1, maxPTS: minPTS}, nil
+	// Without video no SPS announces the init section: it is due at once.
+	return &fmp4Writer{video: video, audio: audio, frameDur: frameDur, seqNumber: 1, maxPTS: minPTS, newInit: !video}, nil
 }
 
 func audioSpecificConfig(c aac.Config) (mpeg4audio.AudioSpecificConfig, error) {

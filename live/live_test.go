@@ -35,9 +35,12 @@ func TestMain(m *testing.M) {
 }
 
 // testConfig keeps streams short: 2 s segments, 1 s GOPs.
+// testConfig writes MPEG-TS, which most tests read back packet by
+// packet; lowlatency_test.go covers fMP4.
 func testConfig(t *testing.T) Config {
 	return Config{
 		Pipeline: pipeline.Config{SegmentDuration: 2 * time.Second, KeyframeInterval: time.Second},
+		HLS:      pipeline.HLSConfig{Format: "ts"},
 		Logger:   testenv.Logger(t),
 	}
 }
