@@ -69,14 +69,21 @@ type PlayerSample struct {
 	// The counts below run from the page's load, across restarts; compare
 	// two samples (see Summarize). Starts counts the page starting to play
 	// (again); Stalls the video's 'waiting' events after it first played,
-	// other than a seek's; BufferStalls hls.js's BUFFER_STALLED_ERROR;
-	// Switches its LEVEL_SWITCHED (one comes with each start);
-	// FatalErrors its fatal errors.
+	// other than a seek's; EmptyStalls those of them with nothing buffered
+	// ahead (the media did not come in time: the stream's fault), where
+	// the others are the decoder's (a busy machine; a rendition's decoder
+	// starting); BufferStalls hls.js's BUFFER_STALLED_ERROR, which it
+	// raises for both; Switches its LEVEL_SWITCHED (one comes with each
+	// start); FatalErrors its fatal errors.
 	Starts       int `json:"starts"`
 	Stalls       int `json:"stalls"`
+	EmptyStalls  int `json:"emptyStalls"`
 	BufferStalls int `json:"bufferStalls"`
 	Switches     int `json:"switches"`
 	FatalErrors  int `json:"fatalErrors"`
+	// StalledSeconds is the time spent stalled, from each stall to the
+	// video's next 'playing', the stall going on included.
+	StalledSeconds float64 `json:"stalledSeconds"`
 	// SwitchedTo is the levels of the last 32 LEVEL_SWITCHED events,
 	// oldest first.
 	SwitchedTo []int `json:"switchedTo"`
@@ -159,15 +166,19 @@ func WaitPlayer(ctx context.Context, timeout time.Duration, ok func(PlayerSample
 type Switch string
 
 const (
-	// SwitchNext switches at the next fragment, keeping what is buffered
-	// (hls.nextLevel): the switch a viewer should never see.
+	// SwitchLoad loads the level from the next fragment on and keeps
+	// everything buffered (hls.loadLevel), as hls.js's ABR switches: the
+	// new level plays once the buffer reaches it, and on a ladder cut on
+	// the same keyframes the viewer sees no stall.
+	SwitchLoad Switch = "load"
+	// SwitchNext plays the level from the next fragment (hls.nextLevel):
+	// sooner, but it drops what is buffered after that fragment and loads
+	// it again from the new level, which on a low-latency stream's small
+	// buffer can run the buffer empty.
 	SwitchNext Switch = "next"
 	// SwitchNow switches at once, dropping the buffer (hls.currentLevel),
 	// as the page's quality menu does: expect a short stall.
 	SwitchNow Switch = "now"
-	// SwitchLoad loads the level from now on without cutting what is
-	// queued (hls.loadLevel).
-	SwitchLoad Switch = "load"
 )
 
 // SetLevel switches the player of the watch page open in ctx to level, an
@@ -189,11 +200,16 @@ func SetLevel(ctx context.Context, level int, how Switch) error {
 
 // SwitchThrough switches the player to each level of order in turn, as
 // how says, waits up to timeout until that level plays, then samples it
-// every 100 ms for hold. It returns every sample, oldest first, for
-// Summarize: a test asserts no stall across the switches. The player is
+// every 100 ms for hold. It returns every sample, oldest first, the first
+// taken before any switch, for Summarize: a test asserts no stall across
+// the switches, and one LEVEL_SWITCHED for each level that was not playing. The player is
 // left on the last level, in manual mode.
 func SwitchThrough(ctx context.Context, order []int, how Switch, hold, timeout time.Duration) ([]PlayerSample, error) {
-	var samples []PlayerSample
+	before, err := ReadPlayer(ctx)
+	if err != nil {
+		return nil, err
+	}
+	samples := []PlayerSample{before}
 	for _, l := range order {
 		if err := SetLevel(ctx, l, how); err != nil {
 			return samples, err
@@ -219,13 +235,16 @@ type PlayerSummary struct {
 	// Played is how far the playback position moved.
 	Played float64
 	// The counts are from the first sample to the last.
-	Stalls, BufferStalls, Switches, FatalErrors, Starts, DroppedFrames int
+	Stalls, EmptyStalls, BufferStalls, Switches, FatalErrors, Starts, DroppedFrames int
+	// Stalled is the time spent stalled from the first sample to the last.
+	Stalled float64
 	// Heights are the distinct heights played, in the order first seen.
 	Heights []int
 	// LL is whether every sample that played had low-latency HLS on;
 	// false without any.
 	LL bool
-	// PDTLatency and Latency are the median and maximum of the samples
+	// PDTLatency and Latency are the median (the upper of two middles) and
+	// maximum of the playing samples
 	// that knew them (zero without any); PDTSamples and LatencySamples
 	// count those.
 	PDTLatencyMedian, PDTLatencyMax float64
@@ -249,6 +268,8 @@ func Summarize(samples []PlayerSample) (PlayerSummary, error) {
 		Span:          last.At().Sub(first.At()),
 		Played:        last.CurrentTime - first.CurrentTime,
 		Stalls:        last.Stalls - first.Stalls,
+		EmptyStalls:   last.EmptyStalls - first.EmptyStalls,
+		Stalled:       last.StalledSeconds - first.StalledSeconds,
 		BufferStalls:  last.BufferStalls - first.BufferStalls,
 		Switches:      last.Switches - first.Switches,
 		FatalErrors:   last.FatalErrors - first.FatalErrors,

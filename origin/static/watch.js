@@ -48,8 +48,13 @@
 
   // counts are what happened to playback since the page loaded, across
   // every start: a reader compares two snapshots. A stall is a 'waiting'
-  // event of the video after it started playing, other than one of a seek.
-  var counts = { starts: 0, stalls: 0, bufferStalls: 0, switches: 0, fatalErrors: 0 };
+  // event of the video after it started playing, other than one of a seek;
+  // an empty stall one with nothing buffered ahead (the media did not come
+  // in time), where the others are the decoder's (a busy machine, a new
+  // rendition's decoder starting). stalledMs sums the time from each stall
+  // to the next 'playing'.
+  var counts = { starts: 0, stalls: 0, emptyStalls: 0, bufferStalls: 0, switches: 0, fatalErrors: 0, stalledMs: 0 };
+  var stalledSince = 0; // Date.now() of the stall going on, or 0
   // switchedTo is the levels of the last LEVEL_SWITCHED events, oldest first.
   var switchedTo = [];
   var maxSwitchedTo = 32;
@@ -172,6 +177,7 @@
     setState('loading');
     counts.starts++;
     playedOnce = false;
+    stalledSince = 0;
     delete player.dataset.error;
     if (window.Hls && window.Hls.isSupported()) {
       startHls();
@@ -297,11 +303,19 @@
   });
   video.addEventListener('playing', function () {
     playedOnce = true;
+    if (stalledSince) {
+      counts.stalledMs += Date.now() - stalledSince;
+      stalledSince = 0;
+    }
     setState('playing');
   });
   video.addEventListener('waiting', function () {
     if (playedOnce && !video.seeking) {
       counts.stalls++;
+      if (bufferAhead() < 0.1) {
+        counts.emptyStalls++;
+      }
+      stalledSince = stalledSince || Date.now();
     }
   });
   video.addEventListener('ended', function () {
@@ -364,7 +378,10 @@
   //                 hls.js loads them: low-latency HLS is on
   //   canBlockReload, partTarget, partHoldBack  of that playlist
   //   droppedFrames, totalFrames  of the video since the page loaded
-  //   starts, stalls, bufferStalls, switches, fatalErrors  the counts
+  //   starts, stalls, emptyStalls, bufferStalls (hls.js's
+  //                 BUFFER_STALLED_ERROR), switches (LEVEL_SWITCHED),
+  //                 fatalErrors  the counts above
+  //   stalledSeconds  time spent stalled, the stall going on included
   //   switchedTo    the levels of the last 32 LEVEL_SWITCHED, oldest first
   function stats() {
     var s = {
@@ -392,6 +409,8 @@
       totalFrames: 0,
       starts: counts.starts,
       stalls: counts.stalls,
+      emptyStalls: counts.emptyStalls,
+      stalledSeconds: (counts.stalledMs + (stalledSince ? Date.now() - stalledSince : 0)) / 1000,
       bufferStalls: counts.bufferStalls,
       switches: counts.switches,
       fatalErrors: counts.fatalErrors,
@@ -436,10 +455,11 @@
   }
 
   // setLevel switches to level index of hls.levels (-1: automatic) as
-  // how says: 'next' (the default) at the next fragment, keeping what is
-  // buffered; 'now' at once, dropping the buffer (what the quality menu
-  // does); 'load' loading it from now on, not cutting what is queued. It
-  // returns false where it cannot switch (no hls.js, no such level).
+  // how says: 'load' loads it from the next fragment on, keeping all that
+  // is buffered, as ABR does; 'next' (the default) plays it from the next
+  // fragment, loading again what is buffered after that; 'now' at once,
+  // dropping the buffer (what the quality menu does). It returns false
+  // where it cannot switch (no hls.js, no such level).
   function setLevel(index, how) {
     if (!hls || index < -1 || index >= hls.levels.length) {
       return false;
@@ -485,7 +505,7 @@
         (s.autoLevel ? ' (Auto)' : '');
     }
     f.dropped.textContent = s.droppedFrames + ' of ' + s.totalFrames + ' frames';
-    f.stalls.textContent = String(s.stalls);
+    f.stalls.textContent = s.stalls + (s.stalls ? ', ' + s.stalledSeconds.toFixed(1) + ' s' : '');
     if (s.engine === 'native') {
       f.ll.textContent = 'unknown (native player)';
     } else if (s.ll) {
