@@ -30,8 +30,8 @@ type requestLog struct {
 }
 
 type loggedRequest struct {
-	method, path string
-	status       int
+	method, path, query string
+	status              int
 }
 
 func (l *requestLog) wrap(h http.Handler) http.Handler {
@@ -39,7 +39,7 @@ func (l *requestLog) wrap(h http.Handler) http.Handler {
 		sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
 		h.ServeHTTP(sw, r)
 		l.mu.Lock()
-		l.reqs = append(l.reqs, loggedRequest{r.Method, r.URL.Path, sw.status})
+		l.reqs = append(l.reqs, loggedRequest{r.Method, r.URL.Path, r.URL.RawQuery, sw.status})
 		l.mu.Unlock()
 	})
 }
@@ -114,14 +114,22 @@ type watchTest struct {
 // Chromium.
 func startWatchTest(t *testing.T, pid string) *watchTest {
 	t.Helper()
+	return startWatchTestRouted(t, pid, func(origin http.Handler) http.Handler { return origin })
+}
+
+// startWatchTestRouted is startWatchTest with the origin's handler wrapped
+// by route: a test serves some paths itself (a stream the origin cannot
+// write yet), and passes the rest to the origin.
+func startWatchTestRouted(t *testing.T, pid string, route func(origin http.Handler) http.Handler) *watchTest {
+	t.Helper()
 	chromium := testenv.NeedTool(t, "chromium")
 	f := loadFixture(t)
 	t.Cleanup(testenv.CheckGoroutines(t)) // first registered, so it runs last
 	w := &watchTest{t: t, f: f, pid: pid, streams: newStreamTable(), reqs: &requestLog{}}
-	w.srv = httptest.NewServer(w.reqs.wrap(NewLocal(w.streams, Options{
+	w.srv = httptest.NewServer(w.reqs.wrap(route(NewLocal(w.streams, Options{
 		Logger:       testenv.Logger(t),
 		OfflineRetry: offlineRetry,
-	})))
+	}))))
 	t.Cleanup(w.srv.Close)
 	ctx, cancel := context.WithTimeout(context.Background(), browserTimeout)
 	t.Cleanup(cancel)
