@@ -13,9 +13,9 @@ import (
 // positionCases: what a playlist at pos answers a blocking request for
 // (msn, part), part -1 being the whole segment (RFC 8216bis §6.2.5.2).
 var positionCases = []struct {
-	pos       Position
-	msn       int64
-	part      int
+	pos        Position
+	msn        int64
+	part       int
 	has, ahead bool
 }{
 	// Segment 10 being written, parts 0..2 listed.
