@@ -81,6 +81,11 @@ type Edge struct {
 	mu    sync.Mutex
 	rends map[string]*edgeRendition
 	ended bool
+	// added is closed and replaced when a rendition appears, or the
+	// stream ends: it wakes the waiters of renditions not yet known,
+	// which Wait does not add to rends (a viewer asking for made-up
+	// rendition names must not grow the map).
+	added chan struct{}
 }
 
 type edgeRendition struct {
@@ -91,13 +96,18 @@ type edgeRendition struct {
 }
 
 // NewEdge returns an edge with no renditions.
-func NewEdge() *Edge { return &Edge{rends: map[string]*edgeRendition{}} }
+func NewEdge() *Edge {
+	return &Edge{rends: map[string]*edgeRendition{}, added: make(chan struct{})}
+}
 
+// rendition returns name's state, adding it if it is new; e.mu is held.
 func (e *Edge) rendition(name string) *edgeRendition {
 	r, ok := e.rends[name]
 	if !ok {
-		r = &edgeRendition{wake: make(chan struct{})}
+		r = &edgeRendition{wake: make(chan struct{}), ended: e.ended}
 		e.rends[name] = r
+		close(e.added)
+		e.added = make(chan struct{})
 	}
 	return r
 }
@@ -129,6 +139,10 @@ func (e *Edge) End(rendition string) {
 // is over.
 func (e *Edge) EndAll() {
 	e.mu.Lock()
+	if !e.ended {
+		close(e.added)
+		e.added = make(chan struct{})
+	}
 	e.ended = true
 	for _, r := range e.rends {
 		if !r.ended {
@@ -194,10 +208,17 @@ const (
 // nothing yet is waited for.
 func (e *Edge) Wait(ctx context.Context, rendition string, msn int64, part int) (WaitResult, error) {
 	for {
+		var (
+			pos          Position
+			known, ended bool
+			wake         chan struct{}
+		)
 		e.mu.Lock()
-		r := e.rendition(rendition)
-		pos, known, ended := r.pos, r.known, r.ended || e.ended
-		wake := r.wake
+		if r, ok := e.rends[rendition]; ok {
+			pos, known, ended, wake = r.pos, r.known, r.ended || e.ended, r.wake
+		} else {
+			ended, wake = e.ended, e.added
+		}
 		e.mu.Unlock()
 		switch {
 		case known && pos.Has(msn, part):

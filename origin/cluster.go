@@ -67,6 +67,12 @@ const (
 	// server: enough for a burst of misses (every rendition's next segment
 	// and playlist at once) without reconnecting.
 	maxIdleConnsPerServer = 64
+	// maxIdleBlockingConnsPerServer is the same for requests the server
+	// may hold (blocking playlists, parts not written yet): each stream
+	// watched has a few in flight at once (per rendition a playlist and
+	// a part, with and without _HLS_skip), so a server of many streams
+	// has many, and reconnecting for each would cost a handshake per part.
+	maxIdleBlockingConnsPerServer = 512
 )
 
 func (o ClusterOptions) withDefaults() ClusterOptions {
@@ -115,9 +121,12 @@ type Cluster struct {
 	h      *Handler
 	router Router
 	client *http.Client
-	log    *slog.Logger
-	cache  *cache
-	routes routeCache
+	// blockingClient fetches what the server may hold up to
+	// maxBlockWait: its timeouts are the client's plus that.
+	blockingClient *http.Client
+	log            *slog.Logger
+	cache          *cache
+	routes         routeCache
 	// routeTTL and routeTimeout are ClusterOptions'.
 	routeTTL, routeTimeout time.Duration
 	flights                flights[*cacheEntry]
@@ -154,14 +163,19 @@ func NewCluster(router Router, opts ClusterOptions) *Cluster {
 		ResponseHeaderTimeout: opts.FetchTimeout,
 		DisableCompression:    true, // segments do not compress; playlists are small
 	}
+	blocking := transport.Clone()
+	blocking.ResponseHeaderTimeout = opts.FetchTimeout + maxBlockWait
+	blocking.MaxIdleConnsPerHost = maxIdleBlockingConnsPerServer
+	// A server answers its files, never a redirect to elsewhere.
+	noRedirect := func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 	ctx, cancel := context.WithCancel(context.Background())
 	c := &Cluster{
 		router: router,
-		client: &http.Client{
-			Transport: transport,
-			Timeout:   opts.FetchTimeout,
-			// A server answers its files, never a redirect to elsewhere.
-			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+		client: &http.Client{Transport: transport, Timeout: opts.FetchTimeout, CheckRedirect: noRedirect},
+		blockingClient: &http.Client{
+			Transport:     blocking,
+			Timeout:       opts.FetchTimeout + maxBlockWait,
+			CheckRedirect: noRedirect,
 		},
 		log:      opts.Logger,
 		cache:    newCache(opts.CacheBytes),
@@ -186,20 +200,27 @@ func (c *Cluster) Close() error {
 	c.cancel()
 	c.fills.Wait()
 	c.client.CloseIdleConnections()
+	c.blockingClient.CloseIdleConnections()
 	return nil
 }
 
 // liveFile is the Cluster's liveSource: the cache, or the one fetch in
-// flight for the same file, or a new fetch.
-func (c *Cluster) liveFile(ctx context.Context, pid, name string) (hlsFile, error) {
-	key := pid + "/" + name
+// flight for the same file, or a new fetch. A blocking playlist request
+// is keyed by its directives in their canonical form, so that viewers
+// waiting for the same part of the same rendition share one upstream
+// request, held by the server, and its answer.
+func (c *Cluster) liveFile(ctx context.Context, req liveRequest) (hlsFile, error) {
+	key := req.pid + "/" + req.name()
+	if q := req.block.encode(); q != "" {
+		key += "?" + q
+	}
 	if e, ok := c.cache.get(key, time.Now()); ok {
 		c.stats.hits.Add(1)
 		return e.result()
 	}
 	f, leader := c.flights.join(key)
 	if leader {
-		c.startFill(f, key, pid, name)
+		c.startFill(f, key, req)
 	} else {
 		c.stats.coalesced.Add(1)
 	}
@@ -216,7 +237,7 @@ func (c *Cluster) liveFile(ctx context.Context, pid, name string) (hlsFile, erro
 
 // startFill runs f's fetch in a goroutine of its own, so that the fetch
 // goes on for the others waiting when the viewer who started it leaves.
-func (c *Cluster) startFill(f *flight[*cacheEntry], key, pid, name string) {
+func (c *Cluster) startFill(f *flight[*cacheEntry], key string, req liveRequest) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.closed {
@@ -226,32 +247,40 @@ func (c *Cluster) startFill(f *flight[*cacheEntry], key, pid, name string) {
 	c.fills.Add(1)
 	go func() {
 		defer c.fills.Done()
-		e, err := c.fill(key, pid, name)
+		e, err := c.fill(key, req)
 		c.flights.finish(key, f, e, err)
 	}()
 }
 
-// fill fetches the file name of pid's stream from the server holding it,
+// mayBlock reports whether the server may hold req: a blocking playlist
+// request, or an fMP4 segment or part, which may not be written yet.
+func (req liveRequest) mayBlock() bool { return req.block.blocking || req.media.waitable }
+
+// fill fetches the file req asks for from the server holding its stream,
 // caches the answer and returns it. It runs once per flight.
-func (c *Cluster) fill(key, pid, name string) (*cacheEntry, error) {
+func (c *Cluster) fill(key string, req liveRequest) (*cacheEntry, error) {
 	// A flight that ended between the caller's cache miss and its joining
 	// has just cached the file.
 	if e, ok := c.cache.peek(key, time.Now()); ok {
 		c.stats.hits.Add(1)
 		return e, nil
 	}
+	pid, name := req.pid, req.name()
+	kind := kindOf(name)
 	addr, stale, err := c.route(pid)
 	switch {
-	case errors.Is(err, ErrNoRoute) && kindOf(name) != kindSegment && c.live.moving(pid, time.Now()):
+	case errors.Is(err, ErrNoRoute) && kind != kindSegment && c.live.moving(pid, time.Now()):
 		return nil, errMoving
 	case errors.Is(err, ErrNoRoute):
 		return c.cache.put(key, nil, time.Now().Add(negativeTTL)), nil
 	case err != nil:
 		return nil, err
 	}
-	kind := kindOf(name)
 	c.stats.fetches[kind].Add(1)
-	data, status, err := c.fetch(addr, pid, name)
+	if req.mayBlock() {
+		c.stats.blockingFetches.Add(1)
+	}
+	data, status, err := c.fetch(addr, req)
 	switch {
 	case err != nil:
 		c.stats.fetchErrors.Add(1)
@@ -260,6 +289,10 @@ func (c *Cluster) fill(key, pid, name string) (*cacheEntry, error) {
 			c.log.Warn("fetch live HLS from its server", "playback_id", pid, "name", name, "server", addr, "err", err)
 		}
 		return nil, fmt.Errorf("%w: %v", errUnavailable, err)
+	case status == http.StatusNotFound && req.media.waitable:
+		// A part asked for too early, or after the end: not cached, so
+		// that one asked for again once written is fetched.
+		return &cacheEntry{key: key, notFound: true}, nil
 	case status == http.StatusNotFound:
 		if stale && kind != kindSegment {
 			// The server no longer has the stream: nothing is left
@@ -267,6 +300,15 @@ func (c *Cluster) fill(key, pid, name string) (*cacheEntry, error) {
 			c.routes.forget(pid, addr)
 		}
 		return c.cache.put(key, nil, time.Now().Add(negativeTTL)), nil
+	case status == http.StatusBadRequest && req.block.blocking:
+		// Too far ahead of the playlist (the query sent is canonical,
+		// never malformed): the viewer's 400.
+		return nil, errTooFar
+	case status == http.StatusServiceUnavailable && req.mayBlock():
+		// The server held the request three target durations and the
+		// stream did not move: a stalled stream, not a failing server.
+		c.log.Debug("blocking request timed out on its server", "playback_id", pid, "name", name, "server", addr)
+		return nil, fmt.Errorf("%w: the server's blocking request timed out", errUnavailable)
 	case status != http.StatusOK:
 		c.log.Warn("fetch live HLS from its server", "playback_id", pid, "name", name, "server", addr, "status", status)
 		return nil, fmt.Errorf("%w: server answered %d", errUnavailable, status)
@@ -276,22 +318,31 @@ func (c *Cluster) fill(key, pid, name string) (*cacheEntry, error) {
 	case kindMaster:
 		expires = time.Now().Add(masterTTL)
 	case kindPlaylist:
-		expires = time.Now().Add(playlistTTL(data))
+		if req.block.blocking && canBlockReload(data) {
+			expires = time.Now().Add(blockingTTL(data))
+		} else {
+			expires = time.Now().Add(playlistTTL(data))
+		}
 		c.live.saw(pid, data, time.Now())
 	}
 	return c.cache.put(key, data, expires), nil
 }
 
-// fetch GETs /hls/pid/name from the server at addr and returns the body of
-// a 200, or the status of any other answer. err is the server not
-// answering in time, or answering a body too large or cut short.
-func (c *Cluster) fetch(addr, pid, name string) (data []byte, status int, err error) {
-	u := url.URL{Scheme: "http", Host: addr, Path: "/hls/" + pid + "/" + name}
-	req, err := http.NewRequestWithContext(c.ctx, http.MethodGet, u.String(), nil)
+// fetch GETs the file req asks for from the server at addr, with its
+// delivery directives in canonical form, and returns the body of a 200,
+// or the status of any other answer. err is the server not answering in
+// time, or answering a body too large or cut short.
+func (c *Cluster) fetch(addr string, req liveRequest) (data []byte, status int, err error) {
+	u := url.URL{Scheme: "http", Host: addr, Path: "/hls/" + req.pid + "/" + req.name(), RawQuery: req.block.encode()}
+	hreq, err := http.NewRequestWithContext(c.ctx, http.MethodGet, u.String(), nil)
 	if err != nil {
 		return nil, 0, err
 	}
-	resp, err := c.client.Do(req)
+	client := c.client
+	if req.mayBlock() {
+		client = c.blockingClient
+	}
+	resp, err := client.Do(hreq)
 	if err != nil {
 		return nil, 0, err
 	}

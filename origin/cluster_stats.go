@@ -9,9 +9,14 @@ import (
 // cache holds now.
 type ClusterStats struct {
 	// Fetches is the number of requests made to servers: MasterFetches
-	// (live.m3u8), PlaylistFetches (a rendition's index.m3u8) and
-	// SegmentFetches (.ts) added up.
+	// (live.m3u8), PlaylistFetches (a rendition's index.m3u8, blocking or
+	// not) and SegmentFetches (.ts, and fMP4 init sections, segments and
+	// parts) added up.
 	Fetches, MasterFetches, PlaylistFetches, SegmentFetches int64
+	// BlockingFetches counts the fetches the server may hold: blocking
+	// playlist requests and fMP4 segments and parts. Viewers waiting for
+	// the same part of the same rendition share one.
+	BlockingFetches int64
 	// FetchErrors counts fetches that got no answer: the server was
 	// unreachable, too slow, or sent a body cut short.
 	FetchErrors int64
@@ -46,7 +51,7 @@ func kindOf(name string) int {
 	switch {
 	case name == masterName:
 		return kindMaster
-	case strings.HasSuffix(name, ".ts"):
+	case strings.HasSuffix(name, ".ts"), strings.HasSuffix(name, ".m4s"), strings.HasSuffix(name, ".mp4"):
 		return kindSegment
 	default:
 		return kindPlaylist
@@ -54,12 +59,13 @@ func kindOf(name string) int {
 }
 
 type clusterCounters struct {
-	fetches        [numKinds]atomic.Int64
-	fetchErrors    atomic.Int64
-	routeLookups   atomic.Int64
-	staleRouteUses atomic.Int64
-	hits           atomic.Int64
-	coalesced      atomic.Int64
+	fetches         [numKinds]atomic.Int64
+	blockingFetches atomic.Int64
+	fetchErrors     atomic.Int64
+	routeLookups    atomic.Int64
+	staleRouteUses  atomic.Int64
+	hits            atomic.Int64
+	coalesced       atomic.Int64
 }
 
 // Stats returns the counters so far and the cache's size.
@@ -68,6 +74,7 @@ func (c *Cluster) Stats() ClusterStats {
 		MasterFetches:   c.stats.fetches[kindMaster].Load(),
 		PlaylistFetches: c.stats.fetches[kindPlaylist].Load(),
 		SegmentFetches:  c.stats.fetches[kindSegment].Load(),
+		BlockingFetches: c.stats.blockingFetches.Load(),
 		FetchErrors:     c.stats.fetchErrors.Load(),
 		RouteLookups:    c.stats.routeLookups.Load(),
 		StaleRouteUses:  c.stats.staleRouteUses.Load(),

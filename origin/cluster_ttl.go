@@ -1,10 +1,6 @@
 package origin
 
-import (
-	"bytes"
-	"strconv"
-	"time"
-)
+import "time"
 
 // How long the Cluster serves a fetched file before asking its server
 // again. Segments are kept until evicted: a segment's name (its stream's
@@ -21,35 +17,23 @@ const (
 	// written) is kept briefly, so that a crowd asking for it costs one
 	// fetch a second, and a starting stream is seen within a second.
 	negativeTTL = time.Second
+	// minPlaylistTTL keeps a playlist of made-up tiny parts from costing
+	// a fetch per request.
+	minPlaylistTTL = 50 * time.Millisecond
 )
 
-// targetDurationTag is the media playlist tag that bounds its segments'
-// duration (RFC 8216, 4.3.3.1); it is never the first line (#EXTM3U is).
-var targetDurationTag = []byte("\n#EXT-X-TARGETDURATION:")
-
-// maxTargetDigits bounds the tag's decimal-integer: more digits than any
-// sane target, fewer than overflow an int64 of seconds.
-const maxTargetDigits = 9
-
 // playlistTTL is how long a media playlist may be served from the cache:
-// half its target duration, at most maxPlaylistTTL. A playlist without a
-// valid target (nothing a server of ours writes) gets maxPlaylistTTL.
+// half its target duration, at most maxPlaylistTTL; for a low-latency
+// playlist half its part target, since its viewers follow the parts. A
+// playlist without a valid target (nothing a server of ours writes) gets
+// maxPlaylistTTL.
 func playlistTTL(playlist []byte) time.Duration {
-	i := bytes.Index(playlist, targetDurationTag)
-	if i < 0 {
+	if part, ok := partTarget(playlist); ok {
+		return min(max(part/2, minPlaylistTTL), maxPlaylistTTL)
+	}
+	target, ok := targetDuration(playlist)
+	if !ok {
 		return maxPlaylistTTL
 	}
-	v := playlist[i+len(targetDurationTag):]
-	if end := bytes.IndexByte(v, '\n'); end >= 0 {
-		v = v[:end]
-	}
-	v = bytes.TrimSuffix(v, []byte("\r"))
-	if len(v) == 0 || len(v) > maxTargetDigits {
-		return maxPlaylistTTL
-	}
-	secs, err := strconv.ParseUint(string(v), 10, 64)
-	if err != nil || secs == 0 {
-		return maxPlaylistTTL
-	}
-	return min(time.Duration(secs)*time.Second/2, maxPlaylistTTL)
+	return min(target/2, maxPlaylistTTL)
 }

@@ -16,3 +16,8 @@ var ErrNoRoute = errors.New("origin: no route to the stream")
 // the viewer gets 503, a try-again-soon, rather than a 404 that players
 // take for the end of the stream.
 var errUnavailable = errors.New("origin: stream unavailable")
+
+// errTooFar is a blocking request (RFC 8216bis §6.2.5.2) for a segment
+// or part too far ahead of the playlist, which the server will not hold:
+// the viewer gets 400 at once.
+var errTooFar = errors.New("origin: blocking request too far ahead of the playlist")

@@ -16,6 +16,17 @@ type Streams interface {
 	Lookup(playbackID string) (store hlsmux.Store, ok bool)
 }
 
+// EdgeStreams is what a Streams also implements when its streams are
+// low-latency ones (fMP4 parts and LL playlists): the Handler then holds
+// blocking playlist requests and requests for parts not written yet on
+// the stream's live edge, and reports the other renditions' positions in
+// each low-latency playlist. The Handler finds it by type assertion.
+type EdgeStreams interface {
+	// Edge returns the live edge of playbackID's stream, or ok=false
+	// when it has none (it is not live, or not a low-latency stream).
+	Edge(playbackID string) (edge *hlsmux.Edge, ok bool)
+}
+
 // Options configures a Handler. The zero value is ready to use.
 type Options struct {
 	// Logger receives what a response cannot tell: store failures other
@@ -28,6 +39,10 @@ type Options struct {
 	// OfflineRetry is how often the watch page asks again whether a stream
 	// that is not live has started. Zero means 3 s.
 	OfflineRetry time.Duration
+
+	// blockWait replaces the wait of a blocking request, three target
+	// durations, when set: tests of its 503 end in milliseconds.
+	blockWait time.Duration
 }
 
 // defaultOfflineRetry keeps a page left open on an offline channel at one
@@ -75,7 +90,7 @@ var _ http.Handler = (*Handler)(nil)
 // NewLocal returns a Handler serving the HLS files that s finds in memory
 // (or wherever each stream's store keeps them) on this machine.
 func NewLocal(s Streams, opts Options) *Handler {
-	return newHandler(localSource(s), opts)
+	return newHandler(localSource{streams: s, blockWait: opts.blockWait}.read, opts)
 }
 
 // newHandler returns a Handler that reads live HLS files from live: this

@@ -9,8 +9,6 @@ import (
 	"net/http"
 	"strconv"
 	"time"
-
-	"github.com/livestream/livestream/hlsmux"
 )
 
 // masterName is the master playlist's name in a stream's store (pipeline's
@@ -34,29 +32,61 @@ var (
 	// in ms plus its index) is never reused, so caches keep it for longer
 	// than it stays in any live window.
 	segmentKind = fileKind{"video/mp2t", "max-age=600"}
+	// fMP4 init sections, segments and their parts are named as TS
+	// segments are, never reused, so cached as long. video/mp4 rather
+	// than the registered video/iso.segment: every player, browser and
+	// CDN knows it, and MSE takes the codecs from the master, not this
+	// header.
+	fmp4Kind = fileKind{"video/mp4", "max-age=600"}
 )
 
 func (h *Handler) serveMaster(w http.ResponseWriter, r *http.Request) {
-	h.serveFile(w, r, r.PathValue("pid"), masterName, masterKind)
+	h.serveFile(w, r, liveRequest{pid: r.PathValue("pid")}, masterKind)
 }
 
 func (h *Handler) serveRendition(w http.ResponseWriter, r *http.Request) {
-	rendition, file := r.PathValue("rendition"), r.PathValue("file")
-	if !validRendition(rendition) {
+	req := liveRequest{pid: r.PathValue("pid"), rendition: r.PathValue("rendition"), file: r.PathValue("file")}
+	if !validRendition(req.rendition) {
 		notFound(w)
 		return
 	}
 	var kind fileKind
-	switch {
-	case file == "index.m3u8":
-		kind = playlistKind
-	case validSegment(file):
-		kind = segmentKind
-	default:
-		notFound(w)
-		return
+	if req.file == playlistName {
+		q, err := parseBlockingQuery(r.URL.RawQuery)
+		if err != nil {
+			badRequest(w)
+			return
+		}
+		req.block, kind = q, playlistKind
+	} else {
+		m, ok := parseMediaName(req.file)
+		if !ok {
+			notFound(w)
+			return
+		}
+		req.media, kind = m, m.kind
 	}
-	h.serveFile(w, r, r.PathValue("pid"), rendition+"/"+file, kind)
+	h.serveFile(w, r, req, kind)
+}
+
+// liveRequest is one live HLS file asked for, its names validated.
+type liveRequest struct {
+	pid string
+	// rendition and file name the file in the rendition's folder; both
+	// are "" for the master playlist.
+	rendition, file string
+	// block is a media playlist's delivery directives.
+	block blockingQuery
+	// media is a media file's parsed name.
+	media mediaName
+}
+
+// name is the file's name in the stream's store.
+func (r liveRequest) name() string {
+	if r.rendition == "" {
+		return masterName
+	}
+	return r.rendition + "/" + r.file
 }
 
 // hlsFile is one live HLS file as served: its bytes, which nobody
@@ -66,45 +96,32 @@ type hlsFile struct {
 	etag string
 }
 
-// liveSource reads the file name of the live stream pid, both validated.
-// It returns ErrNotFound (or an error wrapping it) when the stream is not
-// live or has no such file, errUnavailable (wrapped) when whatever holds
-// the stream cannot answer now, having logged why, and ctx.Err() when the
+// liveSource reads the live file req asks for. It returns ErrNotFound (or
+// an error wrapping it) when the stream is not live or has no such file,
+// errUnavailable (wrapped) when whatever holds the stream cannot answer
+// now, having logged why if that matters, errTooFar when a blocking
+// request asks too far ahead of the playlist, and ctx.Err() when the
 // viewer went away. Any other error is a failure that the Handler logs.
-type liveSource func(ctx context.Context, pid, name string) (hlsFile, error)
+type liveSource func(ctx context.Context, req liveRequest) (hlsFile, error)
 
-// localSource reads the stores of the streams live on this machine.
-func localSource(s Streams) liveSource {
-	return func(_ context.Context, pid, name string) (hlsFile, error) {
-		store, ok := s.Lookup(pid)
-		if !ok {
-			return hlsFile{}, ErrNotFound
-		}
-		data, err := store.Get(name)
-		switch {
-		case errors.Is(err, hlsmux.ErrNotFound):
-			return hlsFile{}, ErrNotFound
-		case err != nil:
-			return hlsFile{}, fmt.Errorf("read from the stream's store: %w", err)
-		}
-		return hlsFile{data: data, etag: etag(data)}, nil
-	}
-}
-
-// serveFile answers with the file name of pid's stream. name has been
-// validated; pid is checked here, before the stream table sees it.
+// serveFile answers with the file req asks for. Its names have been
+// validated; the playback id is checked here, before the stream table
+// sees it.
 //
 // http.ServeContent answers HEAD, Range (players and CDNs fetch segments in
 // parts) and If-None-Match against the ETag.
-func (h *Handler) serveFile(w http.ResponseWriter, r *http.Request, pid, name string, kind fileKind) {
-	if !validPlaybackID(pid) {
+func (h *Handler) serveFile(w http.ResponseWriter, r *http.Request, req liveRequest, kind fileKind) {
+	if !validPlaybackID(req.pid) {
 		notFound(w)
 		return
 	}
-	f, err := h.live(r.Context(), pid, name)
+	f, err := h.live(r.Context(), req)
 	switch {
 	case errors.Is(err, ErrNotFound):
 		notFound(w)
+		return
+	case errors.Is(err, errTooFar):
+		badRequest(w)
 		return
 	case errors.Is(err, errUnavailable):
 		streamUnavailable(w)
@@ -112,13 +129,17 @@ func (h *Handler) serveFile(w http.ResponseWriter, r *http.Request, pid, name st
 	case r.Context().Err() != nil:
 		return // the viewer left; nobody reads an answer
 	case err != nil:
-		h.log.Warn("read HLS file", "playback_id", pid, "name", name, "err", err)
+		h.log.Warn("read HLS file", "playback_id", req.pid, "name", req.name(), "err", err)
 		internalError(w)
 		return
 	}
 	hd := w.Header()
 	hd.Set("Content-Type", kind.contentType)
-	hd.Set("Cache-Control", kind.cacheControl)
+	if req.block.blocking && canBlockReload(f.data) {
+		hd.Set("Cache-Control", blockingCacheControl(f.data))
+	} else {
+		hd.Set("Cache-Control", kind.cacheControl)
+	}
 	hd.Set("ETag", f.etag)
 	if r.Method == http.MethodGet && r.Header.Get("Range") == "" && r.Header.Get("If-None-Match") == "" {
 		// The common case, a whole file: one Write of the cached bytes.
@@ -138,6 +159,12 @@ func (h *Handler) serveFile(w http.ResponseWriter, r *http.Request, pid, name st
 // holding the answer.
 func streamUnavailable(w http.ResponseWriter) {
 	http.Error(w, "503 stream unavailable", http.StatusServiceUnavailable)
+}
+
+// badRequest answers 400 with a fixed text: a malformed delivery
+// directive, or a blocking request too far ahead of the playlist.
+func badRequest(w http.ResponseWriter) {
+	http.Error(w, "400 bad request", http.StatusBadRequest)
 }
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)

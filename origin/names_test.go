@@ -58,7 +58,7 @@ func TestNames(t *testing.T) {
 // the validators so that the fuzz target checks them against it.
 var (
 	pidGrammar  = regexp.MustCompile(`^[A-Za-z0-9]{1,64}$`)
-	nameGrammar = regexp.MustCompile(`^(live\.m3u8|[A-Za-z0-9_-]{1,32}/(index\.m3u8|[0-9]{1,19}\.ts))$`)
+	nameGrammar = regexp.MustCompile(`^(live\.m3u8|[A-Za-z0-9_-]{1,32}/(index\.m3u8|delta\.m3u8|[0-9]{1,19}\.ts|init-[0-9]{1,19}\.mp4|[0-9]{1,19}(\.[0-9]{1,3})?\.m4s))$`)
 )
 
 // watchedStreams records every playback id looked up, and every name read
@@ -125,7 +125,7 @@ func FuzzServeHTTP(f *testing.F) {
 			t.Errorf("%s %q: Access-Control-Allow-Origin %q", method, target, got)
 		}
 		switch w.Code {
-		case 200, 204, 206, 304, 404, 405, 416:
+		case 200, 204, 206, 304, 400, 404, 405, 416:
 		default:
 			t.Errorf("%s %q: status %d", method, target, w.Code)
 		}
