@@ -20,7 +20,7 @@ import (
 // The low-latency fixture is a hand-made Low-Latency HLS stream (RFC 8216bis
 // with EXT-X-PART, blocking playlist reload and rendition reports) of two
 // video-only fMP4 renditions made once by the ffmpeg CLI, played out in real
-// time by llStream until the origin writes such playlists itself. Each
+// time by watchLlStream until the origin writes such playlists itself. Each
 // rendition is one fragmented MP4: its ftyp and moov are the init section,
 // each moof+mdat fragment a part. 16 fps without B-frames, fragments of 8
 // frames and a keyframe every 32 make parts of exactly 0.5 s and segments
@@ -34,7 +34,7 @@ const (
 	llMediaSeconds  = 60
 	llPartHoldBack  = 1.5 // seconds: three parts, what the server will write
 	llCodecs        = "avc1.4d401e"
-	llFirstSeq      = 1732440000000
+	watchLLFirstSeq      = 1732440000000
 	llWindowSegs    = 6 // segments a live playlist lists
 	llPartedSegs    = 2 // complete segments that still list their parts
 	llBlockTimeout  = 3 * llSegDuration
@@ -141,26 +141,26 @@ func splitFragments(data []byte) (init []byte, frags [][]byte, err error) {
 	return init, frags, nil
 }
 
-// llStream plays the fixture out as a live LL-HLS stream under
+// watchLlStream plays the fixture out as a live LL-HLS stream under
 // /hls/{pid}/: as if the stream had started at start, a part is published
 // once the wall clock passes its end, and each frame's
 // EXT-X-PROGRAM-DATE-TIME is the wall-clock time it "arrived at ingest"
 // (start plus its media time), as the server will stamp it. Playlist
 // requests with _HLS_msn (and _HLS_part) block until that part is out.
-type llStream struct {
+type watchLlStream struct {
 	f     *llFixture
 	pid   string
 	start time.Time
 }
 
 // published is how many parts are out at now.
-func (s *llStream) published(now time.Time) int {
+func (s *watchLlStream) published(now time.Time) int {
 	n := int(now.Sub(s.start) / llPartDuration)
 	return min(max(n, 0), len(s.f.renditions[0].parts))
 }
 
 // route serves the stream's HLS itself and passes everything else on.
-func (s *llStream) route(next http.Handler) http.Handler {
+func (s *watchLlStream) route(next http.Handler) http.Handler {
 	prefix := "/hls/" + s.pid + "/"
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		rest, ok := strings.CutPrefix(r.URL.Path, prefix)
@@ -172,7 +172,7 @@ func (s *llStream) route(next http.Handler) http.Handler {
 	})
 }
 
-func (s *llStream) serve(w http.ResponseWriter, r *http.Request, rest string) {
+func (s *watchLlStream) serve(w http.ResponseWriter, r *http.Request, rest string) {
 	if rest == masterName {
 		var vs []hlsmux.Variant
 		for _, rd := range s.f.renditions {
@@ -207,7 +207,7 @@ func (s *llStream) serve(w http.ResponseWriter, r *http.Request, rest string) {
 		seqStr, partStr, isPart := strings.Cut(strings.TrimSuffix(file, ".m4s"), ".")
 		seq, err := strconv.ParseInt(seqStr, 10, 64)
 		part, perr := strconv.Atoi(partStr)
-		seg := int(seq - llFirstSeq)
+		seg := int(seq - watchLLFirstSeq)
 		n := s.published(time.Now())
 		if err != nil || (isPart && (perr != nil || part < 0 || part >= llPartsPerSeg)) || seg < 0 {
 			http.NotFound(w, r)
@@ -236,7 +236,7 @@ func (s *llStream) serve(w http.ResponseWriter, r *http.Request, rest string) {
 
 // servePlaylist answers rendition ri's live playlist, blocking as RFC
 // 8216bis 6.2.5.2 says when asked for a part that is not out yet.
-func (s *llStream) servePlaylist(w http.ResponseWriter, r *http.Request, ri int) {
+func (s *watchLlStream) servePlaylist(w http.ResponseWriter, r *http.Request, ri int) {
 	q := r.URL.Query()
 	if msnStr := q.Get("_HLS_msn"); msnStr != "" {
 		msn, err := strconv.ParseInt(msnStr, 10, 64)
@@ -250,7 +250,7 @@ func (s *llStream) servePlaylist(w http.ResponseWriter, r *http.Request, ri int)
 		}
 		// _HLS_part may name the part after a segment's last: the next
 		// segment's first.
-		need := int(msn-llFirstSeq)*llPartsPerSeg + part + 1
+		need := int(msn-watchLLFirstSeq)*llPartsPerSeg + part + 1
 		if need > s.published(time.Now())+llMaxPlaylistGo*llPartsPerSeg {
 			http.Error(w, "_HLS_msn too far ahead", http.StatusBadRequest)
 			return
@@ -277,7 +277,7 @@ func (s *llStream) servePlaylist(w http.ResponseWriter, r *http.Request, ri int)
 }
 
 // playlist is rendition ri's live playlist once n parts are out.
-func (s *llStream) playlist(ri, n int) []byte {
+func (s *watchLlStream) playlist(ri, n int) []byte {
 	var b strings.Builder
 	secs := func(d time.Duration) string { return strconv.FormatFloat(d.Seconds(), 'f', 3, 64) }
 	complete := n / llPartsPerSeg
@@ -285,12 +285,12 @@ func (s *llStream) playlist(ri, n int) []byte {
 	fmt.Fprintf(&b, "#EXTM3U\n#EXT-X-VERSION:9\n#EXT-X-TARGETDURATION:%d\n", int(llSegDuration.Seconds()))
 	fmt.Fprintf(&b, "#EXT-X-SERVER-CONTROL:CAN-BLOCK-RELOAD=YES,PART-HOLD-BACK=%g\n", llPartHoldBack)
 	fmt.Fprintf(&b, "#EXT-X-PART-INF:PART-TARGET=%s\n", secs(llPartDuration))
-	fmt.Fprintf(&b, "#EXT-X-MEDIA-SEQUENCE:%d\n#EXT-X-MAP:URI=\"init.mp4\"\n", llFirstSeq+first)
+	fmt.Fprintf(&b, "#EXT-X-MEDIA-SEQUENCE:%d\n#EXT-X-MAP:URI=\"init.mp4\"\n", watchLLFirstSeq+first)
 	pdt := s.start.Add(time.Duration(first) * llSegDuration).UTC()
 	fmt.Fprintf(&b, "#EXT-X-PROGRAM-DATE-TIME:%s\n", pdt.Format("2006-01-02T15:04:05.000Z"))
 	writeParts := func(seg, count int) {
 		for p := range count {
-			fmt.Fprintf(&b, "#EXT-X-PART:DURATION=%s,URI=\"%d.%d.m4s\"", secs(llPartDuration), llFirstSeq+seg, p)
+			fmt.Fprintf(&b, "#EXT-X-PART:DURATION=%s,URI=\"%d.%d.m4s\"", secs(llPartDuration), watchLLFirstSeq+seg, p)
 			if p == 0 {
 				b.WriteString(",INDEPENDENT=YES")
 			}
@@ -301,11 +301,11 @@ func (s *llStream) playlist(ri, n int) []byte {
 		if seg >= complete-llPartedSegs {
 			writeParts(seg, llPartsPerSeg)
 		}
-		fmt.Fprintf(&b, "#EXTINF:%s,\n%d.m4s\n", secs(llSegDuration), llFirstSeq+seg)
+		fmt.Fprintf(&b, "#EXTINF:%s,\n%d.m4s\n", secs(llSegDuration), watchLLFirstSeq+seg)
 	}
 	writeParts(complete, n%llPartsPerSeg)
 	// Every rendition is cut alike: their last part is this one's.
-	lastMSN, lastPart := llFirstSeq+int64(complete), n%llPartsPerSeg-1
+	lastMSN, lastPart := watchLLFirstSeq+int64(complete), n%llPartsPerSeg-1
 	if lastPart < 0 {
 		lastMSN, lastPart = lastMSN-1, llPartsPerSeg-1
 	}

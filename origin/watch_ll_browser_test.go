@@ -10,7 +10,7 @@ import (
 )
 
 // TestWatchPageLowLatency plays a Low-Latency HLS stream (the hand-made
-// llStream: 0.5 s parts, PART-HOLD-BACK 1.5 s, blocking reload, a
+// watchLlStream: 0.5 s parts, PART-HOLD-BACK 1.5 s, blocking reload, a
 // PROGRAM-DATE-TIME on every frame) in the watch page: hls.js loads parts
 // and holds the latency the playlist asks for, measured both by hls.js and
 // from the frames' PDT against the wall clock; switching through every
@@ -24,7 +24,7 @@ import (
 // maxStalled in all; a stall with the buffer empty is not.
 func TestWatchPageLowLatency(t *testing.T) {
 	const maxStalled = 0.5 // seconds
-	ll := &llStream{f: loadLLFixture(t), pid: "q2ll7w9xk4m8z3pe"}
+	ll := &watchLlStream{f: loadLLFixture(t), pid: "q2ll7w9xk4m8z3pe"}
 	// Joining a stream live for 7 s: three segments and a half are out.
 	ll.start = time.Now().Add(-7 * time.Second)
 	w := startWatchTestRouted(t, ll.pid, ll.route)
