@@ -8,9 +8,11 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
 	"github.com/livestream/livestream/internal/browser"
 	"github.com/livestream/livestream/internal/testenv"
@@ -46,6 +48,27 @@ func playLowLatency(t *testing.T, base, pid string, playSeconds float64) browser
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	page := browser.Start(ctx, t, chromium)
+	var netMu sync.Mutex
+	var netLog []string
+	sent := map[network.RequestID]time.Time{}
+	chromedp.Listen(page, func(ev any) {
+		netMu.Lock()
+		defer netMu.Unlock()
+		switch e := ev.(type) {
+		case *network.EventRequestWillBeSent:
+			sent[e.RequestID] = time.Now()
+			netLog = append(netLog, fmt.Sprintf("%s -> %s", time.Now().Format("15:04:05.000"), strings.TrimPrefix(e.Request.URL, base)))
+		case *network.EventResponseReceived:
+			netLog = append(netLog, fmt.Sprintf("%s <- %d %s (%v)", time.Now().Format("15:04:05.000"), e.Response.Status, strings.TrimPrefix(e.Response.URL, base), time.Since(sent[e.RequestID]).Round(time.Millisecond)))
+		}
+	})
+	defer func() {
+		if t.Failed() {
+			netMu.Lock()
+			t.Logf("requests:\n%s", strings.Join(netLog, "\n"))
+			netMu.Unlock()
+		}
+	}()
 	if err := chromedp.Do(page, chromedp.Navigate(base+"/watch/"+pid)); err != nil {
 		t.Fatal(err)
 	}
@@ -84,6 +107,14 @@ func playLowLatency(t *testing.T, base, pid string, playSeconds float64) browser
 	all, _ := browser.Summarize(append(steady, switching...))
 	t.Logf("whole run: %+v", all)
 	if !all.LL || all.Played < playSeconds-2 || all.EmptyStalls != 0 || all.Stalled > maxStalled || all.FatalErrors != 0 {
+		for _, x := range append(steady, switching...) {
+			lat := 0.0
+			if x.PDTLatency != nil {
+				lat = *x.PDTLatency
+			}
+			t.Logf("at %s level %d (loading %d) t=%.2f latency %.2f buffer %.2f rate %.2f stalls %d",
+				x.At().Format("15:04:05.000"), x.Level, x.LoadLevel, x.CurrentTime, lat, x.BufferAhead, x.PlaybackRate, x.Stalls)
+		}
 		t.Errorf("low-latency playback: LL %v, played %.1f s, %d stalls with the buffer empty, %.2f s stalled, %d fatal errors",
 			all.LL, all.Played, all.EmptyStalls, all.Stalled, all.FatalErrors)
 	}
