@@ -196,7 +196,7 @@ func (p *publisher) wait(t *testing.T, timeout time.Duration) error {
 
 var (
 	mediaSeqRe = regexp.MustCompile(`#EXT-X-MEDIA-SEQUENCE:(\d+)`)
-	segRe      = regexp.MustCompile(`(?m)^(\d+)\.ts$`)
+	segRe      = regexp.MustCompile(`(?m)^(\d+)\.(?:ts|m4s)$`)
 )
 
 func mediaSequence(pl []byte) int64 {
