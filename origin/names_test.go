@@ -99,6 +99,10 @@ func FuzzServeHTTP(f *testing.F) {
 	f.Add("GET", "/%2e%2e/%2e%2e/etc/passwd")
 	f.Add("GET", "/hls/"+testPID+"/180p%2f"+seg0+".ts")
 	f.Add("HEAD", "/static/")
+	f.Add("GET", "/hls/"+testPID+"/180p/index.m3u8?_HLS_msn=1&_HLS_part=2&_HLS_skip=YES")
+	f.Add("GET", "/hls/"+testPID+"/180p/index.m3u8?_HLS_part=2")
+	f.Add("GET", "/hls/"+testPID+"/180p/"+seg0+".3.m4s")
+	f.Add("GET", "/hls/"+testPID+"/180p/init-"+seg0+".mp4")
 
 	store := hlsmux.NewMemoryStore()
 	for _, name := range []string{masterName, "180p/index.m3u8", "180p/" + seg0 + ".ts", "90p/index.m3u8"} {
