@@ -63,7 +63,7 @@ func main() {
 	flag.IntVar(&o.viewers, "viewers", 2000, "concurrent viewers, spread evenly over the renditions")
 	flag.IntVar(&o.parts, "parts", 20, "parts each viewer waits for and plays")
 	flag.DurationVar(&o.interval, "interval", partTarget, "time between parts")
-	bitrates := flag.String("bitrates", "5000,3000,800", "kbit/s of the 1080p, 720p and 360p renditions, giving their parts' sizes (0: 1 KiB parts)")
+	bitrates := flag.String("bitrates", "0,0,0", "kbit/s of the 1080p, 720p and 360p renditions, giving their parts' sizes (0: 1 KiB parts, the default: the blocking machinery alone)")
 	flag.Parse()
 	names := []string{"1080p", "720p", "360p"}
 	rates := strings.Split(*bitrates, ",")
