@@ -100,12 +100,21 @@ func (o ClusterOptions) withDefaults() ClusterOptions {
 // that holds the stream, found through a Router, and keeps what it fetched
 // in a cache bounded by bytes (least recently used out first):
 //
-//   - segments until evicted, since a segment's name is never reused;
-//   - media playlists for half their target duration, at most 1 s;
-//   - master playlists for 5 s; a 404, or a stream with no route, for 1 s.
+//   - segments, parts and init sections until evicted, since their names
+//     are never reused;
+//   - media playlists for half their target duration (of a low-latency
+//     one, half its part target), at most 1 s;
+//   - answers to blocking playlist requests for one target duration,
+//     keyed by their directives in canonical form;
+//   - master playlists for 5 s; a 404, or a stream with no route, for 1 s
+//     (a part's 404 is not kept: it may be written a moment later).
 //
 // Viewers asking at once for a file that is not cached wait for one
-// upstream request. A server that does not answer within the timeouts
+// upstream request. Requests the server may hold (a blocking playlist
+// request, a part not written yet) are forwarded with the delivery
+// directives alone, in canonical form, on connections of their own whose
+// timeouts exceed the longest hold; the server's 400 (too far ahead) and
+// 503 (held too long) reach the viewer. A server that does not answer within the timeouts
 // gets its viewers a 503, and its route is forgotten so that the next
 // request asks the Router again.
 //

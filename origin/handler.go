@@ -62,11 +62,42 @@ func (o Options) withDefaults() Options {
 
 // Handler serves, for GET and HEAD (and OPTIONS preflights):
 //
-//	/hls/{pid}/live.m3u8                 master playlist
-//	/hls/{pid}/{rendition}/index.m3u8    media playlist
-//	/hls/{pid}/{rendition}/{seq}.ts      segment
-//	/watch/{pid}                         watch page
-//	/static/{asset}                      the watch page's scripts and style
+//	/hls/{pid}/live.m3u8                      master playlist
+//	/hls/{pid}/{rendition}/index.m3u8         media playlist
+//	/hls/{pid}/{rendition}/{seq}.ts           TS segment
+//	/hls/{pid}/{rendition}/init-{seq}.mp4     fMP4 init section (EXT-X-MAP)
+//	/hls/{pid}/{rendition}/{seq}.m4s          fMP4 segment
+//	/hls/{pid}/{rendition}/{seq}.{part}.m4s   fMP4 partial segment
+//	/watch/{pid}                              watch page
+//	/static/{asset}                           the watch page's scripts and style
+//
+// A media playlist takes the delivery directives of RFC 8216bis §6.2.5,
+// parsed strictly (a malformed one, or _HLS_part without _HLS_msn, is 400;
+// other parameters are ignored):
+//
+//	index.m3u8?_HLS_msn=M[&_HLS_part=P]   held until the playlist lists
+//	                                      part P of segment M (without P,
+//	                                      all of M); 400 at once if that
+//	                                      is too far ahead, 503 after
+//	                                      three target durations, the
+//	                                      playlist as it is if the stream
+//	                                      ends meanwhile
+//	index.m3u8?_HLS_skip=YES|v2           the delta update (EXT-X-SKIP),
+//	                                      or the full playlist if there
+//	                                      is none
+//
+// Directives block only on a stream with an edge (EdgeStreams) whose
+// playlist says CAN-BLOCK-RELOAD=YES; otherwise the playlist is served as
+// it is. A part or fMP4 segment not written yet is held the same way
+// until the edge lists it (a preload hint names the next part before it
+// exists), 404 if it will not come. Each low-latency playlist (one with
+// EXT-X-PART-INF) is served with an EXT-X-RENDITION-REPORT for every other
+// rendition of the stream, read from the edge when it is served.
+//
+// Cache-Control: the master max-age=60; media playlists no-cache, but a
+// blocking answer "public, max-age=" one target duration (its URL names
+// the part it must list, which any later playlist lists too); segments,
+// parts and init sections max-age=600 (their names are never reused).
 //
 // and, with Options.VOD, the recordings it reads:
 //

@@ -99,6 +99,10 @@ func FuzzServeHTTP(f *testing.F) {
 	f.Add("GET", "/%2e%2e/%2e%2e/etc/passwd")
 	f.Add("GET", "/hls/"+testPID+"/180p%2f"+seg0+".ts")
 	f.Add("HEAD", "/static/")
+	f.Add("GET", "/hls/"+testPID+"/180p/index.m3u8?_HLS_msn=1&_HLS_part=2&_HLS_skip=YES")
+	f.Add("GET", "/hls/"+testPID+"/180p/index.m3u8?_HLS_part=2")
+	f.Add("GET", "/hls/"+testPID+"/180p/"+seg0+".3.m4s")
+	f.Add("GET", "/hls/"+testPID+"/180p/init-"+seg0+".mp4")
 
 	store := hlsmux.NewMemoryStore()
 	for _, name := range []string{masterName, "180p/index.m3u8", "180p/" + seg0 + ".ts", "90p/index.m3u8"} {
@@ -147,4 +151,50 @@ func FuzzServeHTTP(f *testing.F) {
 			}
 		}
 	})
+}
+
+func TestMediaNames(t *testing.T) {
+	cases := []struct {
+		file     string
+		ok       bool
+		kind     fileKind
+		seq      int64
+		part     int
+		waitable bool
+	}{
+		{"1732430000000.ts", true, segmentKind, 0, -1, false},
+		{"1732430000009.m4s", true, fmp4Kind, 1732430000009, -1, true},
+		{"1732430000009.3.m4s", true, fmp4Kind, 1732430000009, 3, true},
+		{"1732430000009.999.m4s", true, fmp4Kind, 1732430000009, 999, true},
+		{"init-1732430000000.mp4", true, fmp4Kind, 0, -1, false},
+		{strings.Repeat("9", maxSegmentDigits) + ".m4s", true, fmp4Kind, 0, -1, false}, // beyond an int64: served, never waited for
+		{"9223372036854775807.0.m4s", true, fmp4Kind, 9223372036854775807, 0, true},
+
+		{"1732430000009.1000.m4s", false, fileKind{}, 0, 0, false},
+		{strings.Repeat("9", maxSegmentDigits+1) + ".m4s", false, fileKind{}, 0, 0, false},
+		{"1.2.3.m4s", false, fileKind{}, 0, 0, false},
+		{"1..m4s", false, fileKind{}, 0, 0, false},
+		{".1.m4s", false, fileKind{}, 0, 0, false},
+		{".m4s", false, fileKind{}, 0, 0, false},
+		{"1.-1.m4s", false, fileKind{}, 0, 0, false},
+		{"1.M4S", false, fileKind{}, 0, 0, false},
+		{"init-.mp4", false, fileKind{}, 0, 0, false},
+		{"init-1.2.mp4", false, fileKind{}, 0, 0, false},
+		{"init-x.mp4", false, fileKind{}, 0, 0, false},
+		{"1.mp4", false, fileKind{}, 0, 0, false},
+		{"1.3.ts", false, fileKind{}, 0, 0, false},
+		{"index.m3u8", false, fileKind{}, 0, 0, false},
+		{"delta.m3u8", false, fileKind{}, 0, 0, false},
+		{testStreamKey + ".m4s", false, fileKind{}, 0, 0, false},
+	}
+	for _, c := range cases {
+		m, ok := parseMediaName(c.file)
+		if ok != c.ok {
+			t.Errorf("parseMediaName(%q) ok = %v", c.file, ok)
+			continue
+		}
+		if ok && (m.kind != c.kind || m.waitable != c.waitable || c.waitable && (m.seq != c.seq || m.part != c.part)) {
+			t.Errorf("parseMediaName(%q) = %+v", c.file, m)
+		}
+	}
 }
