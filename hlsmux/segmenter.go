@@ -626,14 +626,31 @@ func (s *Segmenter) listed(p PartInfo) {
 	}
 }
 
-// programDateTime is the wall clock of the frame at pts, the first of a
-// segment: when it arrived, or else when the segment before it ended.
+// programDateTime is the date of the segment that begins with the frame
+// at pts: the date of the one before plus its duration, so that dates and
+// EXTINFs agree (players align renditions by date), unless the frame's
+// arrival (Wallclock) is more than pdtTolerance away from it (the
+// publisher's clock drifted, or the timeline broke), when it is that
+// arrival; the first segment's is its frame's arrival.
 func (s *Segmenter) programDateTime(pts int64) time.Time {
 	if s.cfg.Wallclock == nil {
 		return time.Time{}
 	}
-	if at, ok := s.cfg.Wallclock(pts); ok {
+	at, ok := s.cfg.Wallclock(pts)
+	switch {
+	case s.nextPDT.IsZero() || s.segDisc:
+		if ok {
+			return at
+		}
+	case !ok:
+	case at.Sub(s.nextPDT).Abs() > pdtTolerance:
 		return at
 	}
 	return s.nextPDT
 }
+
+// pdtTolerance is how far a segment's date may be from its first frame's
+// arrival: network jitter (a few frames' worth at most) stays within
+// it, so dates follow the media; a drift past it moves the date back to
+// the arrival.
+const pdtTolerance = 200 * time.Millisecond

@@ -341,3 +341,39 @@ func hasPart(p llPlaylist, uri string) bool {
 	}
 	return false
 }
+
+// TestProgramDateTime: dates follow the segments' durations through the
+// arrivals' jitter, and move to the arrival when it drifts past
+// pdtTolerance.
+func TestProgramDateTime(t *testing.T) {
+	base := time.Date(2026, 12, 7, 21, 0, 0, 0, time.UTC)
+	var c collect
+	s, err := NewSegmenter(SegmenterConfig{Dir: "v", Store: NewMemoryStore(), Type: Live, Video: true, FrameDuration: frameTicks,
+		TargetDuration: 2 * time.Second, OnSegment: c.add,
+		Wallclock: func(pts int64) (time.Time, bool) {
+			at := base.Add(media.Duration(pts))
+			switch {
+			case pts >= 6*media.ClockRate: // the publisher's clock drifted 1 s
+				at = at.Add(time.Second)
+			case pts/media.ClockRate%4 == 2: // jitter
+				at = at.Add(7 * time.Millisecond)
+			}
+			return at, true
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	feed(t, s, synthVideo(0, 10, 60, false), nil, 0)
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	want := []time.Duration{0, 2 * time.Second, 4 * time.Second, 7 * time.Second, 9 * time.Second}
+	if len(c.infos) != len(want) {
+		t.Fatalf("%d segments, want %d", len(c.infos), len(want))
+	}
+	for i, info := range c.infos {
+		if got := info.ProgramDateTime.Sub(base); got != want[i] {
+			t.Errorf("segment %d dated %v after the start, want %v", i, got, want[i])
+		}
+	}
+}

@@ -168,7 +168,7 @@ func (v *viewer) run() {
 			for _, s := range segs {
 				if !seen[s] {
 					seen[s] = true
-					if code, _ := v.get("360p/" + s + ".ts"); code == http.StatusOK {
+					if code, _ := v.get("360p/" + s + segExt([]byte(body))); code == http.StatusOK {
 						v.mu.Lock()
 						v.segments++
 						v.mu.Unlock()

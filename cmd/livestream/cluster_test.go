@@ -216,7 +216,7 @@ func TestCluster(t *testing.T) {
 			return false
 		}, "a new segment")
 		seen[seg] = true
-		bodies := fetchAtOnce(t, "http://"+originAddr+"/hls/"+pid+"/360p/"+seg+".ts", 200)
+		bodies := fetchAtOnce(t, "http://"+originAddr+"/hls/"+pid+"/360p/"+seg+segExt([]byte(body)), 200)
 		for i, b := range bodies {
 			if len(b) == 0 || !bytes.Equal(b, bodies[0]) {
 				t.Fatalf("viewer %d of segment %s got %d bytes, viewer 0 %d", i, seg, len(b), len(bodies[0]))

@@ -69,12 +69,12 @@ func TestServeAudioOnlyPublish(t *testing.T) {
 				t.Errorf("the live playlist has ENDLIST while publishing:\n%s", live)
 			}
 			segs := segments(live)
-			resp, err := http.Get("http://" + s.cfg.Serve.HTTPAddr + hls + "/audio/" + segs[0] + ".ts")
+			resp, err := http.Get("http://" + s.cfg.Serve.HTTPAddr + hls + "/audio/" + segs[0] + segExt(live))
 			if err != nil {
 				t.Fatal(err)
 			}
 			resp.Body.Close()
-			if ct, cc := resp.Header.Get("Content-Type"), resp.Header.Get("Cache-Control"); resp.StatusCode != 200 || ct != "video/mp2t" || cc != "max-age=600" {
+			if ct, cc := resp.Header.Get("Content-Type"), resp.Header.Get("Cache-Control"); resp.StatusCode != 200 || ct != map[string]string{".ts": "video/mp2t", ".m4s": "video/mp4"}[segExt(live)] || cc != "max-age=600" {
 				t.Errorf("segment: status %d, Content-Type %q, Cache-Control %q", resp.StatusCode, ct, cc)
 			}
 

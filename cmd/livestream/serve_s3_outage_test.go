@@ -69,8 +69,8 @@ func (w *liveWatch) add(pl []byte) {
 			w.disc = true
 		case line == "#EXT-X-ENDLIST":
 			w.ended = true
-		case strings.HasSuffix(line, ".ts"):
-			w.durs[numeric(strings.TrimSuffix(line, ".ts"))] = dur
+		case segRe.MatchString(line):
+			w.durs[numeric(strings.TrimSuffix(strings.TrimSuffix(line, ".ts"), ".m4s"))] = dur
 		}
 	}
 }

@@ -208,6 +208,32 @@ func mediaSequence(pl []byte) int64 {
 	return n
 }
 
+// segExt is the extension of pl's segments: ".m4s" (fMP4, the default)
+// or ".ts".
+func segExt(pl []byte) string {
+	if bytes.Contains(pl, []byte("#EXT-X-MAP:")) {
+		return ".m4s"
+	}
+	return ".ts"
+}
+
+var mapRe = regexp.MustCompile(`(?m)^#EXT-X-MAP:URI="([^"]+)"`)
+
+// playableSegment fetches segment seg of the media playlist pl at dir
+// (an HLS URL path) as a file a demuxer reads alone: a TS segment, or an
+// fMP4 one after its init section. It returns the file's extension too.
+func (s *server) playableSegment(dir string, pl []byte, seg string) ([]byte, string) {
+	s.t.Helper()
+	if segExt(pl) == ".ts" {
+		return s.get(dir + "/" + seg + ".ts"), ".ts"
+	}
+	m := mapRe.FindSubmatch(pl)
+	if m == nil {
+		s.t.Fatalf("fMP4 playlist without EXT-X-MAP:\n%s", pl)
+	}
+	return append(s.get(dir+"/"+string(m[1])), s.get(dir+"/"+seg+".m4s")...), ".mp4"
+}
+
 func segments(pl []byte) []string {
 	var s []string
 	for _, m := range segRe.FindAllSubmatch(pl, -1) {
@@ -264,10 +290,15 @@ func TestServePublishAndWatch(t *testing.T) {
 		t.Errorf("live playlist already ended:\n%s", first)
 	}
 
-	// A segment, fetched as a player does, is valid H.264 main in MPEG-TS.
+	// A segment, fetched as a player does, is valid H.264 main and AAC
+	// in fMP4 (after its init section).
 	seg := segments(first)[0]
-	path := filepath.Join(t.TempDir(), "seg.ts")
-	if err := os.WriteFile(path, s.get(hls+"/360p/"+seg+".ts"), 0o644); err != nil {
+	data, ext := s.playableSegment(hls+"/360p", first, seg)
+	if ext != ".mp4" {
+		t.Errorf("segments are %s, want fMP4 by default", ext)
+	}
+	path := filepath.Join(t.TempDir(), "seg"+ext)
+	if err := os.WriteFile(path, data, 0o644); err != nil {
 		t.Fatal(err)
 	}
 	pr := testenv.Probe(t, path)

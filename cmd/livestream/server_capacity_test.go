@@ -254,7 +254,7 @@ func TestServerMaxCPU(t *testing.T) {
 		path string
 		code int
 	}{
-		{"/live.m3u8", 200}, {"/360p/" + segs[0] + ".ts", 200}, {"/360p/" + segs[0] + ".ts", 200},
+		{"/live.m3u8", 200}, {"/360p/" + segs[0] + segExt([]byte(pl)), 200}, {"/360p/" + segs[0] + segExt([]byte(pl)), 200},
 		{"/360p/1.ts", 404}, {"/360p/init.mp4", 404}, {"/360p/1.m4s", 404}, {"/nope.m3u8", 404},
 		{"/", 404}, {"/360p/", 404},
 	} {

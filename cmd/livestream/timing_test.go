@@ -84,6 +84,9 @@ func TestLiveTiming(t *testing.T) {
 	cfg := timingConfig()
 	s := startServerWith(t, func(c *Config) {
 		c.Transcode = cfg
+		// The checks read every TS packet's timestamps (the frame clock is
+		// the same whatever the container).
+		c.HLS.Format = "ts"
 		// Ended streams stay until every subtest has read them.
 		c.Serve.Grace = 2 * time.Minute
 	})
