@@ -1,6 +1,7 @@
 package live
 
 import (
+	"errors"
 	"log/slog"
 	"sync"
 	"sync/atomic"
@@ -26,6 +27,12 @@ const recordLogEvery = 10 * time.Second
 // (a full queue drops it: the recording must never slow the ladder), and
 // one goroutine writes them to the spool, in order per rendition, since
 // Session.Segment fsyncs.
+//
+// An fMP4 segment goes with the bytes of its init section whenever its
+// Init is not the one last queued for its rendition: the writer hands
+// those to Session.Init first. The init section is read from the stream's
+// store then, while the segment that names it is listed, so it is still
+// there.
 type recording struct {
 	session *record.Session
 	log     *slog.Logger
@@ -34,8 +41,12 @@ type recording struct {
 
 	mu       sync.Mutex
 	discNext map[string]bool // a segment of that rendition was dropped here
-	lastLog  time.Time
-	unlogged int64 // failures since the last log
+	// initQueued is, by rendition, the init section last queued with a
+	// segment; the writer forgets it when Session.Init refuses it, so that
+	// the next segment brings it again.
+	initQueued map[string]string
+	lastLog    time.Time
+	unlogged   int64 // failures since the last log
 
 	segments atomic.Int64 // taken by the session: spooled, or of a rendition it does not record
 	failed   atomic.Int64 // dropped here (queue full) or refused by the session
@@ -46,6 +57,7 @@ type recordedSegment struct {
 	rendition string
 	seg       hlsmux.SegmentInfo
 	data      []byte // the store's slice, never modified
+	init      []byte // seg.Init's bytes, when the session may lack them; the store's slice
 }
 
 // startRecording begins the recording of s's ladder, when the Manager has
@@ -86,11 +98,12 @@ func (s *Stream) startRecording(g *pipeline.Graph) *recording {
 		return nil
 	}
 	r := &recording{
-		session:  session,
-		log:      s.log.With("recording", session.ID()),
-		queue:    make(chan recordedSegment, recordQueueSegments*len(vs)),
-		written:  make(chan struct{}),
-		discNext: map[string]bool{},
+		session:    session,
+		log:        s.log.With("recording", session.ID()),
+		queue:      make(chan recordedSegment, recordQueueSegments*len(vs)),
+		written:    make(chan struct{}),
+		discNext:   map[string]bool{},
+		initQueued: map[string]string{},
 	}
 	go r.write()
 	return r
@@ -105,13 +118,27 @@ func (r *recording) segment(store hlsmux.Store, rendition string, seg hlsmux.Seg
 		return
 	}
 	r.mu.Lock()
+	needInit := seg.Init != "" && seg.Init != r.initQueued[rendition]
+	r.mu.Unlock()
+	var init []byte
+	if needInit {
+		if init, err = store.Get(rendition + "/" + seg.Init); err != nil {
+			r.fail(rendition, "init section not in the stream's store", err)
+			return
+		}
+	}
+	seg.Parts = nil // a recording has no parts; they would hold the store's names
+	r.mu.Lock()
 	if r.discNext[rendition] {
 		// The recording lacks the segment before: the timestamps jump.
 		seg.Discontinuity = true
 	}
 	select {
-	case r.queue <- recordedSegment{rendition: rendition, seg: seg, data: data}:
+	case r.queue <- recordedSegment{rendition: rendition, seg: seg, data: data, init: init}:
 		r.discNext[rendition] = false
+		if needInit {
+			r.initQueued[rendition] = seg.Init
+		}
 		r.mu.Unlock()
 	default:
 		r.mu.Unlock()
@@ -124,8 +151,20 @@ func (r *recording) segment(store hlsmux.Store, rendition string, seg hlsmux.Seg
 func (r *recording) write() {
 	defer close(r.written)
 	for q := range r.queue {
+		var initErr error
+		if q.init != nil {
+			if initErr = r.session.Init(q.rendition, q.seg.Init, q.init); initErr != nil {
+				// Segment drops the segment, lacking its init section, and
+				// counts the gap in the recording.
+				r.mu.Lock()
+				if r.initQueued[q.rendition] == q.seg.Init {
+					delete(r.initQueued, q.rendition)
+				}
+				r.mu.Unlock()
+			}
+		}
 		if err := r.session.Segment(q.rendition, q.seg, q.data); err != nil {
-			r.fail("", "segment not recorded", err)
+			r.fail("", "segment not recorded", errors.Join(initErr, err))
 			continue
 		}
 		r.segments.Add(1)

@@ -12,7 +12,9 @@ import (
 // VODSource reads one file of the recordings, whole, by its slash-separated
 // name under the recordings' root, in package record's layout:
 // "<playback id>/vod-<session id>.m3u8" or
-// "<playback id>/<session id>/<rendition>/<seq>.ts" (or index.m3u8). It
+// "<playback id>/<session id>/<rendition>/<file>", where file is a
+// segment ("<seq>.ts", or "<seq>.m4s" for fMP4), an fMP4 init section
+// ("init-<seq>.mp4") or the rendition's index.m3u8 (see vod_names.go). It
 // returns ErrNotFound, or an error wrapping it, when name holds nothing.
 // The Handler asks only for names it has validated, and cancels ctx when
 // the viewer goes away. It must be safe for concurrent use.
@@ -27,7 +29,7 @@ const maxSessionDigits = 19
 
 var (
 	// A finished recording's segments never change, and a session id is
-	// never reused: caches keep them for good.
+	// never reused: caches keep them for good (fMP4's: vod_names.go).
 	vodSegmentKind = fileKind{"video/mp2t", "public, max-age=31536000, immutable"}
 	// A VOD playlist (EXT-X-ENDLIST) is final but for retention, which
 	// deletes it: caches keep it a while, not forever.
@@ -59,11 +61,13 @@ func (h *Handler) serveVODPlaylist(w http.ResponseWriter, r *http.Request) {
 }
 
 // serveVODRendition answers /vod/{pid}/{session}/{rendition}/{file}: a
-// segment, or a rendition's media playlist (index.m3u8, "all" layout).
+// segment (MPEG-TS or fMP4), an fMP4 init section, or a rendition's media
+// playlist (index.m3u8, "all" layout).
 func (h *Handler) serveVODRendition(w http.ResponseWriter, r *http.Request) {
 	pid, sid, rendition, file := r.PathValue("pid"), r.PathValue("session"), r.PathValue("rendition"), r.PathValue("file")
+	_, media := vodMediaKind(file)
 	if !validPlaybackID(pid) || !validSession(sid) || !validRendition(rendition) ||
-		file != "index.m3u8" && !validSegment(file) {
+		file != vodPlaylistFile && !media {
 		notFound(w)
 		return
 	}
@@ -92,8 +96,8 @@ func (h *Handler) serveVODFile(w http.ResponseWriter, r *http.Request, parts ...
 		unavailable(w)
 		return
 	}
-	kind := vodSegmentKind
-	if !strings.HasSuffix(name, ".ts") {
+	kind, media := vodMediaKind(parts[len(parts)-1])
+	if !media {
 		kind = vodGrowingKind
 		if bytes.Contains(data, []byte("#EXT-X-ENDLIST")) {
 			kind = vodFinalKind

@@ -24,6 +24,8 @@ const (
 	vodSession    = "1732430000000"
 	vodRecording  = "1732430999999"
 	vodSegment    = "1732430000000.ts"
+	vodFMP4       = "1732430000000.m4s"
+	vodInit       = "init-1732430000000.mp4"
 	vodSecretText = "NOT A RECORDING"
 )
 
@@ -34,6 +36,10 @@ var vodFiles = map[string]string{
 	testPID + "/" + vodSession + "/360p/index.m3u8":             "#EXTM3U\n#EXT-X-ENDLIST\n",
 	testPID + "/" + vodSession + "/session.json":                `{"state":"complete"}`,
 	testPID + "/" + vodSession + "/360p/" + vodSegment + ".tmp": "a part",
+	testPID + "/" + vodSession + "/720p/" + vodFMP4:             "moof an fMP4 segment",
+	testPID + "/" + vodSession + "/720p/" + vodInit:             "ftyp moov an init section",
+	testPID + "/" + vodSession + "/720p/1732430000000.0.m4s":    "a live part",
+	testPID + "/" + vodSession + "/720p/1732430000000.mp4":      "not a segment",
 }
 
 // vodCase is one /vod/ request; file is the name under the directory
@@ -50,6 +56,8 @@ var vodCases = []vodCase{
 	{"EVENT playlist", "/vod/" + testPID + "/vod-" + vodRecording + ".m3u8", 200, testPID + "/vod-" + vodRecording + ".m3u8", vodGrowingKind},
 	{"segment", "/vod/" + testPID + "/" + vodSession + "/360p/" + vodSegment, 200, testPID + "/" + vodSession + "/360p/" + vodSegment, vodSegmentKind},
 	{"rendition playlist", "/vod/" + testPID + "/" + vodSession + "/360p/index.m3u8", 200, testPID + "/" + vodSession + "/360p/index.m3u8", vodFinalKind},
+	{"fMP4 segment", "/vod/" + testPID + "/" + vodSession + "/720p/" + vodFMP4, 200, testPID + "/" + vodSession + "/720p/" + vodFMP4, vodFMP4SegmentKind},
+	{"init section", "/vod/" + testPID + "/" + vodSession + "/720p/" + vodInit, 200, testPID + "/" + vodSession + "/720p/" + vodInit, vodInitKind},
 
 	{"no such session", "/vod/" + testPID + "/vod-1.m3u8", 404, "", fileKind{}},
 	{"no such stream", "/vod/" + otherPID + "/vod-" + vodSession + ".m3u8", 404, "", fileKind{}},
@@ -67,6 +75,14 @@ var vodCases = []vodCase{
 	{"rendition with a dot", "/vod/" + testPID + "/" + vodSession + "/360.p/" + vodSegment, 404, "", fileKind{}},
 	{"too deep", "/vod/" + testPID + "/" + vodSession + "/360p/x/" + vodSegment, 404, "", fileKind{}},
 	{"directory", "/vod/" + testPID + "/" + vodSession + "/360p", 404, "", fileKind{}},
+	{"part", "/vod/" + testPID + "/" + vodSession + "/720p/1732430000000.0.m4s", 404, "", fileKind{}},
+	{"mp4 not an init section", "/vod/" + testPID + "/" + vodSession + "/720p/1732430000000.mp4", 404, "", fileKind{}},
+	{"init section without seq", "/vod/" + testPID + "/" + vodSession + "/720p/init-.mp4", 404, "", fileKind{}},
+	{"init section not digits", "/vod/" + testPID + "/" + vodSession + "/720p/init-x1.mp4", 404, "", fileKind{}},
+	{"init section as m4s", "/vod/" + testPID + "/" + vodSession + "/720p/init-1732430000000.m4s", 404, "", fileKind{}},
+	{"init section seq too long", "/vod/" + testPID + "/" + vodSession + "/720p/init-" + strings.Repeat("1", maxVODSeqDigits+1) + ".mp4", 404, "", fileKind{}},
+	{"fMP4 segment seq too long", "/vod/" + testPID + "/" + vodSession + "/720p/" + strings.Repeat("1", maxVODSeqDigits+1) + ".m4s", 404, "", fileKind{}},
+	{"m4s without seq", "/vod/" + testPID + "/" + vodSession + "/720p/.m4s", 404, "", fileKind{}},
 }
 
 // vodDir writes vodFiles under a new directory, and a file beside it that
@@ -200,7 +216,7 @@ func TestVODOff(t *testing.T) {
 }
 
 // vodGrammar is every name /vod/ may serve.
-var vodGrammar = regexp.MustCompile(`^[A-Za-z0-9]{1,64}/(vod-[0-9]{1,19}\.m3u8|[0-9]{1,19}/[A-Za-z0-9_-]{1,32}/(index\.m3u8|[0-9]{1,19}\.ts))$`)
+var vodGrammar = regexp.MustCompile(`^[A-Za-z0-9]{1,64}/(vod-[0-9]{1,19}\.m3u8|[0-9]{1,19}/[A-Za-z0-9_-]{1,32}/(index\.m3u8|[0-9]{1,19}\.(ts|m4s)|init-[0-9]{1,19}\.mp4))$`)
 
 // FuzzVODRoutes: whatever the path, /vod/ asks its source only for names
 // that fit the layout, and answers only with such a file of the

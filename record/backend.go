@@ -37,7 +37,9 @@ type ObjectInfo struct {
 // so players and CDNs must come back for it soon; a VOD playlist changes
 // only if the recording is deleted.
 const (
-	segmentType        = "video/mp2t"
+	segmentType        = "video/mp2t"        // an MPEG-TS segment
+	fmp4SegmentType    = "video/iso.segment" // an fMP4 media segment (the IANA type of an ISO BMFF segment)
+	initType           = "video/mp4"         // an fMP4 init section
 	playlistType       = "application/vnd.apple.mpegurl"
 	sessionInfoType    = "application/json"
 	segmentCache       = "public, max-age=31536000, immutable"
@@ -45,6 +47,18 @@ const (
 	vodPlaylistCache   = "public, max-age=86400"
 	sessionInfoCache   = "no-cache"
 )
+
+// contentType is the Content-Type of a segment or init section object,
+// by its name's extension.
+func contentType(name string) string {
+	switch {
+	case strings.HasSuffix(name, extM4S):
+		return fmp4SegmentType
+	case strings.HasSuffix(name, extInit):
+		return initType
+	}
+	return segmentType
+}
 
 // maxPartLen bounds one part of a name (a playback id, a rendition): these
 // become file and object names.

@@ -12,7 +12,8 @@ import (
 var errStorageDown = errors.New("storage down (test)")
 
 // gatedBackend passes calls to a real Backend, except while it is down,
-// or, once segmentsLeft segment uploads have passed, for every segment.
+// or, once segmentsLeft segment uploads (.ts or .m4s, not init sections)
+// have passed, for every segment.
 type gatedBackend struct {
 	Backend
 	mu           sync.Mutex
@@ -28,7 +29,7 @@ func (g *gatedBackend) unblock() { g.mu.Lock(); g.down = false; g.mu.Unlock() }
 func (g *gatedBackend) Put(ctx context.Context, name string, data []byte, contentType, cacheControl string) error {
 	g.mu.Lock()
 	down := g.down
-	if strings.HasSuffix(name, ".ts") && g.segmentsLeft >= 0 {
+	if (strings.HasSuffix(name, ".ts") || strings.HasSuffix(name, ".m4s")) && g.segmentsLeft >= 0 {
 		if g.segmentsLeft == 0 {
 			down = true
 		} else {

@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"path"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/livestream/livestream/hlsmux"
@@ -16,14 +18,19 @@ import (
 // knows the session, its renditions and every segment it accepted:
 //
 //	{"k":"start","playback_id":"abc","session":1732430000000,"started_ms":1732430000000,"renditions":[{"name":"720p","bandwidth":3000000,…}]}
-//	{"k":"segment","rendition":"720p","seq":1732430000000,"duration_us":2000000,"size":524288,"pts":126000}
+//	{"k":"init","rendition":"720p","name":"init-1732430000000.mp4","size":812}
+//	{"k":"segment","rendition":"720p","seq":1732430000000,"duration_us":2000000,"size":524288,"pts":126000,"ext":".m4s","init":"init-1732430000000.mp4","pdt_ms":1732430000123}
 //	{"k":"drop","rendition":"720p","seq":1732430002000}
 //	{"k":"end"}
 //
-// A segment's line is appended after its file is durably in the spool, and
-// is the point where Session.Segment commits: a file without a line was
-// never accepted. A crash during an append leaves a last line without its
-// newline, which the reader ignores.
+// A segment's (or an init section's) line is appended after its file is
+// durably in the spool, and is the point where Session.Segment (Init)
+// commits: a file without a line was never accepted. A crash during an
+// append leaves a last line without its newline, which the reader ignores.
+//
+// An MPEG-TS segment's line has no "ext" and no "init" (manifests written
+// before fMP4 recordings read as TS); an fMP4 segment's names its
+// extension and its init section, whose line comes before it.
 const manifestName = "manifest.jsonl"
 
 // Limits of the manifest reader: a manifest is our own file, but it is read
@@ -38,7 +45,42 @@ const (
 	maxSegmentDuration = time.Hour
 	// maxSegmentSize is far above a 2 s segment at any ladder bitrate.
 	maxSegmentSize = 1 << 30
+	// maxInitSize is far above an init section (moov with two tracks and
+	// their parameter sets: about a kilobyte).
+	maxInitSize = 1 << 20
+	// maxSeqDigits is the length of the largest int64, the type of a media
+	// sequence number, as an init section's name holds it.
+	maxSeqDigits = 19
 )
+
+// Extensions of a recording's files.
+const (
+	extTS   = ".ts"  // MPEG-TS segment
+	extM4S  = ".m4s" // fMP4 (CMAF) media segment
+	extInit = ".mp4" // fMP4 init section
+)
+
+// validInitName reports whether name is an init section's name as hlsmux
+// writes it: "init-<seq>.mp4", seq 1 to maxSeqDigits decimal digits.
+func validInitName(name string) bool {
+	seq, ok := strings.CutPrefix(name, "init-")
+	if ok {
+		seq, ok = strings.CutSuffix(seq, extInit)
+	}
+	if !ok || len(seq) == 0 || len(seq) > maxSeqDigits {
+		return false
+	}
+	for i := 0; i < len(seq); i++ {
+		if seq[i] < '0' || seq[i] > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+// segmentFile is a segment's file and object name under its rendition:
+// "<seq>.ts" or "<seq>.m4s".
+func segmentFile(seq int64, ext string) string { return strconv.FormatInt(seq, 10) + ext }
 
 // manifest is what a session's manifest says.
 type manifest struct {
@@ -54,11 +96,17 @@ type manifest struct {
 	Ended   bool
 }
 
-// manifestEntry is one accepted segment, or a dropped one.
+// manifestEntry is one accepted segment, a dropped one, or an init
+// section.
 type manifestEntry struct {
 	Rendition string
-	Seg       hlsmux.SegmentInfo // Seq, Duration, Size, StartPTS, Discontinuity; no Name
-	Dropped   bool
+	// Seg is a segment's Seq, Name (its file: "<seq>.ts" or "<seq>.m4s"),
+	// Duration, Size, StartPTS, Discontinuity, Init (its init section's
+	// name, "" for TS) and ProgramDateTime (to the millisecond); a drop's
+	// Seq; an init section's Name and Size.
+	Seg     hlsmux.SegmentInfo
+	Dropped bool
+	Init    bool // an init section
 }
 
 // manifestLine is the JSON of one line; K says which fields count.
@@ -77,6 +125,10 @@ type manifestLine struct {
 	Size          int    `json:"size,omitempty"`
 	PTS           int64  `json:"pts,omitempty"`
 	Discontinuity bool   `json:"disc,omitempty"`
+	Ext           string `json:"ext,omitempty"`  // ".m4s"; none for ".ts"
+	Init          string `json:"init,omitempty"` // the segment's init section
+	PDTMS         int64  `json:"pdt_ms,omitempty"`
+	Name          string `json:"name,omitempty"` // an init section's
 }
 
 type manifestRendition struct {
@@ -99,13 +151,24 @@ func startLine(m *manifest) []byte {
 	return encodeLine(l)
 }
 
-// entryLine is the line of a segment or a drop.
+// entryLine is the line of a segment, a drop or an init section.
 func entryLine(e manifestEntry) []byte {
-	if e.Dropped {
+	switch {
+	case e.Dropped:
 		return encodeLine(manifestLine{K: "drop", Rendition: e.Rendition, Seq: e.Seg.Seq})
+	case e.Init:
+		return encodeLine(manifestLine{K: "init", Rendition: e.Rendition, Name: e.Seg.Name, Size: e.Seg.Size})
 	}
-	return encodeLine(manifestLine{K: "segment", Rendition: e.Rendition, Seq: e.Seg.Seq,
-		DurationUS: e.Seg.Duration.Microseconds(), Size: e.Seg.Size, PTS: e.Seg.StartPTS, Discontinuity: e.Seg.Discontinuity})
+	l := manifestLine{K: "segment", Rendition: e.Rendition, Seq: e.Seg.Seq,
+		DurationUS: e.Seg.Duration.Microseconds(), Size: e.Seg.Size, PTS: e.Seg.StartPTS, Discontinuity: e.Seg.Discontinuity,
+		Init: e.Seg.Init}
+	if ext := path.Ext(e.Seg.Name); ext != extTS {
+		l.Ext = ext
+	}
+	if !e.Seg.ProgramDateTime.IsZero() {
+		l.PDTMS = e.Seg.ProgramDateTime.UnixMilli()
+	}
+	return encodeLine(l)
 }
 
 func endLine() []byte { return encodeLine(manifestLine{K: "end"}) }
@@ -141,20 +204,26 @@ func parseManifest(data []byte) (*manifest, error) {
 		return nil, errors.New("manifest: empty")
 	}
 	m := &manifest{}
-	names := map[string]bool{}
-	lastSeq := map[string]int64{}
+	p := &manifestParser{names: map[string]bool{}, lastSeq: map[string]int64{}, inits: map[string]bool{}}
 	for n := 1; len(data) > 0; n++ {
 		i := bytes.IndexByte(data, '\n')
 		line := data[:i]
 		data = data[i+1:]
-		if err := m.parseLine(n, line, names, lastSeq); err != nil {
+		if err := m.parseLine(n, line, p); err != nil {
 			return nil, fmt.Errorf("manifest line %d: %w", n, err)
 		}
 	}
 	return m, nil
 }
 
-func (m *manifest) parseLine(n int, line []byte, names map[string]bool, lastSeq map[string]int64) error {
+// manifestParser is what parseLine checks a line against.
+type manifestParser struct {
+	names   map[string]bool  // the renditions of the start line
+	lastSeq map[string]int64 // by rendition
+	inits   map[string]bool  // "<rendition>/<name>" of the init lines so far
+}
+
+func (m *manifest) parseLine(n int, line []byte, p *manifestParser) error {
 	if len(line) > maxManifestLine {
 		return fmt.Errorf("%d bytes, more than %d", len(line), maxManifestLine)
 	}
@@ -177,32 +246,32 @@ func (m *manifest) parseLine(n int, line []byte, names map[string]bool, lastSeq 
 	}
 	switch l.K {
 	case "start":
-		return m.parseStart(l, names)
+		return m.parseStart(l, p.names)
+	case "init":
+		return m.parseInit(l, p)
 	case "segment", "drop":
 		if l.PlaybackID != "" || l.Session != 0 || l.StartedMS != 0 || l.Renditions != nil || l.Master {
 			return fmt.Errorf("a %s line with start fields", l.K)
 		}
-		if !names[l.Rendition] {
+		if !p.names[l.Rendition] {
 			return fmt.Errorf("rendition %q is not in the start line", l.Rendition)
 		}
-		if last, ok := lastSeq[l.Rendition]; ok && l.Seq <= last {
+		if last, ok := p.lastSeq[l.Rendition]; ok && l.Seq <= last {
 			return fmt.Errorf("%s seq %d: not after %d", l.Rendition, l.Seq, last)
 		}
 		if l.Seq < 0 {
 			return fmt.Errorf("%s seq %d: negative", l.Rendition, l.Seq)
 		}
-		lastSeq[l.Rendition] = l.Seq
+		if l.Name != "" {
+			return fmt.Errorf("a %s line with a name", l.K)
+		}
+		p.lastSeq[l.Rendition] = l.Seq
 		e := manifestEntry{Rendition: l.Rendition, Seg: hlsmux.SegmentInfo{Seq: l.Seq}, Dropped: l.K == "drop"}
 		if l.K == "segment" {
-			d := time.Duration(l.DurationUS) * time.Microsecond
-			if l.DurationUS < 0 || d > maxSegmentDuration {
-				return fmt.Errorf("%s seq %d: duration %dµs: want 0 to %v", l.Rendition, l.Seq, l.DurationUS, maxSegmentDuration)
+			if err := parseSegment(l, p, &e.Seg); err != nil {
+				return err
 			}
-			if l.Size < 0 || l.Size > maxSegmentSize {
-				return fmt.Errorf("%s seq %d: size %d: want 0 to %d", l.Rendition, l.Seq, l.Size, maxSegmentSize)
-			}
-			e.Seg.Duration, e.Seg.Size, e.Seg.StartPTS, e.Seg.Discontinuity = d, l.Size, l.PTS, l.Discontinuity
-		} else if l.DurationUS != 0 || l.Size != 0 || l.PTS != 0 || l.Discontinuity {
+		} else if l.DurationUS != 0 || l.Size != 0 || l.PTS != 0 || l.Discontinuity || l.Ext != "" || l.Init != "" || l.PDTMS != 0 {
 			return errors.New("a drop line with segment fields")
 		}
 		m.Entries = append(m.Entries, e)
@@ -214,6 +283,65 @@ func (m *manifest) parseLine(n int, line []byte, names map[string]bool, lastSeq 
 	default:
 		return fmt.Errorf("unknown kind %q", l.K)
 	}
+	return nil
+}
+
+// parseSegment reads a segment line's fields into seg, which has its Seq.
+func parseSegment(l manifestLine, p *manifestParser, seg *hlsmux.SegmentInfo) error {
+	d := time.Duration(l.DurationUS) * time.Microsecond
+	if l.DurationUS < 0 || d > maxSegmentDuration {
+		return fmt.Errorf("%s seq %d: duration %dµs: want 0 to %v", l.Rendition, l.Seq, l.DurationUS, maxSegmentDuration)
+	}
+	if l.Size < 0 || l.Size > maxSegmentSize {
+		return fmt.Errorf("%s seq %d: size %d: want 0 to %d", l.Rendition, l.Seq, l.Size, maxSegmentSize)
+	}
+	if l.PDTMS < 0 {
+		return fmt.Errorf("%s seq %d: program date-time %d: negative", l.Rendition, l.Seq, l.PDTMS)
+	}
+	ext := l.Ext
+	switch {
+	case ext == "" || ext == extTS:
+		ext = extTS
+		if l.Init != "" {
+			return fmt.Errorf("%s seq %d: an MPEG-TS segment with an init section", l.Rendition, l.Seq)
+		}
+	case ext == extM4S:
+		if !p.inits[l.Rendition+"/"+l.Init] {
+			return fmt.Errorf("%s seq %d: init section %q: not in an init line before", l.Rendition, l.Seq, l.Init)
+		}
+	default:
+		return fmt.Errorf("%s seq %d: extension %q: want %s or %s", l.Rendition, l.Seq, l.Ext, extTS, extM4S)
+	}
+	seg.Name = segmentFile(l.Seq, ext)
+	seg.Duration, seg.Size, seg.StartPTS, seg.Discontinuity, seg.Init = d, l.Size, l.PTS, l.Discontinuity, l.Init
+	if l.PDTMS != 0 {
+		seg.ProgramDateTime = time.UnixMilli(l.PDTMS)
+	}
+	return nil
+}
+
+// parseInit reads an init line.
+func (m *manifest) parseInit(l manifestLine, p *manifestParser) error {
+	if l.PlaybackID != "" || l.Session != 0 || l.StartedMS != 0 || l.Renditions != nil || l.Master {
+		return errors.New("an init line with start fields")
+	}
+	if l.Seq != 0 || l.DurationUS != 0 || l.PTS != 0 || l.Discontinuity || l.Ext != "" || l.Init != "" || l.PDTMS != 0 {
+		return errors.New("an init line with segment fields")
+	}
+	if !p.names[l.Rendition] {
+		return fmt.Errorf("rendition %q is not in the start line", l.Rendition)
+	}
+	if !validInitName(l.Name) {
+		return fmt.Errorf("%s init section %q: want init-<seq>%s", l.Rendition, l.Name, extInit)
+	}
+	if p.inits[l.Rendition+"/"+l.Name] {
+		return fmt.Errorf("%s init section %q twice", l.Rendition, l.Name)
+	}
+	if l.Size < 0 || l.Size > maxInitSize {
+		return fmt.Errorf("%s init section %q: size %d: want 0 to %d", l.Rendition, l.Name, l.Size, maxInitSize)
+	}
+	p.inits[l.Rendition+"/"+l.Name] = true
+	m.Entries = append(m.Entries, manifestEntry{Rendition: l.Rendition, Seg: hlsmux.SegmentInfo{Name: l.Name, Size: l.Size}, Init: true})
 	return nil
 }
 

@@ -253,10 +253,13 @@ func (r *Recorder) recoverSession(dir, playbackID string, id int64) (*Session, e
 			s.dropped++
 			continue
 		}
-		p := s.segmentPath(e.Rendition, e.Seg.Seq)
+		p := s.spoolPath(e.Rendition, e.Seg.Name)
 		spooled[p] = true
 		st, err := os.Stat(p)
-		pend := pending{rendition: e.Rendition, seg: e.Seg}
+		pend := pending{rendition: e.Rendition, seg: e.Seg, init: e.Init}
+		if e.Init {
+			s.inits[e.Rendition+"/"+e.Seg.Name] = true
+		}
 		switch {
 		case err == nil:
 			pend.spoolSize = st.Size()

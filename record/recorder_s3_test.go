@@ -20,15 +20,21 @@ import (
 	"github.com/livestream/livestream/internal/testenv"
 )
 
-// TestS3EndToEnd records into a real S3-compatible server, checks the
-// objects' headers, and plays the VOD with ffprobe.
+// TestS3EndToEnd records into a real S3-compatible server, in either
+// format, checks the objects' headers, and plays the VOD with ffprobe.
 func TestS3EndToEnd(t *testing.T) {
-	segs := ffmpegSegments(t)
 	srv := startS3(t)
+	for _, format := range formats {
+		t.Run(format, func(t *testing.T) { testS3EndToEnd(t, srv, "pb"+format, format) })
+	}
+}
+
+func testS3EndToEnd(t *testing.T, srv *s3Server, pid, format string) {
+	segs := cutSegments(t, format)
 	b := srv.backend()
 	var logs testenv.LogBuffer
 	r := newTestRecorder(t, Config{Backend: b, SpoolDir: t.TempDir(), Logger: logs.Logger()})
-	s, err := r.Start("pb123", time.UnixMilli(testStart), testVariants)
+	s, err := r.Start(pid, time.UnixMilli(testStart), testVariants)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -40,11 +46,19 @@ func TestS3EndToEnd(t *testing.T) {
 	// Headers, as a CDN in front of the bucket would see them, under the
 	// configured prefix.
 	ctx := context.Background()
-	for _, c := range []struct{ key, typ, cache string }{
-		{"rec/pb123/vod-1732430000000.m3u8", playlistType, vodPlaylistCache},
-		{"rec/pb123/1732430000000/720p/" + strconv.Itoa(testStart) + ".ts", segmentType, segmentCache},
-		{"rec/pb123/1732430000000/session.json", sessionInfoType, sessionInfoCache},
-	} {
+	prefix := "rec/" + pid + "/1732430000000/"
+	heads := []struct{ key, typ, cache string }{
+		{"rec/" + pid + "/vod-1732430000000.m3u8", playlistType, vodPlaylistCache},
+		{prefix + "session.json", sessionInfoType, sessionInfoCache},
+	}
+	if format == formatFMP4 {
+		heads = append(heads,
+			struct{ key, typ, cache string }{prefix + "720p/" + strconv.Itoa(testStart) + ".m4s", "video/iso.segment", segmentCache},
+			struct{ key, typ, cache string }{prefix + "720p/init-1.mp4", "video/mp4", segmentCache})
+	} else {
+		heads = append(heads, struct{ key, typ, cache string }{prefix + "720p/" + strconv.Itoa(testStart) + ".ts", "video/mp2t", segmentCache})
+	}
+	for _, c := range heads {
 		h, err := srv.client().HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String(s3Bucket), Key: aws.String(c.key)})
 		if err != nil {
 			t.Errorf("head %s: %v", c.key, err)
@@ -55,9 +69,9 @@ func TestS3EndToEnd(t *testing.T) {
 		}
 	}
 
-	dir := download(t, b, "pb123/")
-	checkProbe(t, testenv.Probe(t, filepath.Join(dir, "pb123", "vod-1732430000000.m3u8")), totalDuration(segs), segs[0].duration)
-	list, err := r.Sessions(ctx, "pb123")
+	dir := download(t, b, pid+"/")
+	checkProbe(t, testenv.Probe(t, filepath.Join(dir, pid, "vod-1732430000000.m3u8")), totalDuration(segs), segs[0].duration)
+	list, err := r.Sessions(ctx, pid)
 	if err != nil || len(list) != 1 || list[0].State != StateComplete || list[0].Segments != len(segs) {
 		t.Errorf("Sessions = %+v, %v", list, err)
 	}

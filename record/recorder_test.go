@@ -16,11 +16,18 @@ import (
 
 const testStart = 1732430000000 // Unix ms: the session id of tests' first session
 
-// TestDirEndToEnd records real TS segments into a directory, as the live
-// stream would hand them over, and plays the VOD with ffprobe.
+// TestDirEndToEnd records real segments, MPEG-TS and fMP4, into a
+// directory, as the live stream would hand them over, and plays the VOD
+// with ffprobe.
 func TestDirEndToEnd(t *testing.T) {
+	for _, format := range formats {
+		t.Run(format, func(t *testing.T) { testDirEndToEnd(t, format) })
+	}
+}
+
+func testDirEndToEnd(t *testing.T, format string) {
 	t.Cleanup(testenv.CheckGoroutines(t)) // after the recorder's Close, a cleanup too
-	segs := ffmpegSegments(t)
+	segs := cutSegments(t, format)
 	root, spool := t.TempDir(), t.TempDir()
 	b, err := NewDirBackend(root)
 	if err != nil {
@@ -70,11 +77,19 @@ func TestDirEndToEnd(t *testing.T) {
 	waitDone(t, s, 10*time.Second)
 	p := checkVOD(t, b, s.Playlist(), segs)
 	if !strings.HasPrefix(p.entries[0].uri, "1732430000000/720p/") {
-		t.Errorf("segment URI %q, want 1732430000000/720p/<seq>.ts", p.entries[0].uri)
+		t.Errorf("segment URI %q, want 1732430000000/720p/<seq>%s", p.entries[0].uri, segs[0].ext())
+	}
+	if format == formatFMP4 && p.entries[0].init != "1732430000000/720p/init-1.mp4" {
+		t.Errorf("EXT-X-MAP %q, want 1732430000000/720p/init-1.mp4", p.entries[0].init)
 	}
 
-	probe := testenv.Probe(t, filepath.Join(root, "pb123", "vod-1732430000000.m3u8"))
+	vod := filepath.Join(root, "pb123", "vod-1732430000000.m3u8")
+	probe := testenv.Probe(t, vod)
 	checkProbe(t, probe, totalDuration(segs), segs[0].duration)
+	// Every picture of the source is read back, through every segment.
+	if n := len(testenv.ProbePackets(t, vod, "v:0")); n != sourceSeconds*sourceFPS {
+		t.Errorf("ffprobe reads %d video packets from the VOD, want the source's %d", n, sourceSeconds*sourceFPS)
+	}
 
 	list, err = r.Sessions(context.Background(), "pb123")
 	if err != nil || len(list) != 1 {
@@ -134,9 +149,15 @@ func checkSpoolEmpty(t testing.TB, spool string) {
 }
 
 // TestAllRenditions records the whole ladder: a master VOD playlist
-// pointing at one VOD media playlist per rendition.
+// pointing at one VOD media playlist per rendition, in either format.
 func TestAllRenditions(t *testing.T) {
-	segs := ffmpegSegments(t)[:3]
+	for _, format := range formats {
+		t.Run(format, func(t *testing.T) { testAllRenditions(t, format) })
+	}
+}
+
+func testAllRenditions(t *testing.T, format string) {
+	segs := cutSegments(t, format)[:3]
 	root := t.TempDir()
 	b, _ := NewDirBackend(root)
 	r := newTestRecorder(t, Config{Backend: b, SpoolDir: t.TempDir(), Renditions: RenditionsAll})
@@ -144,12 +165,8 @@ func TestAllRenditions(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for i, seg := range segs {
-		for _, v := range testVariants {
-			if err := s.Segment(v.Name, hlsmux.SegmentInfo{Seq: int64(10 + i), Duration: seg.duration}, seg.data); err != nil {
-				t.Fatal(err)
-			}
-		}
+	for _, v := range testVariants {
+		feed(t, s, v.Name, 10, segs, 0)
 	}
 	s.End()
 	waitDone(t, s, 10*time.Second)
@@ -163,8 +180,11 @@ func TestAllRenditions(t *testing.T) {
 			t.Errorf("master lacks %s:\n%s", uri, master)
 		}
 		p := checkVOD(t, b, "pb123/"+uri, segs)
-		if p.entries[0].uri != "10.ts" {
-			t.Errorf("%s: first URI %q, want 10.ts", v.Name, p.entries[0].uri)
+		if want := "10" + segs[0].ext(); p.entries[0].uri != want {
+			t.Errorf("%s: first URI %q, want %s", v.Name, p.entries[0].uri, want)
+		}
+		if format == formatFMP4 && p.entries[0].init != "init-1.mp4" {
+			t.Errorf("%s: EXT-X-MAP %q, want init-1.mp4", v.Name, p.entries[0].init)
 		}
 	}
 	probe := testenv.Probe(t, filepath.Join(root, "pb123", "vod-1732430000000.m3u8"))
@@ -244,7 +264,7 @@ func TestSpoolFull(t *testing.T) {
 	feed(t, s, "720p", 5, segs[4:], 0)
 	s.End()
 	waitDone(t, s, 10*time.Second)
-	kept := append(append([]tsSegment{}, segs[:2]...), segs[4:]...)
+	kept := append(append([]testSegment{}, segs[:2]...), segs[4:]...)
 	p := checkVOD(t, dir, s.Playlist(), kept)
 	for i, e := range p.entries {
 		if e.discontinuity != (i == 2) {

@@ -5,7 +5,6 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
-	"strconv"
 	"time"
 
 	"github.com/livestream/livestream/hlsmux"
@@ -18,8 +17,10 @@ func vodName(playbackID string, id int64) string {
 
 func (s *Session) objectPrefix() string { return s.m.PlaybackID + "/" + sessionName(s.m.Session) + "/" }
 
-func (s *Session) segmentObject(rendition string, seq int64) string {
-	return s.objectPrefix() + rendition + "/" + strconv.FormatInt(seq, 10) + ".ts"
+// segmentObject is the object of a segment or init section named file
+// ("<seq>.ts", "<seq>.m4s", "init-<seq>.mp4") of rendition.
+func (s *Session) segmentObject(rendition, file string) string {
+	return s.objectPrefix() + rendition + "/" + file
 }
 
 func (s *Session) infoObject() string { return s.objectPrefix() + sessionInfoName }
@@ -36,19 +37,24 @@ func (s *Session) mediaPlaylistObject(rendition string) string {
 	return s.objectPrefix() + rendition + "/index.m3u8"
 }
 
-// segmentURI is a segment's URI relative to its media playlist.
-func (s *Session) segmentURI(rendition string, seq int64) string {
+// segmentURI is the URI of a segment or init section named file, relative
+// to its media playlist.
+func (s *Session) segmentURI(rendition, file string) string {
 	if s.single() {
-		return sessionName(s.m.Session) + "/" + rendition + "/" + strconv.FormatInt(seq, 10) + ".ts"
+		return sessionName(s.m.Session) + "/" + rendition + "/" + file
 	}
-	return strconv.FormatInt(seq, 10) + ".ts"
+	return file
 }
 
 // uploader is the state of a session's run goroutine, which alone owns it.
 type uploader struct {
 	playlists map[string]*hlsmux.MediaPlaylist
 	gap       map[string]bool // a segment of the rendition is missing: mark the next
-	failures  int             // consecutive failed attempts, for rate-limited logs
+	// lost holds the init sections ("<rendition>/<name>") that are
+	// neither in the spool nor in the backend: the segments that use
+	// them are left out, since no player could decode them.
+	lost     map[string]bool
+	failures int // consecutive failed attempts, for rate-limited logs
 }
 
 // run uploads the session's segments in the order they were accepted,
@@ -59,7 +65,7 @@ type uploader struct {
 // the spool keeps the rest for the next Recorder. The Recorder closes done
 // after it.
 func (s *Session) run(ctx context.Context) {
-	u := &uploader{playlists: map[string]*hlsmux.MediaPlaylist{}, gap: map[string]bool{}}
+	u := &uploader{playlists: map[string]*hlsmux.MediaPlaylist{}, gap: map[string]bool{}, lost: map[string]bool{}}
 	for _, v := range s.m.Renditions {
 		u.playlists[v.Name] = &hlsmux.MediaPlaylist{Type: hlsmux.Event, TargetDuration: s.r.cfg.TargetDuration}
 	}
@@ -133,8 +139,19 @@ func (s *Session) reconcile(ctx context.Context, u *uploader) error {
 	defer s.mu.Unlock()
 	kept := s.queue[:0]
 	for _, p := range s.queue {
-		if p.uploaded && !in[s.segmentObject(p.rendition, p.seg.Seq)] {
-			s.log.Error("segment neither in the spool nor in the backend: left out of the recording",
+		missing := p.uploaded && !in[s.segmentObject(p.rendition, p.seg.Name)]
+		if p.init {
+			if missing {
+				s.log.Error("init section neither in the spool nor in the backend: its segments are left out of the recording",
+					"rendition", p.rendition, "init", p.seg.Name)
+				u.lost[p.rendition+"/"+p.seg.Name] = true
+				continue
+			}
+			kept = append(kept, p)
+			continue
+		}
+		if missing || p.uploaded && u.lost[p.rendition+"/"+p.seg.Init] {
+			s.log.Error("segment (or its init section) neither in the spool nor in the backend: left out of the recording",
 				"rendition", p.rendition, "seq", p.seg.Seq)
 			s.dropped++
 			s.r.dropped.Add(1)
@@ -182,24 +199,25 @@ func (s *Session) putStart(ctx context.Context, u *uploader) error {
 }
 
 // upload puts one segment from the spool, removes it from there, and
-// rewrites its rendition's playlist.
+// rewrites its rendition's playlist; or puts an init section.
 func (s *Session) upload(ctx context.Context, u *uploader, p pending) error {
+	if p.init {
+		return s.uploadInit(ctx, u, p)
+	}
+	if p.seg.Init != "" && u.lost[p.rendition+"/"+p.seg.Init] {
+		s.leaveOut(u, p, "segment whose init section is lost: left out of the recording", nil)
+		return nil
+	}
 	if !p.uploaded {
-		path := s.segmentPath(p.rendition, p.seg.Seq)
+		path := s.spoolPath(p.rendition, p.seg.Name)
 		data, err := os.ReadFile(path)
 		if err != nil {
-			s.log.Error("read spooled segment: left out of the recording", "rendition", p.rendition, "seq", p.seg.Seq, "err", err)
-			s.r.spoolBytes.Add(-p.spoolSize)
-			s.r.dropped.Add(1)
-			s.mu.Lock()
-			s.dropped++
-			s.mu.Unlock()
-			u.gap[p.rendition] = true
+			s.leaveOut(u, p, "read spooled segment: left out of the recording", err)
 			return nil
 		}
-		name := s.segmentObject(p.rendition, p.seg.Seq)
+		name := s.segmentObject(p.rendition, p.seg.Name)
 		err = s.retry(ctx, u, "upload segment "+name, func(ctx context.Context) error {
-			return s.r.cfg.Backend.Put(ctx, name, data, segmentType, segmentCache)
+			return s.r.cfg.Backend.Put(ctx, name, data, contentType(name), segmentCache)
 		})
 		if err != nil {
 			return err
@@ -214,7 +232,10 @@ func (s *Session) upload(ctx context.Context, u *uploader, p pending) error {
 		}
 	}
 	seg := p.seg
-	seg.Name = s.segmentURI(p.rendition, seg.Seq)
+	seg.Name = s.segmentURI(p.rendition, seg.Name)
+	if seg.Init != "" {
+		seg.Init = s.segmentURI(p.rendition, seg.Init)
+	}
 	if u.gap[p.rendition] {
 		seg.Discontinuity, u.gap[p.rendition] = true, false
 	}
@@ -230,6 +251,56 @@ func (s *Session) upload(ctx context.Context, u *uploader, p pending) error {
 		return nil
 	}
 	return s.putPlaylist(ctx, u, p.rendition)
+}
+
+// uploadInit puts an init section from the spool and removes it from
+// there. One that cannot be read is lost, and with it the segments that
+// use it.
+func (s *Session) uploadInit(ctx context.Context, u *uploader, p pending) error {
+	if p.uploaded {
+		return nil
+	}
+	path := s.spoolPath(p.rendition, p.seg.Name)
+	data, err := os.ReadFile(path)
+	if err != nil {
+		s.log.Error("read spooled init section: its segments are left out of the recording",
+			"rendition", p.rendition, "init", p.seg.Name, "err", err)
+		s.r.spoolBytes.Add(-p.spoolSize)
+		u.lost[p.rendition+"/"+p.seg.Name] = true
+		return nil
+	}
+	name := s.segmentObject(p.rendition, p.seg.Name)
+	err = s.retry(ctx, u, "upload init section "+name, func(ctx context.Context) error {
+		return s.r.cfg.Backend.Put(ctx, name, data, contentType(name), segmentCache)
+	})
+	if err != nil {
+		return err
+	}
+	if err := os.Remove(path); err != nil {
+		s.log.Warn("delete uploaded init section from the spool", "err", err)
+	}
+	s.r.spoolBytes.Add(-p.spoolSize)
+	return nil
+}
+
+// leaveOut counts p, a segment that will not be in the recording, logs
+// why, deletes its spooled file, and marks the next segment of its
+// rendition as a discontinuity.
+func (s *Session) leaveOut(u *uploader, p pending, why string, err error) {
+	attrs := []any{"rendition", p.rendition, "seq", p.seg.Seq}
+	if err != nil {
+		attrs = append(attrs, "err", err)
+	}
+	s.log.Error(why, attrs...)
+	if !p.uploaded {
+		os.Remove(s.spoolPath(p.rendition, p.seg.Name))
+		s.r.spoolBytes.Add(-p.spoolSize)
+	}
+	s.r.dropped.Add(1)
+	s.mu.Lock()
+	s.dropped++
+	s.mu.Unlock()
+	u.gap[p.rendition] = true
 }
 
 // putPlaylist writes rendition's media playlist as it stands.

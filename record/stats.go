@@ -14,7 +14,8 @@ type Stats struct {
 	// (segments, playlists, session info): it grows while the storage is
 	// unreachable.
 	FailedAttempts int64
-	// SpoolBytes is the size of the segments waiting in the spool.
+	// SpoolBytes is the size of the segments (and fMP4 init sections)
+	// waiting in the spool.
 	SpoolBytes int64
 	// Dropped counts segments refused because the spool was full or
 	// could not be written: they are missing from their recording.

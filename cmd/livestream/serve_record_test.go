@@ -9,6 +9,7 @@ import (
 	"math"
 	"net/http"
 	"os"
+	"path"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -48,6 +49,73 @@ func vodPlaylist(t *testing.T, pl []byte) (uris []string, total float64) {
 		t.Errorf("VOD playlist: %d EXTINF for %d URIs:\n%s", n, len(uris), pl)
 	}
 	return uris, total
+}
+
+// segmentSeq is the number of a segment whose URI is line ("<seq>.ts",
+// "<seq>.m4s", after any path), in either HLS format; false for any other
+// line.
+func segmentSeq(line string) (int64, bool) {
+	name := path.Base(line)
+	seq, ok := strings.CutSuffix(name, ".ts")
+	if !ok {
+		seq, ok = strings.CutSuffix(name, ".m4s")
+	}
+	n, err := strconv.ParseInt(seq, 10, 64)
+	return n, ok && err == nil && !strings.HasPrefix(line, "#")
+}
+
+// segmentSeqs lists the numbers of the segments a media playlist lists.
+func segmentSeqs(pl []byte) []int64 {
+	var seqs []int64
+	for _, line := range strings.Split(string(pl), "\n") {
+		if n, ok := segmentSeq(line); ok {
+			seqs = append(seqs, n)
+		}
+	}
+	return seqs
+}
+
+// vodInits lists the URIs of a media playlist's EXT-X-MAP tags: its fMP4
+// init sections.
+func vodInits(pl []byte) []string {
+	var uris []string
+	for _, line := range strings.Split(string(pl), "\n") {
+		if u, ok := strings.CutPrefix(line, `#EXT-X-MAP:URI="`); ok {
+			uris = append(uris, strings.TrimSuffix(u, `"`))
+		}
+	}
+	return uris
+}
+
+// vodMediaType is the Content-Type /vod/ serves a recording's segment or
+// init section with.
+func vodMediaType(uri string) string {
+	switch path.Ext(uri) {
+	case ".m4s":
+		return "video/iso.segment"
+	case ".mp4":
+		return "video/mp4"
+	}
+	return "video/mp2t"
+}
+
+// checkVODInits checks that a VOD playlist of fMP4 segments names its
+// init sections, and that /vod/ serves each with its type, for good;
+// get returns a /vod/ file's answer, and want, when not nil, the bytes
+// it must hold.
+func checkVODInits(t *testing.T, pl []byte, uris []string, get func(uri string) (*http.Response, []byte), want func(uri string) []byte) {
+	t.Helper()
+	inits := vodInits(pl)
+	if fmp4 := strings.HasSuffix(uris[0], ".m4s"); fmp4 != (len(inits) > 0) || fmp4 && !bytes.Contains(pl, []byte("#EXT-X-VERSION:6\n")) {
+		t.Errorf("VOD playlist of %s segments with init sections %v:\n%s", path.Ext(uris[0]), inits, pl)
+	}
+	for _, u := range inits {
+		resp, body := get(u)
+		if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "video/mp4" || !strings.Contains(resp.Header.Get("Cache-Control"), "immutable") ||
+			len(body) == 0 || want != nil && !bytes.Equal(body, want(u)) {
+			t.Errorf("VOD init section %s: %d %v, %d bytes", u, resp.StatusCode, resp.Header, len(body))
+		}
+	}
 }
 
 // recordings lists channel id's recordings through the admin API.
@@ -131,9 +199,18 @@ func TestServeRecordsToDirectory(t *testing.T) {
 	}
 	io.Copy(io.Discard, resp.Body)
 	resp.Body.Close()
-	if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "video/mp2t" || !strings.Contains(resp.Header.Get("Cache-Control"), "immutable") {
+	if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != vodMediaType(uris[0]) || !strings.Contains(resp.Header.Get("Cache-Control"), "immutable") {
 		t.Errorf("VOD segment %s: %d %v", uris[0], resp.StatusCode, resp.Header)
 	}
+	checkVODInits(t, pl, uris, func(u string) (*http.Response, []byte) {
+		resp, err := http.Get("http://" + s.cfg.Serve.HTTPAddr + "/vod/" + k.PlaybackID + "/" + u)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp, b
+	}, nil)
 	if d := testenv.ProbeDuration(t, "http://"+s.cfg.Serve.HTTPAddr+vod); math.Abs(d-publishSeconds) > 2.5 {
 		t.Errorf("ffprobe plays the recording for %.2f s, want %d ± a segment", d, publishSeconds)
 	}

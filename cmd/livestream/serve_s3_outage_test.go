@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"math"
-	"path"
 	"regexp"
 	"slices"
 	"strconv"
@@ -69,8 +68,10 @@ func (w *liveWatch) add(pl []byte) {
 			w.disc = true
 		case line == "#EXT-X-ENDLIST":
 			w.ended = true
-		case segRe.MatchString(line):
-			w.durs[numeric(strings.TrimSuffix(strings.TrimSuffix(line, ".ts"), ".m4s"))] = dur
+		default:
+			if seq, ok := segmentSeq(line); ok {
+				w.durs[seq] = dur
+			}
 		}
 	}
 }
@@ -160,16 +161,16 @@ func TestServeRecordsThroughS3Outage(t *testing.T) {
 	vod := "/vod/" + info.Recording.Playlist
 	testenv.WaitFor(t, 15*time.Second, func() bool {
 		code, pl := s.tryGet(vod)
-		return code == 200 && bytes.Contains(pl, []byte("#EXT-X-PLAYLIST-TYPE:EVENT")) && bytes.Contains(pl, []byte(".ts\n"))
+		return code == 200 && bytes.Contains(pl, []byte("#EXT-X-PLAYLIST-TYPE:EVENT")) && len(segmentSeqs(pl)) > 0
 	}, "a segment in the EVENT playlist at /vod/")
 
 	gw.kill()
 	killedAt := time.Now()
-	liveSegs := segments(s.get(livePlaylist))
+	liveSegs := segmentSeqs(s.get(livePlaylist))
 	if len(liveSegs) == 0 {
 		t.Fatal("no segment in the live playlist when S3 went down")
 	}
-	lastBefore := numeric(liveSegs[len(liveSegs)-1])
+	lastBefore := liveSegs[len(liveSegs)-1]
 	testenv.WaitFor(t, 5*time.Second, func() bool {
 		code, _ := s.tryGet(vod)
 		return code == 503
@@ -239,7 +240,8 @@ func TestServeRecordsThroughS3Outage(t *testing.T) {
 		if !inBucket[k.PlaybackID+"/"+u] {
 			t.Errorf("segment %s listed but not in the bucket", u)
 		}
-		vodSeqs = append(vodSeqs, numeric(strings.TrimSuffix(path.Base(u), ".ts")))
+		seq, _ := segmentSeq(u)
+		vodSeqs = append(vodSeqs, seq)
 	}
 	if len(uris) != r.Segments || math.Abs(total-seconds) > 2.5 || !slices.Equal(vodSeqs, liveSeqs) {
 		t.Errorf("VOD playlist: segments %v, %.2f s; the API says %d; want the live segments %v, %d s ± a segment",

@@ -188,10 +188,25 @@ func TestServeRecordsToS3(t *testing.T) {
 	}
 	served, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
-	if resp.StatusCode != 200 || !bytes.Equal(served, seg) || resp.Header.Get("Content-Type") != "video/mp2t" ||
+	if resp.StatusCode != 200 || !bytes.Equal(served, seg) || resp.Header.Get("Content-Type") != vodMediaType(uris[0]) ||
 		!strings.Contains(resp.Header.Get("Cache-Control"), "immutable") {
 		t.Errorf("/vod/ segment %s: %d %v, %d bytes, want the bucket's %d", uris[0], resp.StatusCode, resp.Header, len(served), len(seg))
 	}
+	checkVODInits(t, pl, uris, func(u string) (*http.Response, []byte) {
+		resp, err := http.Get("http://" + s.cfg.Serve.HTTPAddr + "/vod/" + k.PlaybackID + "/" + u)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp, b
+	}, func(u string) []byte {
+		data, err := b.Get(ctx, k.PlaybackID+"/"+u)
+		if err != nil {
+			t.Errorf("init section %s not in the bucket: %v", u, err)
+		}
+		return data
+	})
 	if d := testenv.ProbeDuration(t, "http://"+s.cfg.Serve.HTTPAddr+r.URL); math.Abs(d-seconds) > 2.5 {
 		t.Errorf("ffprobe plays the recording through /vod/ for %.2f s, want %d ± a segment", d, seconds)
 	}
