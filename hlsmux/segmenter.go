@@ -262,8 +262,14 @@ func (s *Segmenter) WriteVideo(p *media.Packet) (err error) {
 		s.begin(p.PTS, p.DTS)
 	case s.part > 0 && p.DTS-s.partStart+s.cfg.FrameDuration > s.part:
 		// p would make the part longer than the part target: the part
-		// ends before it (RFC 8216bis §4.4.4.9: at most PART-TARGET).
-		if err := s.writeAudioBefore(p.DTS, p.DTS); err != nil {
+		// ends before it (RFC 8216bis §4.4.4.9: at most PART-TARGET). Its
+		// audio ends where its pictures' presentation does, p's decode
+		// time shifted as the fMP4 writer shifts it: were it shorter,
+		// the buffered media would end inside the part, and a player that
+		// looks up the part at its buffer's end (hls.js) would find the
+		// part it has and wait.
+		limit := p.DTS + s.fm.shift
+		if err := s.writeAudioBefore(limit, limit); err != nil {
 			return err
 		}
 		s.fm.settle(p.DTS)

@@ -43,6 +43,16 @@ type fmp4Writer struct {
 	// frameDur ends a pending picture that has no successor.
 	frameDur int64
 
+	// shift moves decode times later by the first keyframe's composition
+	// offset (x264's B-frame delay), so that a keyframe's decode time is
+	// its presentation time: a fragment that starts with one then starts
+	// (tfdt) where it is shown, as players that place fragments by their
+	// first PTS (hls.js) and the playlist's part boundaries agree.
+	// Presentation times do not move; B-frames get negative composition
+	// offsets (trun version 1), as CMAF allows.
+	shift   int64
+	shifted bool
+
 	sps, pps  []byte // of the current init section
 	newInit   bool   // sps/pps changed: the next segment needs a new init section
 	seqNumber uint32 // mfhd sequence number of the next fragment
@@ -165,8 +175,11 @@ func (w *fmp4Writer) writeVideo(p *media.Packet) error {
 		w.sps, w.pps = bytes.Clone(sps), bytes.Clone(pps)
 		w.newInit = true
 	}
+	if !w.shifted && p.Keyframe {
+		w.shift, w.shifted = p.PTS-p.DTS, true
+	}
 	w.settle(p.DTS)
-	w.pending = &fmp4.Sample{PTSOffset: int32(p.PTS - p.DTS), IsNonSyncSample: !p.Keyframe, Payload: payload}
+	w.pending = &fmp4.Sample{PTSOffset: int32(p.PTS - p.DTS - w.shift), IsNonSyncSample: !p.Keyframe, Payload: payload}
 	w.pendingDTS, w.pendingPTS = p.DTS, p.PTS
 	w.hasMedia = true
 	return nil
@@ -204,7 +217,7 @@ func (w *fmp4Writer) endPart() (data []byte, independent bool, dur int64, err er
 	}
 	part := fmp4.Part{SequenceNumber: w.seqNumber}
 	if len(w.videoSamps) > 0 {
-		part.Tracks = append(part.Tracks, &fmp4.PartTrack{ID: trackVideo, BaseTime: uint64(max(w.videoBase+timeOffset, 0)), Samples: w.videoSamps})
+		part.Tracks = append(part.Tracks, &fmp4.PartTrack{ID: trackVideo, BaseTime: uint64(max(w.videoBase+w.shift+timeOffset, 0)), Samples: w.videoSamps})
 		for _, s := range w.videoSamps {
 			dur += int64(s.Duration)
 		}
