@@ -4,6 +4,7 @@ import (
 	"path/filepath"
 	"strconv"
 
+	"github.com/livestream/livestream/codec"
 	"github.com/livestream/livestream/pipeline"
 )
 
@@ -45,15 +46,16 @@ func ReferenceArgs(src, outDir string, cfg pipeline.Config, plan []pipeline.Plan
 // at its native rate (-re, looped for seconds) as if it arrived over the
 // network, and each output is a sliding live playlist.
 //
-// x264 gets the lookahead livestream uses for live streams, so that both
-// sides do the same work.
+// x264 gets the lookahead, B-frames and constant rate livestream uses for
+// live streams, so that both sides do the same work. (Not its sliced
+// threads: the CLI keeps its own thread count, frame threads.)
 func ReferenceLiveArgs(src, outDir string, seconds float64, cfg pipeline.Config, plan []pipeline.Planned, gop int, audio bool) []string {
 	ref := ReferenceArgs(src, outDir, cfg, plan, gop, audio)
 	var args []string
 	for i := 0; i < len(ref); i++ {
 		switch ref[i] {
 		case "-c:v":
-			args = append(args, "-rc-lookahead", strconv.Itoa(pipeline.Lookahead(cfg, true)))
+			args = append(args, LiveX264Args(cfg)...)
 		case "-i":
 			args = append(args, "-re", "-stream_loop", "-1", "-t", strconv.FormatFloat(seconds, 'f', -1, 64))
 		case "-hls_playlist_type": // and its value, "vod"
@@ -64,4 +66,21 @@ func ReferenceLiveArgs(src, outDir string, seconds float64, cfg pipeline.Config,
 		args = append(args, ref[i])
 	}
 	return args
+}
+
+// LiveX264Args are the ffmpeg CLI's x264 options for what livestream
+// sets on a live encoder beyond the preset: its lookahead, B-frames and
+// constant rate (pipeline.Lookahead, pipeline.BFrames).
+func LiveX264Args(cfg pipeline.Config) []string {
+	return []string{"-rc-lookahead", x264Count(pipeline.Lookahead(cfg, true)),
+		"-bf", x264Count(pipeline.BFrames(cfg, true)), "-x264-params", "force-cfr=1"}
+}
+
+// x264Count is the CLI's value for a frame count in codec's terms, where
+// Disabled is none. (Live counts are never 0, the preset's.)
+func x264Count(n int) string {
+	if n == codec.Disabled {
+		return "0"
+	}
+	return strconv.Itoa(n)
 }

@@ -19,8 +19,8 @@ func TestReferenceLiveArgs(t *testing.T) {
 	if slices.Contains(args, "-hls_playlist_type") || slices.Contains(args, "vod") {
 		t.Errorf("still a VOD playlist: %s", line)
 	}
-	if n := strings.Count(line, "-rc-lookahead 5 -c:v libx264"); n != len(plan) {
-		t.Errorf("%d outputs with the live lookahead, want %d: %s", n, len(plan), line)
+	if n := strings.Count(line, "-rc-lookahead 3 -bf 0 -x264-params force-cfr=1 -c:v libx264"); n != len(plan) {
+		t.Errorf("%d outputs with the live x264 settings, want %d: %s", n, len(plan), line)
 	}
 	if n := strings.Count(line, "-hls_list_size 10 -hls_flags delete_segments"); n != len(plan) {
 		t.Errorf("%d live playlists, want %d", n, len(plan))

@@ -263,57 +263,6 @@ func TestUnsupported(t *testing.T) {
 	}
 }
 
-// TestLookaheadShortensDelay: x264 holds back as many pictures as its
-// lookahead before the first packet comes out; a shorter lookahead lists
-// live segments sooner.
-func TestLookaheadShortensDelay(t *testing.T) {
-	src := testenv.GenerateSource(t, testenv.SourceOptions{Width: 320, Height: 180, FPS: 30, Seconds: 2, Format: "flv"})
-	d, err := OpenFile(src)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer d.Close()
-	video, _ := readAll(t, d)
-	delay := func(lookahead int) int {
-		dec, err := NewVideoDecoder(*d.Video, 1)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer dec.Close()
-		enc, err := NewVideoEncoder(VideoEncoderConfig{Width: 320, Height: 180, FrameRate: d.Video.FrameRate,
-			Bitrate: 300_000, MaxRate: 330_000, BufSize: 600_000, CRF: 20, Preset: "veryfast", Profile: "main", GOP: 60, Threads: 1, Lookahead: lookahead})
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer enc.Close()
-		in, first := 0, -1
-		for _, p := range video {
-			err := dec.Decode(p, func(f *Frame) error {
-				defer f.Release()
-				in++
-				return enc.Encode(f, func(*media.Packet) error {
-					if first < 0 {
-						first = in
-					}
-					return nil
-				})
-			})
-			if err != nil {
-				t.Fatal(err)
-			}
-		}
-		if first < 0 {
-			t.Fatalf("lookahead %d: no packet out of %d pictures", lookahead, in)
-		}
-		return first
-	}
-	preset, short := delay(0), delay(3)
-	t.Logf("pictures in before the first packet: preset lookahead %d, lookahead 3: %d", preset, short)
-	if short >= preset {
-		t.Errorf("lookahead 3 holds %d pictures, the preset's %d: the option has no effect", short, preset)
-	}
-}
-
 // TestScalerKeepsSharedPictures holds one scaled picture, as a queue of
 // pictures for an encoder does, while the scaler scales the next: the held
 // picture must not change, and a released one's buffer is reused.

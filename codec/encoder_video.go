@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 
 	"github.com/asticode/go-astiav"
 	"github.com/livestream/livestream/media"
@@ -25,9 +26,46 @@ type VideoEncoderConfig struct {
 	GOP int
 	// Threads is x264's thread count (0: x264's choice, 1.5 per core).
 	Threads int
+	// SlicedThreads splits each picture into one slice per thread instead
+	// of encoding Threads pictures at once: frame threads delay every
+	// packet by one frame per thread beyond the first (and, by default, by
+	// a sync lookahead of BFrames+1 frames), sliced threads by none, for a
+	// few more bits per picture.
+	SlicedThreads bool
 	// Lookahead is x264's rate-control lookahead in frames (0: the
-	// preset's). Every frame of it delays each packet by one frame.
+	// preset's; Disabled: none, which also turns off MB-tree). Every frame
+	// of it delays each packet by one frame.
 	Lookahead int
+	// BFrames is the most consecutive B-frames x264 may use (0: the
+	// preset's, 3 at veryfast; Disabled: none). x264 holds as many frames
+	// back as the larger of BFrames and Lookahead.
+	BFrames int
+	// SyncLookahead is the frames x264's lookahead thread runs ahead of
+	// frame threads (0: x264's BFrames+1 with frame threads, none with one
+	// thread or sliced threads; Disabled: none). Each frame of it delays
+	// each packet by one frame.
+	SyncLookahead int
+	// ConstantRate tells x264 that pictures come at FrameRate (its
+	// force-cfr): it rates each one 1/FrameRate long instead of reading the
+	// duration from the next picture's timestamp, which holds every packet
+	// back one frame more. Timestamps pass through unchanged.
+	ConstantRate bool
+}
+
+// Disabled, as VideoEncoderConfig's BFrames, Lookahead or SyncLookahead,
+// asks x264 for none where 0 keeps the preset's.
+const Disabled = -1
+
+// frames is x264's option value for a count where 0 keeps the preset's and
+// Disabled is none: "" (not set), or the count.
+func frames(n int) string {
+	switch {
+	case n == 0:
+		return ""
+	case n < 0:
+		return "0"
+	}
+	return strconv.Itoa(n)
 }
 
 // VideoEncoder encodes yuv420p pictures to H.264 Annex B access units with
@@ -70,6 +108,12 @@ func NewVideoEncoder(c VideoEncoderConfig) (_ *VideoEncoder, err error) {
 			err = opts.Set(k, v, astiav.NewDictionaryFlags())
 		}
 	}
+	// setCount sets a frame count that may be 0 (frames).
+	setCount := func(k string, n int) {
+		if v := frames(n); err == nil && v != "" {
+			err = opts.Set(k, v, astiav.NewDictionaryFlags())
+		}
+	}
 	set("preset", c.Preset)
 	set("profile", c.Profile)
 	set("crf", strconv.FormatFloat(c.CRF, 'f', -1, 64))
@@ -79,7 +123,21 @@ func NewVideoEncoder(c VideoEncoderConfig) (_ *VideoEncoder, err error) {
 	set("g", strconv.Itoa(c.GOP))
 	set("keyint_min", strconv.Itoa(c.GOP))
 	set("threads", strconv.Itoa(c.Threads))
-	set("rc-lookahead", strconv.Itoa(c.Lookahead))
+	setCount("rc-lookahead", c.Lookahead)
+	setCount("bf", c.BFrames)
+	// libx264's own options have no sync lookahead, sliced threads or
+	// force-cfr: they go to x264 itself, parsed after every other option.
+	var params []string
+	if v := frames(c.SyncLookahead); v != "" {
+		params = append(params, "sync-lookahead="+v)
+	}
+	if c.SlicedThreads {
+		params = append(params, "sliced-threads=1")
+	}
+	if c.ConstantRate {
+		params = append(params, "force-cfr=1")
+	}
+	set("x264-params", strings.Join(params, ":"))
 	set("aud", "1")
 	// A picture typed I (EncodeKeyframe) is only a "keyframe" to x264: an
 	// IDR while GOPs are closed, as here, but a plain I-frame in an open

@@ -59,15 +59,23 @@ type Config struct {
 	Profile string  `yaml:"profile" json:"profile"`
 	CRF     float64 `yaml:"crf" json:"crf"`
 	// Lookahead is x264's rate-control lookahead in frames. 0 chooses:
-	// LiveLookahead for live streams, the preset's (10 at veryfast) for
-	// files. Each frame less lists a live segment one frame sooner, at some
-	// cost in quality.
+	// LiveLookahead (3) for live streams, the preset's (10 at veryfast) for
+	// files; -1 is none, which also turns off x264's MB-tree. Each frame
+	// less lists a live segment or part one frame sooner, at some cost in
+	// quality.
 	Lookahead int `yaml:"lookahead" json:"lookahead"`
+	// BFrames is the most consecutive B-frames x264 may use. 0 chooses:
+	// none for live streams (LiveBFrames), the preset's (3 at veryfast)
+	// for files; -1 is none. A live picture waits in x264 for the larger of
+	// this and the lookahead, and a B-picture for the reference after it.
+	BFrames int `yaml:"bframes" json:"bframes"`
 	// AudioSampleRate and AudioChannels of the AAC output. Defaults 48000, 2.
 	AudioSampleRate int `yaml:"audio_sample_rate" json:"audio_sample_rate"`
 	AudioChannels   int `yaml:"audio_channels" json:"audio_channels"`
 	// EncoderThreads is x264's thread count per rendition; 0 lets the
-	// pipeline choose from the number of cores and renditions.
+	// pipeline choose from the number of cores and renditions. A live
+	// stream's threads split each picture into slices, which delays
+	// nothing; a file's encode pictures in parallel (frame threads).
 	EncoderThreads int `yaml:"encoder_threads" json:"encoder_threads"`
 	// DecoderThreads is the H.264 decoder's thread count; 0 lets the
 	// pipeline choose (see DecoderThreads).
@@ -209,8 +217,11 @@ func (c Config) Validate() error {
 	if c.EncoderThreads < 0 || c.EncoderThreads > 64 {
 		bad("encoder_threads", "must be 0 to 64")
 	}
-	if c.Lookahead < 0 || c.Lookahead > 250 {
-		bad("lookahead", "%d: want 0 (the preset's) to 250 frames", c.Lookahead)
+	if c.Lookahead < -1 || c.Lookahead > 250 {
+		bad("lookahead", "%d: want -1 (none), 0 (the default) or up to 250 frames", c.Lookahead)
+	}
+	if c.BFrames < -1 || c.BFrames > 16 {
+		bad("bframes", "%d: want -1 (none), 0 (the default) or up to 16", c.BFrames)
 	}
 	if c.DecoderThreads < 0 || c.DecoderThreads > 64 {
 		bad("decoder_threads", "must be 0 to 64")

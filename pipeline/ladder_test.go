@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/livestream/livestream/codec"
 	"github.com/livestream/livestream/media"
 )
 
@@ -90,9 +91,12 @@ func TestConfigValidate(t *testing.T) {
 	bad.PlaylistWindow = 1
 	bad.Ladder[0].Preset = "turbo"
 	bad.Preset = "quick"
+	bad.Lookahead = -2
+	bad.BFrames = 17
 	err := bad.Validate()
 	for _, want := range []string{"ladder[1].height: must be even", `ladder[2].name: "360p" is used twice`, "playlist_window",
-		`ladder[0].preset: "turbo": want one of ultrafast,`, `preset: "quick"`} {
+		`ladder[0].preset: "turbo": want one of ultrafast,`, `preset: "quick"`,
+		"lookahead: -2: want -1 (none)", "bframes: 17: want -1 (none)"} {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("Validate() = %v, want it to mention %q", err, want)
 		}
@@ -189,14 +193,26 @@ func TestDecoderThreads(t *testing.T) {
 	}
 }
 
-func TestLookaheadForLive(t *testing.T) {
-	if got := Lookahead(Config{}, true); got != LiveLookahead {
-		t.Errorf("live default: %d, want %d", got, LiveLookahead)
-	}
-	if got := Lookahead(Config{}, false); got != 0 {
-		t.Errorf("file default: %d, want 0 (the preset's)", got)
-	}
-	if got := Lookahead(Config{Lookahead: 20}, true); got != 20 {
-		t.Errorf("configured: %d, want 20", got)
+func TestDelayForLive(t *testing.T) {
+	for _, c := range []struct {
+		name                 string
+		cfg                  Config
+		live                 bool
+		lookahead, bframes   int
+		constantRate, sliced bool
+	}{
+		{"live default", Config{}, true, LiveLookahead, LiveBFrames, true, true},
+		{"file default", Config{}, false, 0, 0, false, false},
+		{"live configured", Config{Lookahead: 20, BFrames: 2}, true, 20, 2, true, true},
+		{"file configured", Config{Lookahead: 20, BFrames: 2}, false, 20, 2, false, false},
+		{"live none", Config{Lookahead: -1, BFrames: -1}, true, codec.Disabled, codec.Disabled, true, true},
+		{"file none", Config{Lookahead: -1, BFrames: -1}, false, codec.Disabled, codec.Disabled, false, false},
+	} {
+		var ec codec.VideoEncoderConfig
+		setDelay(&ec, c.cfg, c.live)
+		if ec.Lookahead != c.lookahead || ec.BFrames != c.bframes || ec.ConstantRate != c.constantRate || ec.SlicedThreads != c.sliced {
+			t.Errorf("%s: lookahead %d, B-frames %d, constant rate %v, sliced threads %v; want %d, %d, %v, %v", c.name,
+				ec.Lookahead, ec.BFrames, ec.ConstantRate, ec.SlicedThreads, c.lookahead, c.bframes, c.constantRate, c.sliced)
+		}
 	}
 }

@@ -64,14 +64,16 @@ func (r *rendition) Run(ctx context.Context) error {
 		}
 	}
 	p := r.plan
-	enc, err := codec.NewVideoEncoder(codec.VideoEncoderConfig{
+	ec := codec.VideoEncoderConfig{
 		Width: p.OutWidth, Height: p.OutHeight, FrameRate: r.g.frameRate,
 		Bitrate: int(p.VideoBitrate), MaxRate: int(p.MaxRate), BufSize: int(p.BufSize),
 		CRF: r.g.cfg.CRF, Preset: r.g.cfg.PresetOf(p.Rendition), Profile: r.g.cfg.Profile,
 		// The frame clock forces every keyframe (retime.go); x264's own
 		// count, half a GOP later, is only a safety net.
-		GOP: r.g.gop + r.g.gop/2, Threads: r.threads, Lookahead: Lookahead(r.g.cfg, r.g.out.Type == hlsmux.Live),
-	})
+		GOP: r.g.gop + r.g.gop/2, Threads: r.threads,
+	}
+	setDelay(&ec, r.g.cfg, r.g.out.Type == hlsmux.Live)
+	enc, err := codec.NewVideoEncoder(ec)
 	if err != nil {
 		return fmt.Errorf("rendition %s: %w", p.Name, err)
 	}

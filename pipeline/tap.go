@@ -253,14 +253,15 @@ func (t *Tap) run() {
 func (t *Tap) encodeAll() error {
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
-	enc, err := codec.NewVideoEncoder(codec.VideoEncoderConfig{
+	ec := codec.VideoEncoderConfig{
 		Width: t.w, Height: t.h, FrameRate: t.rate,
 		Bitrate: t.cfg.Bitrate, MaxRate: t.cfg.MaxRate, BufSize: t.cfg.BufSize,
 		// The forced keyframes come first; x264's own count, half a GOP
 		// later, is a safety net should the clock stand still.
 		Preset: t.cfg.Preset, Profile: t.cfg.Profile, GOP: t.gop + t.gop/2, Threads: 1,
-		Lookahead: Lookahead(t.g.cfg, true),
-	})
+	}
+	setDelay(&ec, t.g.cfg, true)
+	enc, err := codec.NewVideoEncoder(ec)
 	if err != nil {
 		return fmt.Errorf("tap %s: %w", t.cfg.Name, err)
 	}

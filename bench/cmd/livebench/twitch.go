@@ -10,8 +10,10 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/livestream/livestream/bench"
 	"github.com/livestream/livestream/internal/nginxrtmp"
 	"github.com/livestream/livestream/live"
+	"github.com/livestream/livestream/pipeline"
 )
 
 // runTwitch measures what the Twitch re-encode adds to a live stream: the
@@ -82,8 +84,9 @@ func encodeAlone(ffmpeg, src string) (float64, error) {
 	decode := append(slices.Clone(common), "-f", "null", "-")
 	encode := append(slices.Clone(common), "-vf", fmt.Sprintf("scale=%d:%d:force_original_aspect_ratio=decrease,fps=30", t.Width, t.Height),
 		"-c:v", "libx264", "-preset", t.Preset, "-b:v", strconv.Itoa(t.Bitrate), "-maxrate", strconv.Itoa(t.MaxRate),
-		"-bufsize", strconv.Itoa(t.BufSize), "-g", gop, "-keyint_min", gop, "-sc_threshold", "0", "-rc-lookahead", "5",
-		"-threads", "1", "-f", "null", "-")
+		"-bufsize", strconv.Itoa(t.BufSize), "-g", gop, "-keyint_min", gop, "-sc_threshold", "0")
+	encode = append(encode, bench.LiveX264Args(pipeline.DefaultConfig())...)
+	encode = append(encode, "-threads", "1", "-f", "null", "-")
 	var d, e []float64
 	for range 3 {
 		for i, args := range [][]string{decode, encode} {
