@@ -168,7 +168,7 @@ func writeParts(b *bytes.Buffer, parts []PartInfo) {
 	var num [24]byte
 	for _, pt := range parts {
 		b.WriteString("#EXT-X-PART:DURATION=")
-		b.Write(appendPartDuration(num[:0], pt.Duration))
+		b.Write(appendMillis(num[:0], extinfMillis(pt.Duration)))
 		b.WriteString(",URI=\"")
 		b.WriteString(pt.Name)
 		b.WriteByte('"')
@@ -177,28 +177,4 @@ func writeParts(b *bytes.Buffer, parts []PartInfo) {
 		}
 		b.WriteByte('\n')
 	}
-}
-
-// partDurationMargin is what a part's written DURATION leaves out of its
-// duration. A player in low-latency mode loads the next part once its
-// buffer reaches the end of the last one as the playlist's durations
-// place it; the buffer's end is its media's, which Chromium's MSE reports
-// in whole microseconds, rounded down. A part written at its exact
-// duration can end a microsecond past the media, and hls.js then waits
-// for media that is already there (measured: a 2 s stall after switching
-// renditions). Ten microseconds less is far below any rounding a player
-// counts with, and the segment's EXTINF stays the media's.
-const partDurationMargin = 10 * time.Microsecond
-
-// appendPartDuration writes a part's duration, less partDurationMargin,
-// as seconds with five decimals, rounded down.
-func appendPartDuration(b []byte, d time.Duration) []byte {
-	us := max(int64((d-partDurationMargin)/(10*time.Microsecond)), 0) // in 10 µs
-	b = strconv.AppendInt(b, us/100000, 10)
-	f := us % 100000
-	b = append(b, '.')
-	for div := int64(10000); div > 0; div /= 10 {
-		b = append(b, byte('0'+f/div%10))
-	}
-	return b
 }

@@ -413,6 +413,9 @@ type Info struct {
 	// SegmentLatency: from the arrival of a segment's last frame over RTMP
 	// to its listing in the playlist, over this stream's recent segments.
 	SegmentLatency Latency `json:"segment_latency"`
+	// PartLatency is the same for LL-HLS parts: from the arrival of a
+	// part's last frame to its listing (empty for TS).
+	PartLatency Latency `json:"part_latency"`
 	// Relays are the destinations the stream is restreamed to.
 	Relays []relay.Status `json:"relays,omitempty"`
 	// Recording is the stream's recording session; nil when it is not
@@ -468,7 +471,7 @@ func (s *Stream) Info() Info {
 	in := Info{
 		ChannelID: s.ch.ID, Name: s.ch.Name, PlaybackID: s.ch.PlaybackID,
 		Live: !s.isEnded(), StartedAt: s.begun,
-		IngestBytes: s.ingestBytes.Load(), SegmentLatency: s.latency.summary(),
+		IngestBytes: s.ingestBytes.Load(), SegmentLatency: s.latency.summary(), PartLatency: s.partLatency.summary(),
 		Relays: s.relays.status(),
 	}
 	if e := s.endedAt.Load(); e != 0 {

@@ -11,13 +11,14 @@ import (
 // live.Manager's snapshot: nothing to keep in step while streams come and
 // go. Labels carry the public playback id, never a stream key.
 type streamCollector struct {
-	streams func() []live.Info
-	latency func() (count uint64, sum float64, buckets map[float64]uint64)
+	streams     func() []live.Info
+	latency     func() (count uint64, sum float64, buckets map[float64]uint64)
+	partLatency func() (count uint64, sum float64, buckets map[float64]uint64)
 
 	live, ingestBytes, ingestBitrate, decoded, corrupt *prometheus.Desc
 	encoded, fps, lag, segments                        *prometheus.Desc
 	framesDropped, framesDuplicated, tsFixes, lagEps   *prometheus.Desc
-	segmentLatency                                     *prometheus.Desc
+	segmentLatency, partLatencyDesc                    *prometheus.Desc
 	relayUp, relayBytes, relayDropped, relayReconnects *prometheus.Desc
 }
 
@@ -28,8 +29,11 @@ func newStreamCollector(m *live.Manager) *streamCollector {
 	// (a stored destination's, or url:KIND), never its key or URL.
 	relayLabels := []string{"playback_id", "destination", "destination_id"}
 	return &streamCollector{
-		streams:         m.Streams,
-		latency:         m.SegmentLatencyHistogram,
+		streams:     m.Streams,
+		latency:     m.SegmentLatencyHistogram,
+		partLatency: m.PartLatencyHistogram,
+		partLatencyDesc: prometheus.NewDesc("livestream_part_latency_seconds",
+			"From the arrival of an LL-HLS part's last frame over RTMP to the part's listing in its playlist.", nil, nil),
 		relayUp:         prometheus.NewDesc("livestream_relay_up", "1 while a relay destination is receiving the stream.", relayLabels, nil),
 		relayBytes:      prometheus.NewDesc("livestream_relay_bytes_total", "Bytes sent to a relay destination.", relayLabels, nil),
 		relayDropped:    prometheus.NewDesc("livestream_relay_dropped_packets_total", "Packets a slow relay destination missed (dropped to the next keyframe), and for a re-encoding relay (Twitch) pictures its encoder could not take.", relayLabels, nil),
@@ -55,7 +59,7 @@ func newStreamCollector(m *live.Manager) *streamCollector {
 }
 
 func (c *streamCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{c.live, c.ingestBytes, c.ingestBitrate, c.decoded, c.corrupt, c.encoded, c.fps, c.lag, c.segments, c.segmentLatency, c.relayUp, c.relayBytes, c.relayDropped, c.relayReconnects, c.framesDropped, c.framesDuplicated, c.tsFixes, c.lagEps} {
+	for _, d := range []*prometheus.Desc{c.live, c.ingestBytes, c.ingestBitrate, c.decoded, c.corrupt, c.encoded, c.fps, c.lag, c.segments, c.segmentLatency, c.partLatencyDesc, c.relayUp, c.relayBytes, c.relayDropped, c.relayReconnects, c.framesDropped, c.framesDuplicated, c.tsFixes, c.lagEps} {
 		ch <- d
 	}
 }
@@ -100,6 +104,8 @@ func (c *streamCollector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(c.live, prometheus.GaugeValue, float64(n))
 	count, sum, buckets := c.latency()
 	ch <- prometheus.MustNewConstHistogram(c.segmentLatency, count, sum, buckets)
+	count, sum, buckets = c.partLatency()
+	ch <- prometheus.MustNewConstHistogram(c.partLatencyDesc, count, sum, buckets)
 }
 
 // recorderCollector exports the recorder's counters at each scrape.
