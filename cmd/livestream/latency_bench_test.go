@@ -17,6 +17,7 @@ import (
 	"github.com/chromedp/chromedp"
 	"github.com/livestream/livestream/internal/browser"
 	"github.com/livestream/livestream/internal/testenv"
+	"github.com/livestream/livestream/pipeline"
 	"github.com/livestream/livestream/registry"
 )
 
@@ -44,7 +45,8 @@ func TestLatencyBenchmark(t *testing.T) {
 	var base, pid, rtmp string
 	switch mode {
 	case "single":
-		s := startServer(t)
+		// The default ladder, as a user runs it.
+		s := startServerWith(t, func(c *Config) { c.Transcode = pipeline.Config{}.WithDefaults() })
 		k := s.createChannel("latency")
 		base, pid, rtmp = "http://"+s.cfg.Serve.HTTPAddr, k.PlaybackID, s.cfg.Serve.RTMPAddr
 		pub := launch(ctx, nil, time.Duration(seconds+120)*time.Second, publish720p(t, rtmp, k.StreamKey, seconds+60))
