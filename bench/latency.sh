@@ -27,7 +27,7 @@ for mode in ${MODES:-single cluster}; do
   done
   for key in p50 p99; do
     v=$(grep "^$mode run=.* PARTLATENCY " "$out" | grep -oE " $key=[0-9.]+" | cut -d= -f2 | sort -n | awk '{a[NR]=$1} END{if (NR) print a[int((NR+1)/2)]}')
-    [ -n "$v" ] && echo "$mode part latency $key: $v s"
+    if [ -n "$v" ]; then echo "$mode part latency $key: $v s"; fi
   done
 done
 rm -f "$out"

@@ -78,7 +78,6 @@ func encode(t testing.TB, seconds int) (video, audio []*media.Packet) {
 // ffprobe read every segment and the playlist as a whole.
 func TestSegmenterFFprobe(t *testing.T) {
 	video, audio := encode(t, 13)
-	ffprobe := testenv.NeedTool(t, "ffprobe")
 	reordered := 0
 	for _, v := range video {
 		if v.PTS != v.DTS {
@@ -130,8 +129,23 @@ func TestSegmenterFFprobe(t *testing.T) {
 	}
 	// The whole rendition through FFmpeg's HLS demuxer: no complaint, every
 	// packet there, DTS increasing.
-	cmd := exec.Command(ffprobe, "-v", "warning", "-of", "json", "-show_entries", "packet=stream_index,dts",
-		filepath.Join(dir, "v", "index.m3u8"))
+	count := probePlaylist(t, filepath.Join(dir, "v", "index.m3u8"))
+	if len(count) != 2 || count[0]+count[1] != len(video)+len(audio)-s.DroppedAudio() {
+		t.Errorf("ffprobe read %v packets; %d video and %d audio were fed, %d dropped", count, len(video), len(audio), s.DroppedAudio())
+	}
+	pl, _ := os.ReadFile(filepath.Join(dir, "v", "index.m3u8"))
+	if !strings.Contains(string(pl), "#EXT-X-PLAYLIST-TYPE:VOD\n") || !strings.HasSuffix(string(pl), "#EXT-X-ENDLIST\n") {
+		t.Errorf("playlist:\n%s", pl)
+	}
+}
+
+// probePlaylist reads a rendition whole through FFmpeg's HLS demuxer,
+// fails on any complaint or a DTS that does not increase, and returns the
+// packets read per stream.
+func probePlaylist(t *testing.T, playlist string) map[int]int {
+	t.Helper()
+	ffprobe := testenv.NeedTool(t, "ffprobe")
+	cmd := exec.Command(ffprobe, "-v", "warning", "-of", "json", "-show_entries", "packet=stream_index,dts", playlist)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()
@@ -154,11 +168,5 @@ func TestSegmenterFFprobe(t *testing.T) {
 		}
 		count[p.Stream], last[p.Stream] = count[p.Stream]+1, p.DTS
 	}
-	if len(count) != 2 || count[0]+count[1] != len(video)+len(audio)-s.DroppedAudio() {
-		t.Errorf("ffprobe read %v packets; %d video and %d audio were fed, %d dropped", count, len(video), len(audio), s.DroppedAudio())
-	}
-	pl, _ := os.ReadFile(filepath.Join(dir, "v", "index.m3u8"))
-	if !strings.Contains(string(pl), "#EXT-X-PLAYLIST-TYPE:VOD\n") || !strings.HasSuffix(string(pl), "#EXT-X-ENDLIST\n") {
-		t.Errorf("playlist:\n%s", pl)
-	}
+	return count
 }

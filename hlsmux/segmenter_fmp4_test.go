@@ -3,8 +3,6 @@ package hlsmux
 import (
 	"bytes"
 	"context"
-	"encoding/json"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -12,7 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/livestream/livestream/internal/testenv"
 	"github.com/livestream/livestream/media"
 )
 
@@ -296,31 +293,7 @@ func TestSegmenterLowLatency(t *testing.T) {
 
 	// FFmpeg's HLS demuxer reads the fMP4 rendition whole: every packet
 	// fed (less the audio before the first picture), DTS increasing.
-	ffprobe := testenv.NeedTool(t, "ffprobe")
-	cmd := exec.Command(ffprobe, "-v", "warning", "-of", "json", "-show_entries", "packet=stream_index,dts,flags",
-		filepath.Join(dir, "720p", "index.m3u8"))
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	if err != nil || stderr.Len() > 0 {
-		t.Fatalf("ffprobe of the playlist: %v\n%s", err, stderr.Bytes())
-	}
-	var probed struct {
-		Packets []struct {
-			Stream int   `json:"stream_index"`
-			DTS    int64 `json:"dts"`
-		} `json:"packets"`
-	}
-	if err := json.Unmarshal(out, &probed); err != nil {
-		t.Fatal(err)
-	}
-	count, last := map[int]int{}, map[int]int64{}
-	for _, p := range probed.Packets {
-		if n, ok := last[p.Stream]; ok && p.DTS <= n {
-			t.Errorf("stream %d: DTS %d after %d", p.Stream, p.DTS, n)
-		}
-		count[p.Stream], last[p.Stream] = count[p.Stream]+1, p.DTS
-	}
+	count := probePlaylist(t, filepath.Join(dir, "720p", "index.m3u8"))
 	if len(count) != 2 || count[0]+count[1] != len(video)+len(audio)-s.DroppedAudio() {
 		t.Errorf("ffprobe read %v packets; %d video and %d audio were fed, %d dropped", count, len(video), len(audio), s.DroppedAudio())
 	}
