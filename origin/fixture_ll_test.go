@@ -34,7 +34,7 @@ const (
 	llMediaSeconds  = 60
 	llPartHoldBack  = 1.5 // seconds: three parts, what the server will write
 	llCodecs        = "avc1.4d401e"
-	watchLLFirstSeq      = 1732440000000
+	watchLLFirstSeq = 1732440000000
 	llWindowSegs    = 6 // segments a live playlist lists
 	llPartedSegs    = 2 // complete segments that still list their parts
 	llBlockTimeout  = 3 * llSegDuration
