@@ -393,6 +393,9 @@ func (s *Segmenter) begin(pts, dts int64) {
 	s.partIndex = 0
 	s.segInfo = SegmentInfo{Seq: s.seq, Discontinuity: s.segDisc, ProgramDateTime: s.programDateTime(pts)}
 	if s.fm != nil {
+		if s.segDisc {
+			s.fm.newTimeline()
+		}
 		s.fm.startSegment()
 	} else {
 		s.ts.startSegment()

@@ -57,16 +57,19 @@ type fmp4Writer struct {
 	newInit   bool   // sps/pps changed: the next segment needs a new init section
 	seqNumber uint32 // mfhd sequence number of the next fragment
 
-	pending     *fmp4.Sample
-	pendingDTS  int64
-	pendingPTS  int64
-	videoBase   int64 // DTS of the part's first picture
-	videoSamps  []*fmp4.Sample
-	audioBase   int64 // the part's first audio frame, in samples
-	audioSamps  []*fmp4.Sample
-	independent bool  // the part's first picture is a keyframe
-	maxPTS      int64 // the largest PTS in the part, when it has any
-	hasMedia    bool
+	pending    *fmp4.Sample
+	pendingDTS int64
+	pendingPTS int64
+	videoBase  int64 // DTS of the part's first picture
+	videoSamps []*fmp4.Sample
+	audioBase  int64 // the part's first audio frame, in samples
+	// audioNext is where the last audio frame ended, in samples.
+	audioNext    int64
+	audioNextSet bool
+	audioSamps   []*fmp4.Sample
+	independent  bool  // the part's first picture is a keyframe
+	maxPTS       int64 // the largest PTS in the part, when it has any
+	hasMedia     bool
 
 	seg     []byte // the open segment: its parts so far
 	lastLen int    // the previous segment's size, to size the next buffer
@@ -185,10 +188,29 @@ func (w *fmp4Writer) writeVideo(p *media.Packet) error {
 	return nil
 }
 
-// writeAudio adds raw AAC frames to the open part.
+// writeAudio adds raw AAC frames to the open part, on a timeline without
+// holes: a frame within audioSnap of where the last one ended is placed
+// there, and a longer gap inside a part is covered by the frame before
+// it. A player appending fMP4 as it is (hls.js, Safari) would otherwise
+// find a hole of a few ms in its buffer wherever the encoder's frames are
+// not back to back (a publisher's reconnect, the slate's silence), and
+// stall on it; MPEG-TS players fill such holes themselves.
 func (w *fmp4Writer) writeAudio(frames []*media.Packet) error {
+	snap := int64(audioSnapFrames * aacFrameSamples)
 	for _, f := range frames {
 		t := (f.PTS + timeOffset) * int64(w.audio.SampleRate) / media.ClockRate
+		if w.audioNextSet {
+			if d := t - w.audioNext; d <= snap || len(w.audioSamps) > 0 {
+				// Back to back, never back in time; a long gap inside
+				// the part stretches the frame before it.
+				if d > 0 && len(w.audioSamps) > 0 {
+					w.audioSamps[len(w.audioSamps)-1].Duration += uint32(d)
+					t = w.audioNext + d
+				} else {
+					t = w.audioNext
+				}
+			}
+		}
 		if len(w.audioSamps) == 0 {
 			w.audioBase = t
 		}
@@ -196,10 +218,21 @@ func (w *fmp4Writer) writeAudio(frames []*media.Packet) error {
 			w.maxPTS = max(w.maxPTS, f.PTS)
 		}
 		w.audioSamps = append(w.audioSamps, &fmp4.Sample{Duration: aacFrameSamples, Payload: f.Data})
+		w.audioNext, w.audioNextSet = t+aacFrameSamples, true
 		w.hasMedia = true
 	}
 	return nil
 }
+
+// audioSnapFrames is how far (in AAC frames, ~21 ms each at 48 kHz) a
+// part's first audio frame may be from where the audio before it ended
+// and still be placed back to back with it: audio and video stay within
+// that of each other; a larger gap between parts stays a gap.
+const audioSnapFrames = 2
+
+// newTimeline forgets where the audio ended: what follows a
+// discontinuity starts its own timeline.
+func (w *fmp4Writer) newTimeline() { w.audioNextSet = false }
 
 // partOpen reports whether the open part holds media (a pending picture
 // counts: it belongs to the part once settled).

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/bluenviron/mediacommon/v2/pkg/formats/fmp4"
 	"github.com/livestream/livestream/media"
 )
 
@@ -348,5 +349,54 @@ func TestProgramDateTime(t *testing.T) {
 		if got := info.ProgramDateTime.Sub(base); got != want[i] {
 			t.Errorf("segment %d dated %v after the start, want %v", i, got, want[i])
 		}
+	}
+}
+
+// TestFMP4AudioWithoutHoles: audio frames that are not back to back (a
+// 16 ms gap, as a publisher's reconnect leaves) come out as one timeline
+// without a hole, inside a part and across parts; a gap of seconds stays.
+func TestFMP4AudioWithoutHoles(t *testing.T) {
+	st := NewMemoryStore()
+	var c collect
+	s, err := NewSegmenter(SegmenterConfig{Dir: "a", Store: st, Type: Live, Audio: stereo48k, Format: FMP4,
+		TargetDuration: 2 * time.Second, PartTarget: 500 * time.Millisecond, OnSegment: c.add})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var audio []*media.Packet
+	audio = append(audio, synthAudio(0, 1.27)...)
+	audio = append(audio, synthAudio(audio[len(audio)-1].PTS+aacTicks+1440, 1.5)...)            // 16 ms late
+	audio = append(audio, synthAudio(audio[len(audio)-1].PTS+aacTicks+3*media.ClockRate, 2)...) // 3 s later
+	feed(t, s, nil, audio, 0)
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	var next uint64
+	holes := 0
+	for _, info := range c.infos {
+		data, err := st.Get("a/" + info.Name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var parts fmp4.Parts
+		if err := parts.Unmarshal(data); err != nil {
+			t.Fatalf("%s: %v", info.Name, err)
+		}
+		for _, p := range parts {
+			tr := p.Tracks[0]
+			if next != 0 && tr.BaseTime != next {
+				holes++
+				if gap := int64(tr.BaseTime) - int64(next); gap < 2*48000 {
+					t.Errorf("%s: audio resumes at %d, %d samples after the last ended", info.Name, tr.BaseTime, gap)
+				}
+			}
+			next = tr.BaseTime
+			for _, smp := range tr.Samples {
+				next += uint64(smp.Duration)
+			}
+		}
+	}
+	if holes != 1 {
+		t.Errorf("%d gaps in the audio, want the one of 3 s", holes)
 	}
 }

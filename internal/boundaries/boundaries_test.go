@@ -39,9 +39,10 @@ var mayImport = map[string][]string{
 	"origin":         {"hlsmux", "registry"},
 	"proxy":          {"registry"},
 	// bench drives whole packages to measure them (the relay benchmark,
-	// the Twitch re-encode's settings), starts nginx-rtmp and measures
-	// quality with the test environment's PSNR.
-	"bench":               {"pipeline", "codec", "relay", "live", "origin", "internal/nginxrtmp", "internal/testenv"},
+	// the Twitch re-encode's settings, an LL-HLS stream's live edge that
+	// the origin benchmark advances by hand), starts nginx-rtmp and
+	// measures quality with the test environment's PSNR.
+	"bench":               {"pipeline", "codec", "relay", "live", "origin", "hlsmux", "internal/nginxrtmp", "internal/testenv"},
 	"internal/testenv":    {},
 	"internal/boundaries": {},
 	"internal/browser":    {"internal/testenv"},
