@@ -254,6 +254,15 @@ func (w *fmp4Writer) endPart() (data []byte, independent bool, dur int64, err er
 		for _, s := range w.videoSamps {
 			dur += int64(s.Duration)
 		}
+		// The part's last picture lasts one tick (11 µs) longer than the
+		// playlist says, overlapping the next part's first by as much.
+		// Chromium reports buffered media ends in whole microseconds,
+		// rounded down: a part ending exactly where the playlist puts its
+		// end shows as ending a microsecond short of it, and hls.js then
+		// waits for the part it has (after a rendition switch), or never
+		// sees the stream's end. The next part's decode time (tfdt) is
+		// its own, so nothing drifts.
+		w.videoSamps[len(w.videoSamps)-1].Duration++
 	}
 	if len(w.audioSamps) > 0 {
 		part.Tracks = append(part.Tracks, &fmp4.PartTrack{ID: trackAudio, BaseTime: uint64(max(w.audioBase, 0)), Samples: w.audioSamps})
