@@ -38,10 +38,6 @@ func llLadder() pipeline.Config {
 // stream's fault and fails.
 const maxStalled = 1.0
 
-// maxSwitchStalled bounds the stall that forced rendition switches may
-// cause on a loaded machine (see playLowLatency).
-const maxSwitchStalled = 3.5
-
 // playLowLatency opens the watch page at base for pid and checks, for at
 // least playSeconds, that hls.js plays it in low-latency mode (parts,
 // blocking reload) without running out of media, switching through every
@@ -109,19 +105,8 @@ func playLowLatency(t *testing.T, base, pid string, playSeconds float64) browser
 		switching = append(switching, more...)
 	}
 	all, _ := browser.Summarize(append(steady, switching...))
-	sw, _ := browser.Summarize(switching)
 	t.Logf("whole run: %+v", all)
-	// Steady playback never stalls. Forced switches through every
-	// rendition on a machine whose cores are taken (make test runs the
-	// other tests beside this one) can stall hls.js once, for a couple of
-	// seconds, when the new rendition's buffered end lands a microsecond
-	// short of where its playlist puts the part it loaded (README, "Low
-	// latency": a known limit); more than that fails.
-	switchStalls := sw.EmptyStalls <= 1 && sw.Stalled <= maxSwitchStalled
-	if sw.EmptyStalls > 0 {
-		t.Logf("hls.js stalled %d times (%.2f s) with its buffer empty while switching renditions", sw.EmptyStalls, sw.Stalled)
-	}
-	if !all.LL || all.Played < playSeconds-4 || sum.EmptyStalls != 0 || sum.Stalled > maxStalled || !switchStalls || all.FatalErrors != 0 {
+	if !all.LL || all.Played < playSeconds-2 || all.EmptyStalls != 0 || all.Stalled > maxStalled || all.FatalErrors != 0 {
 		for _, x := range append(steady, switching...) {
 			lat := 0.0
 			if x.PDTLatency != nil {
