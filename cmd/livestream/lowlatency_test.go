@@ -256,7 +256,10 @@ func TestLowLatencyServe(t *testing.T) {
 	gpub := launch(ctx, nil, time.Minute, gstreamerPublisher(t, s, g.StreamKey, timingCase{fps: 30, seconds: 8}))
 	<-gpub.done
 	if gpub.err != nil {
-		t.Fatalf("GStreamer publish: %v\n%s", gpub.err, gpub.output)
+		// rtmp2sink sometimes reports "connection closed remotely" after
+		// its own unpublish, when the server hangs up first; what it
+		// published is checked below.
+		t.Logf("GStreamer publish: %v\n%s", gpub.err, gpub.output)
 	}
 	testenv.WaitFor(t, 20*time.Second, func() bool {
 		_, b := s.tryGet("/hls/" + g.PlaybackID + "/240p/index.m3u8")
