@@ -21,7 +21,7 @@ LDFLAGS := -X main.version=$(VERSION)
 RACE_PKGS ?= ./media/... ./hlsmux/... ./internal/... ./live/... ./registry/... ./origin/... ./ingest/... ./relay/... ./record/... ./proxy/...
 # Packages searched for fuzz targets, and how long each target runs.
 FUZZ_PKGS ?= ./...
-FUZZTIME  ?= 3s
+FUZZTIME  ?= 2s
 # make bench: iterations per benchmark and repetitions (for benchstat).
 BENCHTIME  ?= 3x
 BENCHCOUNT ?= 3
