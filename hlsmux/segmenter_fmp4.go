@@ -69,7 +69,6 @@ type fmp4Writer struct {
 	audioSamps   []*fmp4.Sample
 	independent  bool  // the part's first picture is a keyframe
 	maxPTS       int64 // the largest PTS in the part, when it has any
-	hasMedia     bool
 
 	seg     []byte // the open segment: its parts so far
 	lastLen int    // the previous segment's size, to size the next buffer
@@ -184,7 +183,6 @@ func (w *fmp4Writer) writeVideo(p *media.Packet) error {
 	w.settle(p.DTS)
 	w.pending = &fmp4.Sample{PTSOffset: int32(p.PTS - p.DTS - w.shift), IsNonSyncSample: !p.Keyframe, Payload: payload}
 	w.pendingDTS, w.pendingPTS = p.DTS, p.PTS
-	w.hasMedia = true
 	return nil
 }
 
@@ -219,7 +217,6 @@ func (w *fmp4Writer) writeAudio(frames []*media.Packet) error {
 		}
 		w.audioSamps = append(w.audioSamps, &fmp4.Sample{Duration: aacFrameSamples, Payload: f.Data})
 		w.audioNext, w.audioNextSet = t+aacFrameSamples, true
-		w.hasMedia = true
 	}
 	return nil
 }
@@ -234,10 +231,6 @@ const audioSnapFrames = 2
 // discontinuity starts its own timeline.
 func (w *fmp4Writer) newTimeline() { w.audioNextSet = false }
 
-// partOpen reports whether the open part holds media (a pending picture
-// counts: it belongs to the part once settled).
-func (w *fmp4Writer) partOpen() bool { return w.hasMedia }
-
 // endPart writes the open part's samples as one fragment, appends it to
 // the open segment and returns it, with whether it begins with a
 // keyframe and its duration in ticks; nil when it holds nothing. The
@@ -245,7 +238,6 @@ func (w *fmp4Writer) partOpen() bool { return w.hasMedia }
 // otherwise).
 func (w *fmp4Writer) endPart() (data []byte, independent bool, dur int64, err error) {
 	if len(w.videoSamps) == 0 && len(w.audioSamps) == 0 {
-		w.hasMedia = w.pending != nil
 		return nil, false, 0, nil
 	}
 	part := fmp4.Part{SequenceNumber: w.seqNumber}
@@ -283,7 +275,6 @@ func (w *fmp4Writer) endPart() (data []byte, independent bool, dur int64, err er
 	data = w.seg[start:len(w.seg):len(w.seg)]
 	independent = w.independent || len(w.videoSamps) == 0
 	w.videoSamps, w.audioSamps = nil, nil
-	w.hasMedia = w.pending != nil
 	w.independent = false
 	w.maxPTS = minPTS
 	return data, independent, dur, nil

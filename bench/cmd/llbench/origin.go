@@ -17,6 +17,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/livestream/livestream/internal/testenv"
 	"github.com/livestream/livestream/origin"
 )
 
@@ -121,47 +122,7 @@ func (o *childOrigin) stats() (origin.ClusterStats, error) {
 }
 
 // cpu is the origin process's user and system CPU time so far.
-func (o *childOrigin) cpu() (time.Duration, error) { return procCPU(o.cmd.Process.Pid) }
-
-// clockTicks is USER_HZ, the unit of /proc/PID/stat's times: 100 on
-// every Linux architecture Go supports.
-const clockTicks = 100
-
-// procCPU is process pid's user and system CPU time so far, from
-// /proc/PID/stat (utime and stime, its 14th and 15th fields).
-func procCPU(pid int) (time.Duration, error) {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if err != nil {
-		return 0, fmt.Errorf("read the CPU time of process %d: %w", pid, err)
-	}
-	// The command name, field 2, is in parentheses and may hold spaces.
-	i := bytes.LastIndexByte(b, ')')
-	if i < 0 {
-		return 0, fmt.Errorf("read the CPU time of process %d: no ')' in its stat", pid)
-	}
-	f := bytes.Fields(b[i+1:]) // from field 3
-	if len(f) < 13 {
-		return 0, fmt.Errorf("read the CPU time of process %d: %d fields in its stat", pid, len(f)+2)
-	}
-	var ticks int64
-	for _, s := range f[11:13] {
-		n, err := strconv.ParseInt(string(s), 10, 64)
-		if err != nil {
-			return 0, fmt.Errorf("read the CPU time of process %d: %w", pid, err)
-		}
-		ticks += n
-	}
-	return time.Duration(ticks) * time.Second / clockTicks, nil
-}
-
-// selfCPU is this process's user and system CPU time so far.
-func selfCPU() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
+func (o *childOrigin) cpu() (time.Duration, error) { return testenv.ProcessCPU(o.cmd.Process.Pid) }
 
 // raiseFileLimit raises the soft limit on open files to hold n, up to
 // the hard limit (Go raises it to the hard limit at start already; this

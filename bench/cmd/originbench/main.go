@@ -36,6 +36,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/livestream/livestream/internal/testenv"
 )
 
 // options are the parsed flags.
@@ -155,8 +157,8 @@ func run(w io.Writer, o options) error {
 	defer us.close()
 
 	servers := []server{
-		{name: "ours", addr: us.addr, cpu: selfCPU},
-		{name: "nginx", addr: ngx.addr, cpu: func() (time.Duration, error) { return procCPU(ngx.pid()) }},
+		{name: "ours", addr: us.addr, cpu: testenv.SelfCPU},
+		{name: "nginx", addr: ngx.addr, cpu: func() (time.Duration, error) { return testenv.ProcessCPU(ngx.pid()) }},
 	}
 	targets := []target{
 		{name: "segment 1 MiB", kind: "segment", path: "/hls/" + playbackID + "/" + segmentName, data: segment},

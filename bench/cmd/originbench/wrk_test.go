@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/livestream/livestream/internal/testenv"
 )
 
 // A report of wrk 4.1.0 as Debian ships it, with errors.
@@ -125,15 +127,15 @@ func TestProcCPU(t *testing.T) {
 	deadline := time.Now().Add(50 * time.Millisecond)
 	for time.Now().Before(deadline) {
 	}
-	d, err := procCPU(os.Getpid())
+	d, err := testenv.ProcessCPU(os.Getpid())
 	if err != nil {
 		t.Fatal(err)
 	}
 	if d <= 0 {
-		t.Errorf("procCPU(self) = %v, want > 0", d)
+		t.Errorf("testenv.ProcessCPU(self) = %v, want > 0", d)
 	}
-	if _, err := procCPU(-1); err == nil {
-		t.Error("procCPU(-1): no error")
+	if _, err := testenv.ProcessCPU(-1); err == nil {
+		t.Error("testenv.ProcessCPU(-1): no error")
 	}
 }
 
