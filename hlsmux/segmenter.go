@@ -63,8 +63,8 @@ type SegmenterConfig struct {
 	// and ended at Close, under the rendition name path.Base(Dir).
 	Edge *Edge
 	// Wallclock, when set, maps a PTS to when its frame arrived at ingest,
-	// for EXT-X-PROGRAM-DATE-TIME; ok=false continues the last one by the
-	// segments' durations.
+	// for EXT-X-PROGRAM-DATE-TIME (fMP4 only); ok=false continues the last
+	// one by the segments' durations.
 	Wallclock func(pts int64) (at time.Time, ok bool)
 	// OnPart, when set, is called after a part and its playlist are in the
 	// store, on the goroutine that wrote the packet.
@@ -642,7 +642,9 @@ func (s *Segmenter) listed(p PartInfo) {
 // publisher's clock drifted, or the timeline broke), when it is that
 // arrival; the first segment's is its frame's arrival.
 func (s *Segmenter) programDateTime(pts int64) time.Time {
-	if s.cfg.Wallclock == nil {
+	// MPEG-TS playlists stay as they were: hls.js aligns renditions by
+	// date where playlists have them, which its TS remuxer does not need.
+	if s.cfg.Wallclock == nil || s.fm == nil {
 		return time.Time{}
 	}
 	at, ok := s.cfg.Wallclock(pts)

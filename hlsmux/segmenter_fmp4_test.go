@@ -321,15 +321,18 @@ func hasPart(p llPlaylist, uri string) bool {
 // pdtTolerance.
 func TestProgramDateTime(t *testing.T) {
 	base := time.Date(2026, 12, 7, 21, 0, 0, 0, time.UTC)
+	video, _ := encode(t, 10) // real H.264: fMP4 needs its SPS
+	p0 := video[0].PTS
 	var c collect
-	s, err := NewSegmenter(SegmenterConfig{Dir: "v", Store: NewMemoryStore(), Type: Live, Video: true, FrameDuration: frameTicks,
+	s, err := NewSegmenter(SegmenterConfig{Dir: "v", Store: NewMemoryStore(), Type: Live, Video: true, FrameDuration: frameTicks, Format: FMP4,
 		TargetDuration: 2 * time.Second, OnSegment: c.add,
 		Wallclock: func(pts int64) (time.Time, bool) {
-			at := base.Add(media.Duration(pts))
+			rel := pts - p0
+			at := base.Add(media.Duration(rel))
 			switch {
-			case pts >= 6*media.ClockRate: // the publisher's clock drifted 1 s
+			case rel >= 6*media.ClockRate: // the publisher's clock drifted 1 s
 				at = at.Add(time.Second)
-			case pts/media.ClockRate%4 == 2: // jitter
+			case rel/media.ClockRate%4 == 2: // jitter
 				at = at.Add(7 * time.Millisecond)
 			}
 			return at, true
@@ -337,7 +340,7 @@ func TestProgramDateTime(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	feed(t, s, synthVideo(0, 10, 60, false), nil, 0)
+	feed(t, s, video, nil, 0)
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
