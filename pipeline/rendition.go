@@ -29,6 +29,9 @@ func (g *Graph) newRendition(i, threads int, frames <-chan picture, audio <-chan
 	cfg.Video = true
 	cfg.Audio = g.audioCfg
 	cfg.FrameDuration = g.frameDuration()
+	// Pictures reach x264 on the frame grid with keyframes on the clock
+	// (retime.go), so a part is listed as soon as its last picture is out.
+	cfg.KeyframeInterval = g.cfg.KeyframeInterval
 	cfg.OnSegment = func(s hlsmux.SegmentInfo) {
 		g.segCount[i].Add(1)
 		if g.out.OnSegment != nil {
