@@ -76,6 +76,13 @@ type SegmenterConfig struct {
 	// after it comes, one frame and one encode later. Zero: parts at a
 	// possible segment cut wait for that picture.
 	KeyframeInterval time.Duration
+	// EndHold, with parts, is how long Close leaves the last live playlist
+	// (its last parts listed) before it writes EXT-X-ENDLIST. hls.js
+	// counts a segment whose parts it buffered as loaded; seeing that
+	// segment complete in an ended playlist before it fetched the last
+	// parts, it never fetches them, and never ends the stream. A part
+	// target's time is enough for a player that was waiting on them.
+	EndHold time.Duration
 }
 
 // Format is a segment container.
@@ -482,11 +489,7 @@ func (s *Segmenter) cut(end int64) error {
 		}
 		s.evicted = append(s.evicted, ev)
 	}
-	if s.closed && s.part > 0 {
-		// The stream's last segment: its playlist ends with it, hinting
-		// at no part that will not come.
-		s.pl.End()
-	}
+
 	if s.cfg.Type != VOD {
 		// On failure the next cut writes the playlist again, with this
 		// segment in it.
@@ -564,7 +567,18 @@ func (s *Segmenter) close() error {
 	if s.open {
 		// After a Discontinuity and no keyframe, the queue holds the new
 		// timeline's audio, which is not this segment's.
-		if s.started {
+		switch {
+		case !s.started:
+		case s.fm != nil && s.cfg.Video:
+			// fMP4 with video ends where its last picture does: a player
+			// appending the tracks to a MediaSource buffers only where
+			// both are, and one that checks that the last part is
+			// buffered before it ends the stream (hls.js) would wait
+			// forever for audio past the video in a part of its own.
+			if werr := s.writeAudioBefore(s.segEnd, s.segEnd); werr != nil && err == nil {
+				err = werr
+			}
+		default:
 			if werr := s.writeAudioFrames(s.audio.len()); werr != nil && err == nil {
 				err = werr
 			}
@@ -576,6 +590,11 @@ func (s *Segmenter) close() error {
 	}
 	s.droppedAudio += s.audio.len()
 	s.audio.drop(s.audio.len())
+	if s.cfg.EndHold > 0 && s.part > 0 {
+		// Players fetch the parts the last live playlist listed before
+		// they see it end (see EndHold).
+		time.Sleep(s.cfg.EndHold)
+	}
 	s.pl.End()
 	if perr := s.writePlaylist(); perr != nil && err == nil {
 		err = perr

@@ -304,9 +304,11 @@ func testSegmenterLowLatency(t *testing.T, video, audio []*media.Packet, keyint 
 			}
 		}
 		// The hint of the playlist before is a part of this one, unless
-		// the stream ended first, or this one hints at it too (a segment
-		// cut after its last part was listed early).
-		if prev.hint != "" && !p.ended && p.hint != prev.hint && !hasPart(p, prev.hint) {
+		// the stream ended first (this one is Close's: its last segment,
+		// then EXT-X-ENDLIST), or this one hints at it too (a segment cut
+		// after its last part was listed early).
+		closing := p.ended || i == len(st.full)-2
+		if prev.hint != "" && !closing && p.hint != prev.hint && !hasPart(p, prev.hint) {
 			t.Errorf("playlist %d does not list %s, hinted by the one before\n%s", i, prev.hint, data)
 		}
 		if !p.ended && p.hint == "" {
