@@ -10,7 +10,8 @@
 # both). Also prints the server's part latency (a part's last frame in ->
 # the part listed) and segment latency.
 # The publisher (ffmpeg) and the player (Chromium) run at niceness
-# LATENCY_CLIENTS_NICE (default 10, 0 for none), as if on other machines.
+# LATENCY_CLIENTS_NICE (default 10, 0 for none), as if on other machines;
+# the publisher sends LATENCY_PUBLISH_BFRAMES B-frames (default 2, as OBS).
 #   RUNS=3 SECONDS_=60 MODES="single cluster" FORMATS="fmp4 ts" bash bench/latency.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -19,7 +20,7 @@ out=$(mktemp)
 for mode in ${MODES:-single cluster}; do
   for format in ${FORMATS:-fmp4 ts}; do
     for i in $(seq "$runs"); do
-      LIVESTREAM_LATENCY_BENCH=$mode LATENCY_FORMAT=$format LATENCY_CLIENTS_NICE=${LATENCY_CLIENTS_NICE:-10} LATENCY_SECONDS=${SECONDS_:-60} \
+      LIVESTREAM_LATENCY_BENCH=$mode LATENCY_FORMAT=$format LATENCY_CLIENTS_NICE=${LATENCY_CLIENTS_NICE:-10} LATENCY_PUBLISH_BFRAMES=${LATENCY_PUBLISH_BFRAMES:-2} LATENCY_SECONDS=${SECONDS_:-60} \
         go test -count=1 -run '^TestLatencyBenchmark$' -timeout 15m ./cmd/livestream -v 2>&1 |
         grep -E '^(LATENCY|PARTLATENCY)' | sed "s/^/$mode $format run=$i /" | tee -a "$out"
     done

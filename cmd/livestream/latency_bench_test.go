@@ -166,12 +166,13 @@ func TestLatencyBenchmark(t *testing.T) {
 		mode, format, nice, len(samples), q(lat, 0.5), q(lat, 0.99), q(est, 0.5), q(est, 0.99), sum.EmptyStalls, sum.Stalled, heights)
 }
 
-// publish720p publishes a 720p30 test pattern with a tone, as OBS would,
-// at niceness nice.
+// publish720p publishes a 720p30 test pattern with a tone, as OBS would
+// (x264 with 2 B-frames, LATENCY_PUBLISH_BFRAMES: the decoder then holds
+// each picture 2 frames to reorder them), at niceness nice.
 func publish720p(t *testing.T, rtmp, key string, seconds int, nice string) publishRun {
 	return runCommand("nice", "-n", nice, testenv.NeedTool(t, "ffmpeg"), "-hide_banner", "-nostdin", "-loglevel", "error", "-re",
 		"-f", "lavfi", "-i", "testsrc2=size=1280x720:rate=30", "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000",
-		"-t", strconv.Itoa(seconds), "-c:v", "libx264", "-preset", "veryfast", "-bf", "2", "-g", "60", "-b:v", "3500k",
+		"-t", strconv.Itoa(seconds), "-c:v", "libx264", "-preset", "veryfast", "-bf", cmp.Or(os.Getenv("LATENCY_PUBLISH_BFRAMES"), "2"), "-g", "60", "-b:v", "3500k",
 		"-pix_fmt", "yuv420p", "-c:a", "aac", "-ac", "2", "-f", "flv", "rtmp://"+rtmp+"/stream/"+key)
 }
 
