@@ -247,10 +247,15 @@ func newLogger(w io.Writer, c ServeConfig) *slog.Logger {
 			}
 		}
 	}
+	var log *slog.Logger
 	if format == "text" {
-		return slog.New(slog.NewTextHandler(w, opts))
+		log = slog.New(slog.NewTextHandler(w, opts))
+	} else {
+		log = slog.New(slog.NewJSONHandler(w, opts))
 	}
-	return slog.New(slog.NewJSONHandler(w, opts))
+	// go-redis would print its own plain-text lines into the log.
+	registry.SetRedisLogger(log.With("component", "redis"))
+	return log
 }
 
 // serve runs every part of the all-in-one server until ctx is done, then
