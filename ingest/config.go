@@ -26,8 +26,9 @@ type Config struct {
 	// publisher whose network died without a FIN or RST. Default 10 s.
 	IdleTimeout time.Duration `yaml:"idle_timeout" json:"idle_timeout"`
 	// HandshakeTimeout bounds the time from accept to the publish command
-	// (RTMP handshake, connect, createStream, publish), so that a peer
-	// cannot hold a connection open without publishing. Default 5 s.
+	// (PROXY header, TLS handshake on an RTMPS listener, RTMP handshake,
+	// connect, createStream, publish), so that a peer cannot hold a
+	// connection open without publishing. Default 5 s.
 	HandshakeTimeout time.Duration `yaml:"handshake_timeout" json:"handshake_timeout"`
 	// MaxConns caps the RTMP connections open at once, publishing or not,
 	// on all the server's listeners together; one more is closed as soon
