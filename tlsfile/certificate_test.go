@@ -135,18 +135,18 @@ func TestServerConfig(t *testing.T) {
 	})
 	defer ln.Close()
 	for _, tc := range []struct {
-		name   string
-		cfg    tls.Config
-		wantOK bool
+		name     string
+		min, max uint16
+		suites   []uint16
+		wantOK   bool
 	}{
-		{"TLS 1.3", tls.Config{MinVersion: tls.VersionTLS13}, true},
-		{"TLS 1.2 GCM", tls.Config{MaxVersion: tls.VersionTLS12, CipherSuites: []uint16{tls.TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256}}, true},
-		{"TLS 1.2 CBC", tls.Config{MaxVersion: tls.VersionTLS12, CipherSuites: []uint16{tls.TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA}}, false},
-		{"TLS 1.1", tls.Config{MinVersion: tls.VersionTLS10, MaxVersion: tls.VersionTLS11}, false},
+		{"TLS 1.3", tls.VersionTLS13, tls.VersionTLS13, nil, true},
+		{"TLS 1.2 GCM", tls.VersionTLS12, tls.VersionTLS12, []uint16{tls.TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256}, true},
+		{"TLS 1.2 CBC", tls.VersionTLS12, tls.VersionTLS12, []uint16{tls.TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA}, false},
+		{"TLS 1.1", tls.VersionTLS10, tls.VersionTLS11, nil, false},
 	} {
-		cfg := tc.cfg
-		cfg.RootCAs, cfg.ServerName = ca.Pool, "localhost"
-		d := &tls.Dialer{NetDialer: &net.Dialer{Timeout: 5 * time.Second}, Config: &cfg}
+		cfg := &tls.Config{MinVersion: tc.min, MaxVersion: tc.max, CipherSuites: tc.suites, RootCAs: ca.Pool, ServerName: "localhost"}
+		d := &tls.Dialer{NetDialer: &net.Dialer{Timeout: 5 * time.Second}, Config: cfg}
 		nc, err := d.Dial("tcp", ln.Addr().String())
 		if (err == nil) != tc.wantOK {
 			t.Errorf("%s: handshake error %v, want success %v", tc.name, err, tc.wantOK)
