@@ -81,8 +81,8 @@ type Config struct {
 // must not lock each other out, and 160-bit random keys are not guessed.
 // The delay protects the CPU from one address that keeps failing.
 type AuthFailures struct {
-	// Free is how many failures in a row from one address are refused at
-	// once. Default 5; negative: no delay at all.
+	// Free is how many failures from one address (each within Window of
+	// the one before) are refused at once. Default 5; negative: no delay at all.
 	Free int `yaml:"free" json:"free"`
 	// Delay is the wait before the refusal of the first failure after
 	// the free ones; each next failure waits twice as long as the one

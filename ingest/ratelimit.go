@@ -62,7 +62,8 @@ func (l *failureLimiter) fail(addr netip.Addr, now time.Time) time.Duration {
 	return l.cfg.delay(f.count)
 }
 
-// delay is the wait before refusing an address's nth failure in a row.
+// delay is the wait before refusing an address's nth failure, counted
+// since its failures were last forgotten.
 func (c AuthFailures) delay(n int) time.Duration {
 	if c.Free < 0 || n <= c.Free {
 		return 0
