@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"net/url"
 	"time"
 
@@ -29,10 +28,7 @@ func (c *conn) OnPublish(sc *rtmp.StreamContext, _ uint32, cmd *message.NetStrea
 	ch, err := c.authenticate(key)
 	if err != nil {
 		code, desc := message.NetStreamOnStatusCodePublishBadName, "unauthorized: unknown or revoked stream key"
-		switch {
-		case errors.Is(err, ErrRateLimited):
-			code, desc = message.NetStreamOnStatusCodePublishFailed, "too many failed authentications: try again later"
-		case !errors.Is(err, ErrUnauthorized):
+		if !errors.Is(err, ErrUnauthorized) {
 			code, desc = message.NetStreamOnStatusCodePublishFailed, "authentication unavailable: try again later"
 		}
 		c.sendStatus(sc.StreamID, code, desc)
@@ -82,20 +78,10 @@ func (c *conn) OnPublish(sc *rtmp.StreamContext, _ uint32, cmd *message.NetStrea
 }
 
 // authenticate resolves key to its channel, refusing it with
-// ErrRateLimited or ErrUnauthorized (logged with the address and reason,
-// never the key), or with an error of the Authenticator's.
+// ErrUnauthorized (logged with the address and reason, never the key;
+// after the delay Config.AuthFailures sets for its address) or with an
+// error of the Authenticator's. A right key is never delayed.
 func (c *conn) authenticate(key streamKey) (registry.Channel, error) {
-	now := time.Now()
-	lim := c.srv.limiter
-	if ok, first := lim.allowed(c.addr, now); !ok {
-		level := slog.LevelDebug
-		if first {
-			level = slog.LevelWarn
-		}
-		c.log.Log(c.ctx, level, "refused publish: too many failed authentications from this address")
-		c.srv.counters.rateLimited.Add(1)
-		return registry.Channel{}, ErrRateLimited
-	}
 	var ch registry.Channel
 	err := fmt.Errorf("key of %d bytes: %w", len(key), registry.ErrMalformedKey)
 	if key.wellFormed() {
@@ -107,18 +93,37 @@ func (c *conn) authenticate(key streamKey) (registry.Channel, error) {
 	case err == nil:
 		return ch, nil
 	case errors.Is(err, registry.ErrUnknownKey), errors.Is(err, registry.ErrMalformedKey):
-		lim.fail(c.addr, now)
+		wait := c.srv.limiter.fail(c.addr, time.Now())
 		c.srv.counters.unknownKey.Add(1)
 		reason := "unknown or revoked stream key"
 		if errors.Is(err, registry.ErrMalformedKey) {
 			reason = "malformed stream key"
 		}
-		c.log.Warn("refused publish: "+reason, "key_hash", key.hash())
+		attrs := []any{"key_hash", key.hash()}
+		if wait > 0 {
+			c.srv.counters.delayed.Add(1)
+			attrs = append(attrs, "delayed", wait)
+		}
+		c.log.Warn("refused publish: "+reason, attrs...)
+		c.pause(wait)
 		return registry.Channel{}, fmt.Errorf("%s: %w", reason, ErrUnauthorized)
 	default:
 		msg := c.redact(err.Error())
 		c.log.Error("authenticate stream key", "key_hash", key.hash(), "err", msg)
 		c.srv.counters.unavailable.Add(1)
 		return registry.Channel{}, fmt.Errorf("authenticate stream key: %s", msg)
+	}
+}
+
+// pause waits d, or until the connection is stopped.
+func (c *conn) pause(d time.Duration) {
+	if d <= 0 {
+		return
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-c.ctx.Done():
 	}
 }

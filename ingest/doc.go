@@ -1,14 +1,18 @@
-// Package ingest is the RTMP front of a server: it accepts publishers
-// (go-rtmp), authenticates their stream key, turns their FLV audio and video
-// messages into media.Packets and hands each publish to a Handler (the live
-// package) as a Sink.
+// Package ingest is the RTMP and RTMPS front of a server: it accepts
+// publishers (go-rtmp; RTMPS is the same server on a listener whose
+// connections it wraps in TLS, conn_tls.go), authenticates their stream
+// key, turns their FLV audio and video messages into media.Packets and
+// hands each publish to a Handler (the live package) as a Sink.
 //
-// It owns the RTMP connection's life: deadlines (go-rtmp sets none), limits
-// on what a peer may send before and after it is authenticated, the set of
-// open connections (go-rtmp tracks none) and their shutdown, the rate
-// limit on failed authentications, and, behind a proxy, the PROXY protocol
-// header that says who the publisher is (proxyproto.go). FLV → packet
-// conversion (flv*.go) is pure and kept apart from the network (server.go,
+// It owns the RTMP connection's life: the door (server_admit.go: caps on
+// open connections, in all and per address, checked before anything is
+// allocated, refusals logged by rate), the TLS handshake and its
+// deadline, deadlines (go-rtmp sets none), limits on what a peer may send
+// before and after it is authenticated, the set of open connections
+// (go-rtmp tracks none) and their shutdown, the slowdown of failed
+// authentications, and, behind a proxy, the PROXY protocol header that
+// says who the publisher is (proxyproto.go). FLV → packet conversion
+// (flv*.go) is pure and kept apart from the network (server.go,
 // conn*.go).
 //
 // It must not transcode, remux or know what happens to a publish after the

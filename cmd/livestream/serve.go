@@ -76,6 +76,8 @@ type ServeConfig struct {
 	// RecordConfig: record, record_renditions, record_dir, s3_*, spool_*,
 	// record_retention.
 	RecordConfig `yaml:",inline"`
+	// DoorConfig: rtmps_addr, tls_cert, tls_key, max_conns_per_addr.
+	DoorConfig `yaml:",inline"`
 }
 
 func (c ServeConfig) withDefaults() ServeConfig {
@@ -104,6 +106,7 @@ func (c ServeConfig) withDefaults() ServeConfig {
 		c.MaxConns = 1000
 	}
 	c.RecordConfig = c.RecordConfig.withDefaults()
+	c.DoorConfig = c.DoorConfig.withDefaults()
 	return c
 }
 
@@ -125,6 +128,9 @@ func (c ServeConfig) validate() error {
 	if _, err := parseLevel(c.LogLevel); err != nil {
 		return err
 	}
+	if err := c.DoorConfig.validate(); err != nil {
+		return err
+	}
 	return c.RecordConfig.validate()
 }
 
@@ -138,7 +144,8 @@ func parseLevel(s string) (slog.Level, error) {
 
 const serveUsage = `Usage: livestream serve [--config FILE] [--rtmp-addr :1935] [--http-addr :8080]
                         [--admin-addr 127.0.0.1:8081] [--data-dir ./data] [--redis-url URL]
-                        [--max-conns 1000]
+                        [--max-conns 1000] [--max-conns-per-addr 8]
+                        [--rtmps-addr :1936 --tls-cert FILE --tls-key FILE]
 
 Runs everything on one machine: RTMP ingest with stream keys, in-process
 transcoding to the HLS ladder, HLS and the watch page for viewers, and the
@@ -146,7 +153,9 @@ admin API. Every stream is recorded (--record=false: none) to
 DATA_DIR/recordings, served at /vod/PLAYBACK_ID/vod-SESSION.m3u8, or to an
 S3 bucket (--s3-bucket; credentials from AWS_ACCESS_KEY_ID and
 AWS_SECRET_ACCESS_KEY or the shared AWS config). With --redis-url the
-channels are a cluster's, kept in its Redis.
+channels are a cluster's, kept in its Redis. With --rtmps-addr it takes
+RTMPS too (rtmps://HOST:1936/stream/KEY), with the certificate and key of
+--tls-cert and --tls-key, re-read when the files change.
 
 Every flag also reads LIVESTREAM_<FLAG> from the environment
 (LIVESTREAM_RTMP_ADDR, …); flags win over the environment, which wins over
@@ -173,6 +182,7 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 	relayFacebook := fs.String("relay-facebook-url", "", "Facebook ingest `URL` the key is appended to (default "+relay.FacebookBase+")")
 	relayTwitch := fs.String("relay-twitch-url", "", "Twitch ingest `URL` the key is appended to (default "+relay.TwitchBase+")")
 	recordOverride := recordFlags(fs)
+	doorOverride := doorFlags(fs)
 	fs.Usage = func() { fmt.Fprint(stderr, serveUsage); fs.PrintDefaults() }
 	if err := fs.Parse(args); err != nil {
 		return 2
@@ -219,6 +229,7 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 		sc.MaxConns = *maxConns
 	}
 	recordOverride(&sc.RecordConfig, set)
+	doorOverride(&sc.DoorConfig, set)
 	*sc = sc.withDefaults()
 	if err := sc.validate(); err != nil {
 		fmt.Fprintf(stderr, "livestream: serve: %v\n", err)
@@ -328,9 +339,16 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger) error {
 		return fmt.Errorf("admin listener: %w", err)
 	}
 
+	rtmpsLn, rtmpsTLS, err := sc.listenRTMPS(log.With("component", "tls"))
+	if err != nil {
+		rtmpLn.Close()
+		httpLn.Close()
+		adminLn.Close()
+		return err
+	}
 	rtmp, err := ingest.NewServer(ingest.Config{
 		Auth: reg, Handler: publishHandler{reg, streams}, Logger: log.With("component", "ingest"),
-		MaxConns: sc.MaxConns,
+		MaxConns: sc.MaxConns, MaxConnsPerAddr: sc.MaxConnsPerAddr,
 	})
 	if err != nil {
 		return err
@@ -354,12 +372,17 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger) error {
 		ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
 
-	errc := make(chan error, 3)
+	errc := make(chan error, 4)
 	go func() { errc <- serveErr("RTMP", rtmp.Serve(rtmpLn)) }()
+	rtmpsAddr := ""
+	if rtmpsLn != nil {
+		rtmpsAddr = rtmpsLn.Addr().String()
+		go func() { errc <- serveErr("RTMPS", rtmp.ServeTLS(rtmpsLn, rtmpsTLS)) }()
+	}
 	go func() { errc <- serveErr("HTTP", httpSrv.Serve(httpLn)) }()
 	go func() { errc <- serveErr("admin", adminSrv.Serve(adminLn)) }()
 	log.Info("livestream serving",
-		"version", version, "rtmp", rtmpLn.Addr().String(), "http", httpLn.Addr().String(),
+		"version", version, "rtmp", rtmpLn.Addr().String(), "rtmps", rtmpsAddr, "http", httpLn.Addr().String(),
 		"admin", adminLn.Addr().String(), "admin_token_file", tokenFile, "data_dir", sc.DataDir)
 
 	var runErr error

@@ -28,7 +28,8 @@ import (
 const serverUsage = `Usage: livestream server --redis-url URL [--config FILE] [--rtmp-addr :1935]
                          [--internal-http-addr :8090] [--advertise-addr HOST:PORT]
                          [--max-streams N] [--max-cpu FRACTION] [--max-conns 1000]
-                         [--data-dir ./data]
+                         [--max-conns-per-addr 8] [--data-dir ./data]
+                         [--rtmps-addr :1936 --tls-cert FILE --tls-key FILE]
                          [--proxy-protocol [--trusted-proxies CIDR,CIDR]]
 
 Runs an ingest and transcoding server of a cluster: RTMP publishes (from
@@ -121,6 +122,7 @@ func runServer(args []string, stdout, stderr io.Writer) int {
 	relayTwitch := fs.String("relay-twitch-url", "", "Twitch ingest `URL` the key is appended to (default "+relay.TwitchBase+")")
 	recordOverride := recordFlags(fs)
 	clusterOverride := clusterFlags(fs, true)
+	doorOverride := doorFlags(fs)
 	fs.Usage = func() { fmt.Fprint(stderr, serverUsage); fs.PrintDefaults() }
 	cfg, code, err := f.load(fs, args, func(cfg *Config, set map[string]bool) {
 		sc := &cfg.Serve
@@ -142,6 +144,7 @@ func runServer(args []string, stdout, stderr io.Writer) int {
 			sc.MaxConns = *maxConns
 		}
 		recordOverride(&sc.RecordConfig, set)
+		doorOverride(&sc.DoorConfig, set)
 		clusterOverride(&cfg.Cluster, set)
 	})
 	if code != 0 {
@@ -239,13 +242,23 @@ func clusterServer(ctx context.Context, cfg Config, log *slog.Logger) error {
 	})
 	defer unsubscribe()
 
+	rtmpsLn, rtmpsTLS, err := sc.listenRTMPS(log.With("component", "tls"))
+	if err != nil {
+		rtmpLn.Close()
+		internalLn.Close()
+		return err
+	}
 	rtmp, err := ingest.NewServer(ingest.Config{
 		Auth: auth, Handler: publishHandler{auth, streams}, Logger: log.With("component", "ingest"),
-		ProxyProtocol: cc.ProxyProtocol, TrustedProxies: cc.TrustedProxies, MaxConns: sc.MaxConns,
+		ProxyProtocol: cc.ProxyProtocol, TrustedProxies: cc.TrustedProxies,
+		MaxConns: sc.MaxConns, MaxConnsPerAddr: sc.MaxConnsPerAddr,
 	})
 	if err != nil {
 		rtmpLn.Close()
 		internalLn.Close()
+		if rtmpsLn != nil {
+			rtmpsLn.Close()
+		}
 		return err
 	}
 	hls := newHLSRequests()
@@ -265,8 +278,13 @@ func clusterServer(ctx context.Context, cfg Config, log *slog.Logger) error {
 	mux.Handle("GET /metrics", promhttp.HandlerFor(metrics, promhttp.HandlerOpts{}))
 	httpSrv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
 
-	errc := make(chan error, 2)
+	errc := make(chan error, 3)
 	go func() { errc <- serveErr("RTMP", rtmp.Serve(rtmpLn)) }()
+	rtmpsAddr := ""
+	if rtmpsLn != nil {
+		rtmpsAddr = rtmpsLn.Addr().String()
+		go func() { errc <- serveErr("RTMPS", rtmp.ServeTLS(rtmpsLn, rtmpsTLS)) }()
+	}
 	go func() { errc <- serveErr("internal HTTP", httpSrv.Serve(internalLn)) }()
 	beat := &heartbeat{reg: reg, streams: streams, cfg: cc, log: log.With("component", "heartbeat"), cpu: cpu}
 	beatCtx, stopBeat := context.WithCancel(context.Background())
@@ -277,7 +295,7 @@ func clusterServer(ctx context.Context, cfg Config, log *slog.Logger) error {
 	go func() { defer close(cpuDone); cpu.run(cpuCtx) }()
 	defer func() { stopCPU(); <-cpuDone }()
 	log.Info("livestream server running",
-		"version", version, "server_id", cc.ServerID, "rtmp", rtmpLn.Addr().String(), "internal_http", internalLn.Addr().String(),
+		"version", version, "server_id", cc.ServerID, "rtmp", rtmpLn.Addr().String(), "rtmps", rtmpsAddr, "internal_http", internalLn.Addr().String(),
 		"advertise", cc.AdvertiseAddr, "advertise_rtmp", cc.AdvertiseRTMPAddr, "max_streams", cc.MaxStreams, "max_cpu", cc.MaxCPU, "route_ttl", cc.RouteTTL,
 		"proxy_protocol", cc.ProxyProtocol, "trusted_proxies", cc.TrustedProxies.String())
 
