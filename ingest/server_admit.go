@@ -76,9 +76,20 @@ func (s *Server) admit(nc net.Conn) bool {
 		return true
 	}
 	s.mu.Unlock()
-	nc.Close()
+	reset(nc)
 	s.refused(why, peer, nil)
 	return false
+}
+
+// reset closes a refused connection with a TCP reset: a flood of
+// connections reopened as fast as they are refused leaves no socket in
+// TIME_WAIT, on the server nor on the client (tens of thousands of them
+// would take every free port of the machine).
+func reset(nc net.Conn) {
+	if tc, ok := nc.(*net.TCPConn); ok {
+		tc.SetLinger(0)
+	}
+	nc.Close()
 }
 
 // claim counts c against the cap of the publisher's address its PROXY

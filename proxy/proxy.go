@@ -153,6 +153,10 @@ func (p *Proxy) track(nc net.Conn, tlsCfg *tls.Config) *conn {
 	}
 	if why, ok := p.admitLocked(peer); !ok {
 		p.mu.Unlock()
+		// A reset leaves no socket in TIME_WAIT for a flood to pile up.
+		if tc, ok := nc.(*net.TCPConn); ok {
+			tc.SetLinger(0)
+		}
 		nc.Close()
 		p.stats.refused.Add(1)
 		if why == refusedAddrConns {

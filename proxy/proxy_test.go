@@ -423,14 +423,8 @@ func TestMaxConns(t *testing.T) {
 	}
 	defer first.Close()
 	testenv.WaitFor(t, 5*time.Second, func() bool { return p.Stats().Active == 1 }, "the first connection to be tracked")
-	c, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	c.SetReadDeadline(time.Now().Add(5 * time.Second))
-	if _, err := c.Read(make([]byte, 1)); !errors.Is(err, io.EOF) {
-		t.Errorf("second connection read %v, want EOF", err)
+	if err := refusedAt(addr, "127.0.0.1"); err != nil {
+		t.Errorf("second connection: %v", err)
 	}
 	if s := p.Stats(); s.Refused != 1 {
 		t.Errorf("Stats = %+v, want 1 refused", s)

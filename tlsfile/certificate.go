@@ -33,11 +33,15 @@ type Certificate struct {
 	checked time.Time // when the files were last looked at
 }
 
-// stamp is what says a file changed: its modification time and size, for
-// the certificate and the key.
+// stamp is what says a file changed: its modification time, size and
+// inode, for the certificate and the key. The inode catches a file renamed
+// over the old one (how renewals install files) within the file system's
+// timestamp granularity and of the same size, as a new key of the same
+// kind is.
 type stamp struct {
 	certMod, keyMod   time.Time
 	certSize, keySize int64
+	certIno, keyIno   uint64
 }
 
 // Load reads the certificate chain in certFile and its private key in
@@ -113,7 +117,8 @@ func (c *Certificate) stat() (stamp, error) {
 	if err != nil {
 		return stamp{keySize: -1}, fmt.Errorf("TLS key: %w", err)
 	}
-	return stamp{certMod: cs.ModTime(), keyMod: ks.ModTime(), certSize: cs.Size(), keySize: ks.Size()}, nil
+	return stamp{certMod: cs.ModTime(), keyMod: ks.ModTime(), certSize: cs.Size(), keySize: ks.Size(),
+		certIno: inode(cs), keyIno: inode(ks)}, nil
 }
 
 // load reads and checks the pair. Errors name the files, never their
