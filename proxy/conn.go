@@ -40,10 +40,12 @@ type conn struct {
 	server net.Conn
 	closed bool
 
-	// serverID and placedAt say where and when the publish was placed;
-	// guarded by the proxy's mu.
-	serverID string
-	placedAt time.Time
+	// serverID and placedAt say where and when the publish was placed,
+	// acceptedAt when that server accepted it (zero: not yet); guarded by
+	// the proxy's mu.
+	serverID   string
+	placedAt   time.Time
+	acceptedAt time.Time
 }
 
 func newConn(p *Proxy, nc net.Conn, peer netip.Prefix, tlsCfg *tls.Config) *conn {

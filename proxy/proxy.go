@@ -184,16 +184,27 @@ func (p *Proxy) untrack(c *conn) {
 func (p *Proxy) placed(c *conn, id string) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	c.serverID, c.placedAt = id, time.Now()
+	c.serverID, c.placedAt, c.acceptedAt = id, time.Now(), time.Time{}
+}
+
+// accepted notes that c's server accepted its publish: the server counts
+// the stream from then on, in every heartbeat it sends after.
+func (p *Proxy) accepted(c *conn) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	c.acceptedAt = time.Now()
 }
 
 // rank orders servers for c's publish, and notes it placed on the first:
 // those with room first, fewest streams first, then least loaded. A
 // heartbeat is a few seconds old, so a server's streams count the
-// publishes this proxy placed there since it was sent: a burst of
-// publishers is spread rather than all sent to the server that was idlest
-// at its last heartbeat. Servers that look full stay, last: they would
-// refuse, but the heartbeat may be stale.
+// publishes this proxy placed there that the heartbeat cannot count: not
+// yet accepted, or accepted after it was sent. A burst of publishers is
+// spread rather than all sent to the server that was idlest at its last
+// heartbeat. (Counting those placed after the heartbeat missed the ones
+// placed just before it and accepted just after, which a loaded machine
+// makes common.) Servers that look full stay, last: they would refuse,
+// but the heartbeat may be stale.
 func (p *Proxy) rank(c *conn, servers []registry.ServerInfo) []registry.ServerInfo {
 	type ranked struct {
 		info    registry.ServerInfo
@@ -206,7 +217,7 @@ func (p *Proxy) rank(c *conn, servers []registry.ServerInfo) []registry.ServerIn
 	for i, s := range servers {
 		n := s.Streams
 		for other := range p.conns {
-			if other.serverID == s.ID && other.placedAt.After(s.At) {
+			if other.serverID == s.ID && (other.acceptedAt.IsZero() || other.acceptedAt.After(s.At)) {
 				n++
 			}
 		}

@@ -247,6 +247,7 @@ func (n *negotiation) run(ctx context.Context) (*attempt, error) {
 				// Only a broken server accepts a publish never sent.
 				ev = attemptEvent{kind: evEnded, err: errors.New("accepted a publish the publisher did not send")}
 			} else {
+				n.c.p.accepted(n.c)
 				<-n.readDone
 				return cur, nil
 			}
