@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/netip"
 	"net/url"
 	"time"
 
@@ -85,40 +86,47 @@ func (c *conn) OnPublish(sc *rtmp.StreamContext, _ uint32, cmd *message.NetStrea
 // ErrRateLimited or ErrUnauthorized (logged with the address and reason,
 // never the key), or with an error of the Authenticator's.
 func (c *conn) authenticate(key streamKey) (registry.Channel, error) {
+	return c.srv.authenticate(c.ctx, c.addr, key, c.log, c.redact)
+}
+
+// authenticate is the key check of every ingest protocol: the rate limit
+// on addr's failures first, then the lookup. redact scrubs the
+// connection's secrets from an Authenticator's error before it is logged.
+func (s *Server) authenticate(ctx context.Context, addr netip.Addr, key streamKey, log *slog.Logger, redact func(string) string) (registry.Channel, error) {
 	now := time.Now()
-	lim := c.srv.limiter
-	if ok, first := lim.allowed(c.addr, now); !ok {
+	lim := s.limiter
+	if ok, first := lim.allowed(addr, now); !ok {
 		level := slog.LevelDebug
 		if first {
 			level = slog.LevelWarn
 		}
-		c.log.Log(c.ctx, level, "refused publish: too many failed authentications from this address")
-		c.srv.counters.rateLimited.Add(1)
+		log.Log(ctx, level, "refused publish: too many failed authentications from this address")
+		s.counters.rateLimited.Add(1)
 		return registry.Channel{}, ErrRateLimited
 	}
 	var ch registry.Channel
 	err := fmt.Errorf("key of %d bytes: %w", len(key), registry.ErrMalformedKey)
 	if key.wellFormed() {
-		ctx, cancel := context.WithTimeout(c.ctx, authTimeout)
-		ch, err = c.srv.cfg.Auth.Authenticate(ctx, key.reveal())
+		ctx, cancel := context.WithTimeout(ctx, authTimeout)
+		ch, err = s.cfg.Auth.Authenticate(ctx, key.reveal())
 		cancel()
 	}
 	switch {
 	case err == nil:
 		return ch, nil
 	case errors.Is(err, registry.ErrUnknownKey), errors.Is(err, registry.ErrMalformedKey):
-		lim.fail(c.addr, now)
-		c.srv.counters.unknownKey.Add(1)
+		lim.fail(addr, now)
+		s.counters.unknownKey.Add(1)
 		reason := "unknown or revoked stream key"
 		if errors.Is(err, registry.ErrMalformedKey) {
 			reason = "malformed stream key"
 		}
-		c.log.Warn("refused publish: "+reason, "key_hash", key.hash())
+		log.Warn("refused publish: "+reason, "key_hash", key.hash())
 		return registry.Channel{}, fmt.Errorf("%s: %w", reason, ErrUnauthorized)
 	default:
-		msg := c.redact(err.Error())
-		c.log.Error("authenticate stream key", "key_hash", key.hash(), "err", msg)
-		c.srv.counters.unavailable.Add(1)
+		msg := redact(err.Error())
+		log.Error("authenticate stream key", "key_hash", key.hash(), "err", msg)
+		s.counters.unavailable.Add(1)
 		return registry.Channel{}, fmt.Errorf("authenticate stream key: %s", msg)
 	}
 }

@@ -11,6 +11,11 @@
 // conversion (flv*.go) is pure and kept apart from the network (server.go,
 // conn*.go).
 //
+// Other ingest protocols (ingest/srt) come in through Admit (admit.go): the
+// same key check, failure rate limit, counters and Handler, and the same
+// holding of packets until the codecs are known (publish.go), so that a
+// publish is a publish whatever carried it.
+//
 // It must not transcode, remux or know what happens to a publish after the
 // Sink, and it must never log, return or put in a status message a stream
 // key: logs name the channel id once it is known, before that at most a
