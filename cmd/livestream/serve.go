@@ -76,6 +76,8 @@ type ServeConfig struct {
 	// RecordConfig: record, record_renditions, record_dir, s3_*, spool_*,
 	// record_retention.
 	RecordConfig `yaml:",inline"`
+	// SRTConfig: srt_addr, srt_passphrase, srt_latency.
+	SRTConfig `yaml:",inline"`
 }
 
 func (c ServeConfig) withDefaults() ServeConfig {
@@ -104,6 +106,7 @@ func (c ServeConfig) withDefaults() ServeConfig {
 		c.MaxConns = 1000
 	}
 	c.RecordConfig = c.RecordConfig.withDefaults()
+	c.SRTConfig = c.SRTConfig.withDefaults()
 	return c
 }
 
@@ -125,6 +128,9 @@ func (c ServeConfig) validate() error {
 	if _, err := parseLevel(c.LogLevel); err != nil {
 		return err
 	}
+	if err := c.SRTConfig.validate(); err != nil {
+		return err
+	}
 	return c.RecordConfig.validate()
 }
 
@@ -138,9 +144,10 @@ func parseLevel(s string) (slog.Level, error) {
 
 const serveUsage = `Usage: livestream serve [--config FILE] [--rtmp-addr :1935] [--http-addr :8080]
                         [--admin-addr 127.0.0.1:8081] [--data-dir ./data] [--redis-url URL]
-                        [--max-conns 1000]
+                        [--max-conns 1000] [--srt-addr :9000]
 
-Runs everything on one machine: RTMP ingest with stream keys, in-process
+Runs everything on one machine: RTMP (and, with --srt-addr, SRT) ingest
+with stream keys, in-process
 transcoding to the HLS ladder, HLS and the watch page for viewers, and the
 admin API. Every stream is recorded (--record=false: none) to
 DATA_DIR/recordings, served at /vod/PLAYBACK_ID/vod-SESSION.m3u8, or to an
@@ -173,6 +180,7 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 	relayFacebook := fs.String("relay-facebook-url", "", "Facebook ingest `URL` the key is appended to (default "+relay.FacebookBase+")")
 	relayTwitch := fs.String("relay-twitch-url", "", "Twitch ingest `URL` the key is appended to (default "+relay.TwitchBase+")")
 	recordOverride := recordFlags(fs)
+	srtOverride := srtFlags(fs)
 	fs.Usage = func() { fmt.Fprint(stderr, serveUsage); fs.PrintDefaults() }
 	if err := fs.Parse(args); err != nil {
 		return 2
@@ -219,6 +227,7 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 		sc.MaxConns = *maxConns
 	}
 	recordOverride(&sc.RecordConfig, set)
+	srtOverride(&sc.SRTConfig, set)
 	*sc = sc.withDefaults()
 	if err := sc.validate(); err != nil {
 		fmt.Fprintf(stderr, "livestream: serve: %v\n", err)
@@ -330,6 +339,13 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
+	srtIn, err := listenSRT(sc.SRTConfig, rtmp, log.With("component", "ingest"))
+	if err != nil {
+		rtmpLn.Close()
+		httpLn.Close()
+		adminLn.Close()
+		return err
+	}
 	metrics := prometheus.NewRegistry()
 	metrics.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		newStreamCollector(streams), newIngestCollector(rtmp.Stats))
@@ -349,13 +365,14 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger) error {
 		ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
 
-	errc := make(chan error, 3)
+	errc := make(chan error, 4)
 	go func() { errc <- serveErr("RTMP", rtmp.Serve(rtmpLn)) }()
+	srtIn.serve(errc)
 	go func() { errc <- serveErr("HTTP", httpSrv.Serve(httpLn)) }()
 	go func() { errc <- serveErr("admin", adminSrv.Serve(adminLn)) }()
 	log.Info("livestream serving",
 		"version", version, "rtmp", rtmpLn.Addr().String(), "http", httpLn.Addr().String(),
-		"admin", adminLn.Addr().String(), "admin_token_file", tokenFile, "data_dir", sc.DataDir)
+		"admin", adminLn.Addr().String(), "admin_token_file", tokenFile, "data_dir", sc.DataDir, "srt", srtIn.addr())
 
 	var runErr error
 	select {
@@ -370,6 +387,7 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger) error {
 	if err := rtmp.Shutdown(shutCtx); err != nil {
 		log.Warn("RTMP shutdown", "err", err)
 	}
+	srtIn.shutdown(shutCtx, log)
 	if err := streams.Shutdown(shutCtx); err != nil {
 		log.Warn("streams did not end in time", "err", err)
 	}
