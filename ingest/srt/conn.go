@@ -82,7 +82,7 @@ func (c *conn) run(req gosrt.ConnRequest) {
 	}()
 	pub, code, err := c.admit(req)
 	if err != nil {
-		req.Reject(code)
+		req.Reject(onWire(code))
 		return
 	}
 	sc, err := req.Accept()
@@ -203,6 +203,19 @@ func (c *conn) serve(pub *ingest.Publish, sc gosrt.Conn) error {
 			return err
 		}
 	}
+}
+
+// onWire is a rejection code as the handshake must carry it. A handshake
+// carries 1000 + the reason (libsrt's URQ_FAILURE_TYPES), and the
+// access-control codes (SRT_REJX_*, 1400 and up) are reasons of 1000 + an
+// HTTP-like code, so 1401 goes out as 2401. gosrt sends its REJX constants
+// as they are, which libsrt callers (ffmpeg, OBS) read as an unknown
+// reason; its REJ_* constants (1000 + libsrt's own reasons) are right.
+func onWire(code gosrt.RejectionReason) gosrt.RejectionReason {
+	if code >= gosrt.REJX_BAD_REQUEST {
+		return 1000 + code
+	}
+	return code
 }
 
 // idleReader resets the idle timer on every read that brings media.

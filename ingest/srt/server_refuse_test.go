@@ -4,6 +4,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"os"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -35,15 +36,23 @@ func TestRefusals(t *testing.T) {
 	h := newHarness(t, func(c *Config) { c.Passphrase = passphrase })
 	for _, c := range []struct {
 		name, streamID, passphrase string
+		// wire is the handshake's rejection: 1000 + libsrt's reason,
+		// and SRT_REJX_* = 1000 + the access-control code.
+		wire uint64
 	}{
-		{"wrong key", "#!::r=stream/" + wrongKey + ",m=publish", passphrase},
-		{"reader", "#!::r=stream/" + keyAlpha + ",m=request", passphrase},
-		{"no key", "#!::m=publish", passphrase},
-		{"no passphrase", keyAlpha, ""},
-		{"wrong passphrase", keyAlpha, "wrong horse battery"},
+		{"wrong key", "#!::r=stream/" + wrongKey + ",m=publish", passphrase, 2401},
+		{"reader", "#!::r=stream/" + keyAlpha + ",m=request", passphrase, 2405},
+		{"no key", "#!::m=publish", passphrase, 2400},
+		{"no passphrase", keyAlpha, "", 0},
+		{"wrong passphrase", keyAlpha, "wrong horse battery", 0},
 	} {
-		if _, err := dial(t, h, c.streamID, c.passphrase); err == nil {
+		_, err := dial(t, h, c.streamID, c.passphrase)
+		if err == nil {
 			t.Errorf("%s: connected", c.name)
+			continue
+		}
+		if c.wire != 0 && rejection(err) != c.wire {
+			t.Errorf("%s: %v, want rejection %d", c.name, err, c.wire)
 		}
 	}
 	if st := h.ing.Stats(); st.AuthFailures.UnknownKey != 1 || st.ActivePublishes != 0 {
@@ -61,12 +70,25 @@ func TestRefusals(t *testing.T) {
 	h.sink(5 * time.Second)
 }
 
+// rejection reads the code out of gosrt's "connection rejected: REJECT
+// (N)" error, where gosrt prints N in base 32.
+func rejection(err error) uint64 {
+	_, n, ok := strings.Cut(err.Error(), "REJECT (")
+	if !ok {
+		return 0
+	}
+	v, _ := strconv.ParseUint(strings.TrimSuffix(n, ")"), 32, 32)
+	return v
+}
+
 // TestFFmpegWrongKey: the ffmpeg CLI is refused, and says so.
 func TestFFmpegWrongKey(t *testing.T) {
 	h := newHarness(t, nil)
 	src := testenv.GenerateSource(t, testenv.SourceOptions{Width: 320, Height: 180, FPS: 30, Seconds: 1, Audio: true, Format: "mpegts"})
 	err := publishFFmpeg(t, src, h.url(wrongKey))()
-	if err == nil || !strings.Contains(strings.ToLower(err.Error()), "reject") {
+	// libsrt names the code an "Application-defined rejection reason"
+	// (1401 is beyond its own list), which says it came through.
+	if err == nil || !strings.Contains(err.Error(), "Application-defined rejection reason") {
 		t.Errorf("ffmpeg with a wrong key: %v, want a rejection", err)
 	}
 	if n := h.ing.Stats().AuthFailures.UnknownKey; n != 1 {
