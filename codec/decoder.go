@@ -21,7 +21,7 @@ const inputPadding = 64
 
 var zeroPadding [inputPadding]byte
 
-// Decoder decodes one video (H.264, HEVC) or audio (AAC, MP3) stream.
+// Decoder decodes one video (H.264, HEVC) or audio (AAC, MP3, MP2) stream.
 //
 // A Decoder is used by one goroutine. Close frees it.
 type Decoder struct {
@@ -62,8 +62,10 @@ func NewAudioDecoder(p media.AudioParams) (*Decoder, error) {
 		id = astiav.CodecIDAac
 	case media.MP3:
 		id = astiav.CodecIDMp3
+	case media.MP2:
+		id = astiav.CodecIDMp2
 	default:
-		return nil, fmt.Errorf("audio codec %q: %w (want aac or mp3)", p.Codec, ErrUnsupported)
+		return nil, fmt.Errorf("audio codec %q: %w (want aac, mp3 or mp2)", p.Codec, ErrUnsupported)
 	}
 	return newDecoder(string(p.Codec), id, p.Extradata, func(cc *astiav.CodecContext) {
 		if p.SampleRate > 0 {

@@ -76,8 +76,10 @@ func OpenFile(path string) (_ *Demuxer, err error) {
 				c = media.AAC
 			case astiav.CodecIDMp3:
 				c = media.MP3
+			case astiav.CodecIDMp2:
+				c = media.MP2
 			default:
-				return nil, fmt.Errorf("%s: audio codec %s: %w (want aac or mp3)", path, cp.CodecID().Name(), ErrUnsupported)
+				return nil, fmt.Errorf("%s: audio codec %s: %w (want aac, mp3 or mp2)", path, cp.CodecID().Name(), ErrUnsupported)
 			}
 			d.audio = s
 			d.Audio = &media.AudioParams{Codec: c, SampleRate: cp.SampleRate(), Channels: cp.ChannelLayout().NbChannels(), Extradata: cp.ExtraData()}

@@ -216,22 +216,26 @@ func (rs *relays) startOne(d destination, u string) (sender, error) {
 		return startEncoded(rs.graph, TwitchEncode, cfg, rs.audio)
 	}
 	if rs.video != nil && rs.video.Codec != media.H264 {
-		return skipCodec(cfg, rs.video.Codec)
+		return skipCodec(cfg, "H.264 video", string(rs.video.Codec))
+	}
+	if rs.audio != nil && rs.audio.Codec != media.AAC {
+		return skipCodec(cfg, "AAC audio", string(rs.audio.Codec))
 	}
 	return relay.Start(cfg, rs.video, rs.audio)
 }
 
-// skipCodec is a copy relay's stand-in for a stream whose video classic
-// RTMP cannot carry (HEVC from SRT): FLV's copy relays carry H.264 only.
-// Twitch's relay, a re-encode of the ladder's pictures, goes on. It is
-// said once in the log and stays in the relay's status.
-func skipCodec(cfg relay.Config, codec media.VideoCodec) (sender, error) {
+// skipCodec is a copy relay's stand-in for a stream whose codecs it
+// cannot carry: it sends the publisher's packets as they came in classic
+// FLV, with H.264 video and AAC audio only (not HEVC from SRT, nor MP2 or
+// MP3). Twitch's relay, a re-encode of the ladder's pictures and AAC, goes
+// on. It is said once in the log and stays in the relay's status.
+func skipCodec(cfg relay.Config, carries, codec string) (sender, error) {
 	public, err := relay.Check(cfg.URL)
 	if err != nil {
 		return nil, err
 	}
-	why := fmt.Sprintf("not relayed: a copy relay sends the publisher's video as it came, over RTMP, which carries H.264 only, and the stream is %s", codec)
-	cfg.Logger.Warn("relay skipped: the publisher's video codec cannot go over RTMP", "video_codec", codec)
+	why := fmt.Sprintf("not relayed: a copy relay sends the publisher's media as it came, over RTMP, which carries %s only, and the stream has %s", carries, codec)
+	cfg.Logger.Warn("relay skipped: the publisher's codec cannot go over RTMP", "codec", codec)
 	return skippedRelay{status: relay.Status{Kind: cfg.Kind, State: relay.Stopped, LastError: why, Destination: public}}, nil
 }
 

@@ -15,6 +15,9 @@ const (
 	HEVC VideoCodec = "hevc"
 	AAC  AudioCodec = "aac"
 	MP3  AudioCodec = "mp3"
+	// MP2 is MPEG-1/2 Audio Layer II, which broadcast MPEG-TS (and so
+	// SRT contribution encoders) often carries.
+	MP2 AudioCodec = "mp2"
 )
 
 // Rational is a fraction, used for frame rates (30000/1001).

@@ -45,14 +45,14 @@ func TestServeSRTConfig(t *testing.T) {
 
 // srtPublish has the ffmpeg CLI encode a live test pattern (H.264 or
 // HEVC, with AAC) and send it as MPEG-TS to the server's SRT listener.
-func (s *server) srtPublish(streamID, vcodec string, seconds string) *publisher {
+func (s *server) srtPublish(streamID, vcodec, acodec string, seconds string) *publisher {
 	s.t.Helper()
 	p := &publisher{done: make(chan error, 1)}
 	p.cmd = exec.Command("ffmpeg", "-hide_banner", "-nostdin", "-loglevel", "error", "-re",
 		"-f", "lavfi", "-i", "testsrc2=size=640x360:rate=30",
 		"-f", "lavfi", "-i", "sine=frequency=440:sample_rate=44100", "-t", seconds,
 		"-c:v", vcodec, "-preset", "veryfast", "-g", "60", "-pix_fmt", "yuv420p", "-x265-params", "log-level=error",
-		"-c:a", "aac", "-ac", "2", "-f", "mpegts",
+		"-c:a", acodec, "-ac", "2", "-f", "mpegts",
 		"srt://"+s.cfg.Serve.SRTAddr+"?mode=caller&latency=200000&streamid="+streamID)
 	p.cmd.Stderr = &p.stderr
 	if err := p.cmd.Start(); err != nil {
@@ -63,14 +63,16 @@ func (s *server) srtPublish(streamID, vcodec string, seconds string) *publisher 
 	return p
 }
 
-// TestServeSRT: an SRT publish of H.264+AAC, and one of HEVC+AAC, by the
+// TestServeSRT: SRT publishes of H.264+AAC, HEVC+AAC and H.264+MP2 by the
 // ffmpeg CLI: the ladder plays (ffprobe: H.264 at 360p, AAC), the stream is
 // recorded, and a YouTube relay named in the stream id carries the H.264
 // one to another server; the HEVC one's copy relay is skipped with a
 // status saying why (FLV carries H.264 only), and nothing crashes.
 func TestServeSRT(t *testing.T) {
 	testenv.NeedTool(t, "ffprobe")
-	for _, c := range []struct{ name, vcodec string }{{"h264", "libx264"}, {"hevc", "libx265"}} {
+	for _, c := range []struct{ name, vcodec, acodec, codec string }{
+		{"h264", "libx264", "aac", "h264"}, {"hevc", "libx265", "aac", "hevc"}, {"mp2", "libx264", "mp2", "h264"},
+	} {
 		t.Run(c.name, func(t *testing.T) {
 			dest := startServer(t)
 			dk := dest.createChannel("youtube stand-in")
@@ -79,7 +81,7 @@ func TestServeSRT(t *testing.T) {
 				cfg.Serve.RelayYouTubeURL = "rtmp://" + dest.cfg.Serve.RTMPAddr + "/stream"
 			})
 			k := s.createChannel("srt " + c.name)
-			pub := s.srtPublish("#!::r=stream/"+k.StreamKey+"?youtube="+dk.StreamKey+",m=publish", c.vcodec, "8")
+			pub := s.srtPublish("#!::r=stream/"+k.StreamKey+"?youtube="+dk.StreamKey+",m=publish", c.vcodec, c.acodec, "8")
 			rendition := "/hls/" + k.PlaybackID + "/360p/index.m3u8"
 			testenv.WaitFor(t, 30*time.Second, func() bool {
 				code, pl := s.tryGet(rendition)
@@ -98,13 +100,16 @@ func TestServeSRT(t *testing.T) {
 			if code != 200 || !bytes.Contains(body, []byte(`"kind":"youtube"`)) {
 				t.Errorf("relay status: %d %s", code, body)
 			}
-			if c.name == "h264" {
+			switch c.name {
+			case "h264":
 				testenv.WaitFor(t, 30*time.Second, func() bool {
 					code, _ := dest.tryGet("/hls/" + dk.PlaybackID + "/360p/index.m3u8")
 					return code == 200
 				}, "the relayed SRT stream live on the destination")
-			} else if !bytes.Contains(body, []byte("carries H.264 only")) {
-				t.Errorf("the HEVC stream's copy relay status does not say why it is skipped: %s", body)
+			case "hevc", "mp2":
+				if !bytes.Contains(body, []byte("which carries H.264 video only")) && !bytes.Contains(body, []byte("which carries AAC audio only")) {
+					t.Errorf("the %s stream's copy relay status does not say why it is skipped: %s", c.name, body)
+				}
 			}
 			if err := pub.wait(t, 30*time.Second); err != nil {
 				t.Fatalf("ffmpeg: %v: %s", err, pub.stderr.String())
@@ -123,7 +128,7 @@ func TestServeSRT(t *testing.T) {
 				}
 			}
 			// The stream's info names the publisher's codec.
-			if want := "640x360 30/1 fps " + map[string]string{"h264": "h264", "hevc": "hevc"}[c.name]; !bytes.Contains(body, []byte(want)) {
+			if want := "640x360 30/1 fps " + c.codec; !bytes.Contains(body, []byte(want)) {
 				t.Errorf("stream info lacks %q: %s", want, body)
 			}
 		})

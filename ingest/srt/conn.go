@@ -191,7 +191,7 @@ func (c *conn) serve(pub *ingest.Publish, sc gosrt.Conn) error {
 		}
 		if err := m.handle(d); err != nil {
 			if errors.Is(err, ingest.ErrUnsupportedCodec) {
-				c.log.Warn("refused stream: unsupported codec: only H.264 or HEVC video and AAC audio are accepted", "err", err)
+				c.log.Warn("refused stream: unsupported codec: only H.264 or HEVC video and AAC, MP2 or MP3 audio are accepted", "err", err)
 			}
 			return err
 		}

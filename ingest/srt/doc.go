@@ -6,7 +6,7 @@
 // TS is demuxed with go-astits and mapped to media.Packets (ts*.go, pure
 // and fuzzed) for the same Sink an RTMP publish feeds.
 //
-// It takes H.264 or HEVC video and AAC (ADTS) audio. It must not log,
+// It takes H.264 or HEVC video and AAC (ADTS), MP2 or MP3 audio. It must not log,
 // return or put in a rejection a stream key or a stream id (which holds
 // one); it serves publishers only (m=request is refused).
 package srt

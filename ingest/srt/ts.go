@@ -85,7 +85,7 @@ func (m *tsMapper) onPMT(pmt *astits.PMTData) error {
 			if video == nil {
 				video = es
 			}
-		case audioCodecs[es.StreamType] != "":
+		case audioStreamTypes[es.StreamType]:
 			if audio == nil {
 				audio = es
 			}
@@ -100,14 +100,14 @@ func (m *tsMapper) onPMT(pmt *astits.PMTData) error {
 		return m.audio.change(audio)
 	}
 	if video == nil && audio == nil {
-		return fmt.Errorf("MPEG-TS with no H.264, HEVC or AAC stream (streams: %v): %w", ignored, ingest.ErrUnsupportedCodec)
+		return fmt.Errorf("MPEG-TS with no H.264, HEVC, AAC, MP2 or MP3 stream (streams: %v): %w", ignored, ingest.ErrUnsupportedCodec)
 	}
 	m.pmt, m.ignored = true, ignored
 	if video != nil {
 		m.video.pid, m.video.codec = video.ElementaryPID, videoCodecs[video.StreamType]
 	}
 	if audio != nil {
-		m.audio.pid, m.audio.codec = audio.ElementaryPID, audioCodecs[audio.StreamType]
+		m.audio.pid, m.audio.streamType = audio.ElementaryPID, audio.StreamType
 	}
 	m.pub.Announce(video != nil, audio != nil)
 	return nil
@@ -123,15 +123,17 @@ var (
 		astits.StreamTypeH264Video: media.H264,
 		astits.StreamTypeH265Video: media.HEVC,
 	}
-	audioCodecs = map[astits.StreamType]media.AudioCodec{
-		astits.StreamTypeAACAudio: media.AAC,
+	// audioStreamTypes: ADTS AAC, and MPEG-1/2 audio (MP2 or MP3: the
+	// frames' headers tell).
+	audioStreamTypes = map[astits.StreamType]bool{
+		astits.StreamTypeAACAudio:   true,
+		astits.StreamTypeMPEG1Audio: true,
+		astits.StreamTypeMPEG2Audio: true,
 	}
 )
 
 func streamTypeName(t astits.StreamType) string {
 	switch t {
-	case astits.StreamTypeMPEG1Audio, astits.StreamTypeMPEG2Audio:
-		return "MPEG audio (MP2/MP3)"
 	case astits.StreamTypeMPEG1Video, astits.StreamTypeMPEG2Video:
 		return "MPEG-2 video"
 	case astits.StreamTypeAC3Audio, astits.StreamTypeEAC3Audio:

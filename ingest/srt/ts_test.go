@@ -5,6 +5,8 @@ import (
 	"context"
 	"errors"
 	"os"
+	"os/exec"
+	"path/filepath"
 	"testing"
 
 	"github.com/asticode/go-astits"
@@ -186,4 +188,52 @@ func BenchmarkMapTS(b *testing.B) {
 		}
 	}
 	b.ReportMetric(b.Elapsed().Seconds()/float64(b.N)/10, "cpu-s/video-s")
+}
+
+// TestMapMPEGAudio: MP2 and MP3 audio in MPEG-TS (stream types 3 and 4)
+// map to one packet per frame with the frames' codec, rate and channels.
+func TestMapMPEGAudio(t *testing.T) {
+	ffmpeg := testenv.NeedTool(t, "ffmpeg")
+	for _, c := range []struct {
+		encoder string
+		want    media.AudioCodec
+	}{{"mp2", media.MP2}, {"libmp3lame", media.MP3}} {
+		t.Run(c.encoder, func(t *testing.T) {
+			out := filepath.Join(t.TempDir(), "a.ts")
+			cmd := exec.Command(ffmpeg, "-hide_banner", "-loglevel", "error", "-f", "lavfi", "-i", "testsrc2=size=160x90:rate=30",
+				"-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000", "-t", "2", "-c:v", "libx264", "-g", "60",
+				"-c:a", c.encoder, "-ac", "2", "-b:a", "128k", "-f", "mpegts", out)
+			if b, err := cmd.CombinedOutput(); err != nil {
+				t.Fatalf("%v: %s", err, b)
+			}
+			b, err := os.ReadFile(out)
+			if err != nil {
+				t.Fatal(err)
+			}
+			r, err := mapTS(t, b)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if a := r.audio; a == nil || a.Codec != c.want || a.SampleRate != 48000 || a.Channels != 2 || r.audioSets != 1 {
+				t.Fatalf("audio params %+v (set %d times)", r.audio, r.audioSets)
+			}
+			var frames int
+			var last int64
+			for _, p := range r.packets {
+				if p.Kind != media.Audio {
+					continue
+				}
+				if frames > 0 && p.PTS-last != 1152*90000/48000 {
+					t.Errorf("frame %d: PTS step %d, want %d", frames, p.PTS-last, 1152*90000/48000)
+				}
+				last = p.PTS
+				frames++
+			}
+			// 2 s of 1152-sample frames at 48 kHz: 83; the muxer may
+			// hold back the last PES.
+			if frames < 80 || len(r.skipped) != 0 {
+				t.Errorf("%d audio frames (skipped %v), want ~83", frames, r.skipped)
+			}
+		})
+	}
 }
