@@ -268,11 +268,50 @@ func skipAudioOnly(cfg relay.Config) (sender, error) {
 }
 
 func (rs *relays) write(p *media.Packet) {
+	var closing []sender
 	rs.mu.Lock()
-	defer rs.mu.Unlock()
+	if p.Kind == media.Break && p.Params != nil && rs.started && !rs.stopped {
+		closing = rs.nextPublish(p.Params)
+	}
 	for _, a := range rs.active {
 		a.sender.WritePacket(p)
 	}
+	rs.mu.Unlock()
+	closeAll(closing)
+}
+
+// nextPublish takes the codecs of the stream's next publish (a Break's
+// Params) for the relays: a copy relay cannot follow a publisher whose
+// codecs classic FLV cannot carry (H.264 over RTMP, then HEVC over SRT),
+// so it becomes a skipped relay saying why, and a skipped one starts
+// copying again when the codecs allow it. Twitch's re-encode follows any.
+// It returns the relays to close once rs.mu is released. rs.mu is held.
+func (rs *relays) nextPublish(next *media.Params) []sender {
+	if next.Video != nil {
+		rs.video = next.Video
+	}
+	if next.Audio != nil {
+		rs.audio = next.Audio
+	}
+	carried := (rs.video == nil || rs.video.Codec == media.H264) && (rs.audio == nil || rs.audio.Codec == media.AAC)
+	var closing []sender
+	for _, a := range rs.active {
+		if a.d.kind == "twitch" && rs.graph != nil {
+			continue
+		}
+		_, skipped := a.sender.(skippedRelay)
+		if skipped != carried {
+			continue // a copy that can go on, or a skip that must stay
+		}
+		s, err := rs.startOne(a.d, a.url)
+		if err != nil {
+			rs.log.Warn("relay not restarted for the new publish", "destination", a.d.kind, "err", err)
+			continue
+		}
+		closing = append(closing, a.sender)
+		a.sender = s
+	}
+	return closing
 }
 
 // stop closes every relay at the end of the stream, in parallel (each
