@@ -352,6 +352,7 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger) error {
 	if recorder != nil {
 		metrics.MustRegister(newRecorderCollector(recorder.Stats))
 	}
+	metrics.MustRegister(srtIn.collectors()...)
 	viewers := http.NewServeMux()
 	viewers.Handle("/", origin.NewLocal(streams, origin.Options{Logger: log.With("component", "origin"), VOD: vod}))
 	viewers.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {

@@ -96,6 +96,10 @@ func TestServeSRT(t *testing.T) {
 			if !video || !audio {
 				t.Errorf("the ladder of an SRT %s publish: %+v", c.name, pr.Streams)
 			}
+			if m := s.get("/metrics"); !bytes.Contains(m, []byte("livestream_srt_connection_requests_total 1")) ||
+				!bytes.Contains(m, []byte("livestream_ingest_active_publishes 1")) {
+				t.Errorf("/metrics lacks the SRT request or the active publish:\n%s", m)
+			}
 			code, body := s.admin("GET", "/api/streams/"+k.PlaybackID)
 			if code != 200 || !bytes.Contains(body, []byte(`"kind":"youtube"`)) {
 				t.Errorf("relay status: %d %s", code, body)

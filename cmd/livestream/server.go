@@ -269,6 +269,7 @@ func clusterServer(ctx context.Context, cfg Config, log *slog.Logger) error {
 	if rec != nil {
 		metrics.MustRegister(newRecorderCollector(rec.rec.Stats))
 	}
+	metrics.MustRegister(srtIn.collectors()...)
 	mux := http.NewServeMux()
 	mux.Handle("/", hls.count(origin.NewLocal(streams, origin.Options{Logger: log.With("component", "origin")})))
 	mux.HandleFunc("GET /healthz", healthz)

@@ -111,23 +111,30 @@ func (c *conn) admit(req gosrt.ConnRequest) (*ingest.Publish, gosrt.RejectionRea
 		c.log.Warn("refused SRT connection", "err", err, "reject_code", int(code))
 		return nil, code, err
 	}
+	cnt := &c.srv.counters
 	if req.Version() < 5 {
+		cnt.version.Add(1)
 		return refuse(gosrt.REJ_VERSION, errors.New("SRT handshake v4 carries no stream id (a caller older than SRT 1.3)"))
 	}
 	id, err := parseStreamID(req.StreamId(), c.srv.cfg.App)
 	if errors.Is(err, errNotPublish) {
+		cnt.mode.Add(1)
 		return refuse(gosrt.REJX_BAD_MODE, fmt.Errorf("%v: only publishing is served", err))
 	}
 	if err != nil {
+		cnt.streamID.Add(1)
 		return refuse(gosrt.REJX_BAD_REQUEST, err)
 	}
 	switch p := c.srv.cfg.Passphrase; {
 	case p == "" && req.IsEncrypted():
+		cnt.passphrase.Add(1)
 		return refuse(gosrt.REJ_UNSECURE, errors.New("the publisher encrypts and the server has no passphrase"))
 	case p != "" && !req.IsEncrypted():
+		cnt.passphrase.Add(1)
 		return refuse(gosrt.REJ_UNSECURE, errors.New("the server requires a passphrase and the publisher sent none"))
 	case p != "":
 		if err := req.SetPassphrase(p); err != nil {
+			cnt.passphrase.Add(1)
 			return refuse(gosrt.REJ_BADSECRET, errors.New("wrong passphrase"))
 		}
 	}
@@ -184,6 +191,7 @@ func (c *conn) serve(pub *ingest.Publish, sc gosrt.Conn) error {
 		case errors.Is(err, astits.ErrNoMorePackets):
 			return nil // the publisher closed the connection (SRT shutdown)
 		case errors.Is(err, astits.ErrPacketMustStartWithASyncByte):
+			c.srv.counters.notTS.Add(1)
 			c.log.Warn("refused stream: the publisher does not send MPEG-TS (no sync byte): send -f mpegts")
 			return ErrNotMPEGTS
 		case err != nil:

@@ -18,6 +18,8 @@ type Server struct {
 	log *slog.Logger
 	ln  gosrt.Listener
 
+	counters counters
+
 	mu      sync.Mutex
 	closing bool
 	conns   map[*conn]struct{}
@@ -63,6 +65,7 @@ func (s *Server) Serve() error {
 			}
 			return fmt.Errorf("accept SRT connection: %w", err)
 		}
+		s.counters.requests.Add(1)
 		s.mu.Lock()
 		if s.closing {
 			s.mu.Unlock()

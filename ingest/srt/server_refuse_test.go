@@ -58,6 +58,9 @@ func TestRefusals(t *testing.T) {
 	if st := h.ing.Stats(); st.AuthFailures.UnknownKey != 1 || st.ActivePublishes != 0 {
 		t.Errorf("ingest stats %+v: want one unknown key, no publish", st)
 	}
+	if st := h.srv.Stats(); st.Requests != 5 || st.Refused.Mode != 1 || st.Refused.StreamID != 1 || st.Refused.Passphrase != 2 {
+		t.Errorf("SRT stats %+v: want 5 requests, refused: one mode, one stream id, two passphrases", st)
+	}
 	select {
 	case s := <-h.sinks:
 		t.Errorf("a refused caller reached the handler (%s)", s.ch.ID)
@@ -122,8 +125,8 @@ func TestGarbage(t *testing.T) {
 	if err := bad.wait(t, 10*time.Second); !errors.Is(err, ErrNotMPEGTS) {
 		t.Errorf("garbage publish ended with %v, want ErrNotMPEGTS", err)
 	}
-	if !strings.Contains(h.logs.String(), "does not send MPEG-TS") {
-		t.Error("no log line says the publisher does not send MPEG-TS")
+	if !strings.Contains(h.logs.String(), "does not send MPEG-TS") || h.srv.Stats().NotMPEGTS != 1 {
+		t.Errorf("no log line says the publisher does not send MPEG-TS, or not counted (%+v)", h.srv.Stats())
 	}
 	if err := good.wait(t, 20*time.Second); err != nil {
 		t.Errorf("the other publish ended with %v", err)
