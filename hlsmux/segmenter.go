@@ -69,6 +69,20 @@ type SegmenterConfig struct {
 	// OnPart, when set, is called after a part and its playlist are in the
 	// store, on the goroutine that wrote the packet.
 	OnPart func(PartInfo)
+	// KeyframeInterval is the encoder's GOP when keyframes come on a fixed
+	// clock (the pipeline forces them every KeyframeInterval of stream
+	// time from the first picture): with it and FrameDuration, a part is
+	// cut as soon as its last picture is written, not when the picture
+	// after it comes, one frame and one encode later. Zero: parts at a
+	// possible segment cut wait for that picture.
+	KeyframeInterval time.Duration
+	// EndHold, with parts, is how long Close leaves the last live playlist
+	// (its last parts listed) before it writes EXT-X-ENDLIST. hls.js
+	// counts a segment whose parts it buffered as loaded; seeing that
+	// segment complete in an ended playlist before it fetched the last
+	// parts, it never fetches them, and never ends the stream. A part
+	// target's time is enough for a player that was waiting on them.
+	EndHold time.Duration
 }
 
 // Format is a segment container.
@@ -126,6 +140,12 @@ type Segmenter struct {
 	initName  string
 	segInfo   SegmentInfo // the open segment's tags
 	lastPart  *PartInfo   // the open segment's last part, listed by its cut
+	// early is an early part cut waiting for the audio up to its end.
+	early earlyCut
+	// keyAnchor is the PTS of the timeline's first keyframe, from which
+	// the keyframe clock counts KeyframeInterval.
+	keyAnchor   int64
+	keyAnchored bool
 	// nextPDT is where the last segment ended on the wall clock: the next
 	// one's program date-time when Wallclock does not know its PTS.
 	nextPDT time.Time
@@ -233,6 +253,9 @@ func (s *Segmenter) WriteVideo(p *media.Packet) (err error) {
 	// A failed cut still ends the segment; p starts the next one and the
 	// error is returned after it is written.
 	var cutErr error
+	// An early cut still waiting for audio is made the usual way, now
+	// that the picture after the part is here.
+	s.early.due = false
 	switch {
 	case !s.started:
 		if !p.Keyframe {
@@ -273,7 +296,7 @@ func (s *Segmenter) WriteVideo(p *media.Packet) (err error) {
 			return err
 		}
 		s.fm.settle(p.DTS)
-		cutErr = s.cutPart(false)
+		cutErr = s.cutPart(partListed)
 		s.partStart = p.DTS
 	}
 	// Audio is written once the video has reached it, so that a player
@@ -286,6 +309,12 @@ func (s *Segmenter) WriteVideo(p *media.Packet) (err error) {
 		return fmt.Errorf("segmenter %s: %w", s.cfg.Dir, err)
 	}
 	s.segEnd = max(s.segEnd, p.PTS+s.cfg.FrameDuration)
+	if p.Keyframe && (!s.keyAnchored || p.PTS < s.keyAnchor) {
+		s.keyAnchor, s.keyAnchored = p.PTS, true
+	}
+	if err := s.planEarlyCut(p); err != nil && cutErr == nil {
+		cutErr = err
+	}
 	return cutErr
 }
 
@@ -318,7 +347,10 @@ func (s *Segmenter) WriteAudio(p *media.Packet) (err error) {
 	}
 	if s.cfg.Video {
 		s.audio.push(p)
-		return s.boundAudio()
+		if err := s.boundAudio(); err != nil {
+			return err
+		}
+		return s.cutEarlyIfHeard()
 	}
 	// Audio only: cut on time.
 	var cutErr error
@@ -339,7 +371,7 @@ func (s *Segmenter) WriteAudio(p *media.Packet) (err error) {
 		if err := s.writeAudioBefore(p.PTS, p.PTS); err != nil {
 			return err
 		}
-		cutErr = s.cutPart(false)
+		cutErr = s.cutPart(partListed)
 		s.partStart = p.PTS
 	}
 	s.audio.push(p)
@@ -363,6 +395,8 @@ func (s *Segmenter) Discontinuity() {
 	}
 	s.disc = true
 	s.started = false
+	s.early.due = false
+	s.keyAnchored = false
 	// The queued audio belongs to the old timeline: it goes into the
 	// segment that ends, or nowhere.
 	if !s.open {
@@ -416,8 +450,9 @@ func (s *Segmenter) cut(end int64) error {
 	info.StartPTS = s.segStart
 	var data []byte
 	if s.fm != nil {
-		// The segment's last part ends with it, listed with it.
-		if err := s.cutPart(true); err != nil {
+		// The segment's last part ends with it, listed with it (unless
+		// an early cut listed it already).
+		if err := s.cutPart(partLast); err != nil {
 			s.fm.endSegment()
 			s.open = false
 			s.disc = true
@@ -454,6 +489,7 @@ func (s *Segmenter) cut(end int64) error {
 		}
 		s.evicted = append(s.evicted, ev)
 	}
+
 	if s.cfg.Type != VOD {
 		// On failure the next cut writes the playlist again, with this
 		// segment in it.
@@ -527,10 +563,22 @@ func (s *Segmenter) Close() error {
 func (s *Segmenter) close() error {
 	err := s.err
 	s.err = nil
+	s.early.due = false
 	if s.open {
 		// After a Discontinuity and no keyframe, the queue holds the new
 		// timeline's audio, which is not this segment's.
-		if s.started {
+		switch {
+		case !s.started:
+		case s.fm != nil && s.cfg.Video:
+			// fMP4 with video ends where its last picture does: a player
+			// appending the tracks to a MediaSource buffers only where
+			// both are, and one that checks that the last part is
+			// buffered before it ends the stream (hls.js) would wait
+			// forever for audio past the video in a part of its own.
+			if werr := s.writeAudioBefore(s.segEnd, s.segEnd); werr != nil && err == nil {
+				err = werr
+			}
+		default:
 			if werr := s.writeAudioFrames(s.audio.len()); werr != nil && err == nil {
 				err = werr
 			}
@@ -542,6 +590,11 @@ func (s *Segmenter) close() error {
 	}
 	s.droppedAudio += s.audio.len()
 	s.audio.drop(s.audio.len())
+	if s.cfg.EndHold > 0 && s.part > 0 {
+		// Players fetch the parts the last live playlist listed before
+		// they see it end (see EndHold).
+		time.Sleep(s.cfg.EndHold)
+	}
 	s.pl.End()
 	if perr := s.writePlaylist(); perr != nil && err == nil {
 		err = perr
@@ -573,13 +626,28 @@ func partName(seq int64, i int) string {
 // initName is the URI of the init section first used by segment seq.
 func initName(seq int64) string { return "init-" + strconv.FormatInt(seq, 10) + ".mp4" }
 
+// partEnd says how cutPart lists a part.
+type partEnd int
+
+const (
+	// partListed: the segment goes on; the preload hint names its next part.
+	partListed partEnd = iota
+	// partLast: the segment's last part, listed by the segment's cut.
+	partLast
+	// partBeforeKeyframe: listed now, as the segment's last (an early cut
+	// before the keyframe that will cut the segment); the hint names the
+	// next segment's first part.
+	partBeforeKeyframe
+)
+
 // cutPart ends the open fMP4 part: it puts the part (and, before the
 // first part using them, new parameter sets' init section) in the store,
 // and with parts, lists it, writes the playlists and advances the Edge;
-// the last part of a segment is listed by the segment's cut, so that no
-// playlist hints at a part that will not come. The caller settled its
-// last picture. A part with nothing in it is not written.
-func (s *Segmenter) cutPart(last bool) error {
+// the last part of a segment is listed by the segment's cut (end
+// partLast), so that no playlist hints at a part that will not come. The
+// caller settled its last picture. A part with nothing in it is not
+// written.
+func (s *Segmenter) cutPart(end partEnd) error {
 	if s.fm.newInit {
 		data, err := s.fm.init()
 		if err != nil {
@@ -613,8 +681,12 @@ func (s *Segmenter) cutPart(last bool) error {
 		return fmt.Errorf("put part: %w", err)
 	}
 	s.partIndex++
-	s.pl.AppendPart(s.segInfo, info, partName(s.seq, s.partIndex))
-	if last {
+	hint := partName(s.seq, s.partIndex)
+	if end == partBeforeKeyframe {
+		hint = partName(s.seq+1, 0)
+	}
+	s.pl.AppendPart(s.segInfo, info, hint)
+	if end == partLast {
 		s.lastPart = &info
 		return nil
 	}

@@ -133,6 +133,22 @@ func parseLL(t *testing.T, data []byte) llPlaylist {
 // in step with the playlist, and ffprobe reading the fMP4 it wrote.
 func TestSegmenterLowLatency(t *testing.T) {
 	video, audio := encode(t, 13)
+	// Without a keyframe clock parts are cut when the picture after them
+	// comes; with one, as soon as their last picture is written.
+	lead := int64(media.ClockRate / 2)
+	t.Run("late", func(t *testing.T) { testSegmenterLowLatency(t, video, audio, 0, lead) })
+	t.Run("early", func(t *testing.T) { testSegmenterLowLatency(t, video, audio, 2*time.Second, lead) })
+	// Audio that comes just after the part's last picture: the part is
+	// cut when it comes, still before the next picture.
+	shift := video[0].PTS - video[0].DTS
+	t.Run("early, audio behind", func(t *testing.T) {
+		testSegmenterLowLatency(t, video, audio, 2*time.Second, shift+frameTicks/6)
+	})
+}
+
+// testSegmenterLowLatency writes video and audio, each audio frame lead
+// ahead of the pictures, with keyframe clock keyint.
+func testSegmenterLowLatency(t *testing.T, video, audio []*media.Packet, keyint time.Duration, lead int64) {
 	dir := t.TempDir()
 	ds, err := NewDirStore(dir)
 	if err != nil {
@@ -144,33 +160,78 @@ func TestSegmenterLowLatency(t *testing.T) {
 	// checked at the next put, when the Edge has caught up.
 	var positions []Position
 	var parts []PartInfo
+	// written counts the pictures handed to WriteVideo (the one being
+	// written included); listed, those in the parts listed.
+	var written, listed int
+	var early []bool // each part was listed before the picture after it came
+	var inAudio bool // in WriteAudio
+	var byAudio int  // parts listed by an audio frame's coming
 	base := time.Date(2026, 12, 7, 21, 0, 0, 0, time.UTC)
 	var c collect
 	s, err := NewSegmenter(SegmenterConfig{Dir: "720p", Store: st, Type: Live, FirstSeq: 1000, Video: true,
 		Audio: stereo48k, FrameDuration: frameTicks, Format: FMP4, TargetDuration: 2 * time.Second,
-		PartTarget: 500 * time.Millisecond, Window: 20, Edge: edge,
+		PartTarget: 500 * time.Millisecond, Window: 20, Edge: edge, KeyframeInterval: keyint,
 		Wallclock: func(pts int64) (time.Time, bool) { return base.Add(media.Duration(pts)), true },
 		OnSegment: c.add,
 		OnPart: func(p PartInfo) {
 			parts = append(parts, p)
 			pos, _ := edge.Position("720p")
 			positions = append(positions, pos)
+			listed += int((media.Ticks(p.Duration) + frameTicks/2) / frameTicks)
+			early = append(early, listed == written)
+			if inAudio {
+				byAudio++
+			}
 		},
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	feed(t, s, video, audio, media.ClockRate/2)
+	ai := 0
+	for _, v := range video {
+		for ai < len(audio) && audio[ai].PTS <= v.DTS+lead {
+			inAudio = true
+			if err := s.WriteAudio(audio[ai]); err != nil {
+				t.Fatal(err)
+			}
+			inAudio = false
+			ai++
+		}
+		written++
+		if err := s.WriteVideo(v); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for ; ai < len(audio); ai++ {
+		if err := s.WriteAudio(audio[ai]); err != nil {
+			t.Fatal(err)
+		}
+	}
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
+	}
+	// Audio well ahead of the pictures is there for every cut; audio
+	// just behind them cuts every early part.
+	if want := lead < media.ClockRate/4; (byAudio > 0) != want || want && byAudio < len(parts)-2 {
+		t.Errorf("%d of %d parts listed as their audio came", byAudio, len(parts))
 	}
 	if len(c.infos) != 7 || len(parts) != 6*4+2 {
 		t.Fatalf("%d segments and %d parts, want 7 segments (6 × 2 s and 1 s) of 4 parts (2 for the last)", len(c.infos), len(parts))
 	}
 	for i, p := range parts {
+		// Listed late, a segment's last part is listed with the segment,
+		// which the Edge marks complete; early, before the keyframe that
+		// cuts the segment comes.
 		lastOfSegment := i == len(parts)-1 || parts[i+1].Seq != p.Seq
-		if pos := positions[i]; pos.MSN != p.Seq || pos.Part != p.Index || pos.Complete != lastOfSegment {
+		complete := lastOfSegment && !early[i]
+		if pos := positions[i]; pos.MSN != p.Seq || pos.Part != p.Index || pos.Complete != complete {
 			t.Errorf("part %s listed, Edge at %+v", p.Name, pos)
+		}
+		// A part is listed as soon as its last picture is written, but
+		// for one that a keyframe may follow when there is no keyframe
+		// clock: that one waits for the picture after it.
+		if want := !lastOfSegment || keyint > 0 || i == len(parts)-1; early[i] != want {
+			t.Errorf("part %s listed before the next picture came: %v, want %v", p.Name, early[i], want)
 		}
 	}
 	if r, err := edge.Wait(context.Background(), "720p", 2000, 0); r != Ended || err != nil {
@@ -243,8 +304,11 @@ func TestSegmenterLowLatency(t *testing.T) {
 			}
 		}
 		// The hint of the playlist before is a part of this one, unless
-		// the stream ended first.
-		if prev.hint != "" && !p.ended && !hasPart(p, prev.hint) {
+		// the stream ended first (this one is Close's: its last segment,
+		// then EXT-X-ENDLIST), or this one hints at it too (a segment cut
+		// after its last part was listed early).
+		closing := p.ended || i == len(st.full)-2
+		if prev.hint != "" && !closing && p.hint != prev.hint && !hasPart(p, prev.hint) {
 			t.Errorf("playlist %d does not list %s, hinted by the one before\n%s", i, prev.hint, data)
 		}
 		if !p.ended && p.hint == "" {

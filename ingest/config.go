@@ -26,12 +26,25 @@ type Config struct {
 	// publisher whose network died without a FIN or RST. Default 10 s.
 	IdleTimeout time.Duration `yaml:"idle_timeout" json:"idle_timeout"`
 	// HandshakeTimeout bounds the time from accept to the publish command
-	// (RTMP handshake, connect, createStream, publish), so that a peer
-	// cannot hold a connection open without publishing. Default 5 s.
+	// (PROXY header, TLS handshake on an RTMPS listener, RTMP handshake,
+	// connect, createStream, publish), so that a peer cannot hold a
+	// connection open without publishing. Default 5 s.
 	HandshakeTimeout time.Duration `yaml:"handshake_timeout" json:"handshake_timeout"`
-	// MaxConns caps the RTMP connections open at once, publishing or not;
-	// one more is closed as soon as it is accepted. Default 1000.
+	// MaxConns caps the RTMP connections open at once, publishing or not,
+	// on all the server's listeners together; one more is closed as soon
+	// as it is accepted, before anything is read or allocated for it.
+	// Default 1000.
 	MaxConns int `yaml:"max_conns" json:"max_conns"`
+	// MaxConnsPerAddr caps the connections open at once from one address
+	// (an IPv4 address, an IPv6 /64), so that one peer cannot hold every
+	// slot of MaxConns: one more is closed as soon as it is accepted,
+	// before anything is read or allocated for it, and refusals are
+	// logged once a minute per address. A publisher needs one (two for a
+	// moment when it reconnects before its old connection times out).
+	// With ProxyProtocol the peers are proxies and are not capped; the
+	// cap applies to the publisher's address in each header instead.
+	// Default 8; negative: no cap.
+	MaxConnsPerAddr int `yaml:"max_conns_per_addr" json:"max_conns_per_addr"`
 	// MaxMessageSize caps one RTMP message of an authorized publisher (a
 	// video frame); a bigger one closes the connection. Before the publish
 	// is authorized, every message is capped at 64 KiB. Default 4 MiB, at
@@ -43,13 +56,14 @@ type Config struct {
 	// stream starts with what there is; with no header at all by then, the
 	// publish ends. Default 5 s.
 	StartTimeout time.Duration `yaml:"start_timeout" json:"start_timeout"`
-	// AuthFailures rate-limits failed authentications per remote address.
+	// AuthFailures slows down the refusals of wrong keys from one
+	// address.
 	AuthFailures AuthFailures `yaml:"auth_failures" json:"auth_failures"`
 
 	// ProxyProtocol makes every connection open with a PROXY protocol
 	// header, v1 or v2, as a cluster's proxy, HAProxy, nginx or a cloud
 	// load balancer sends it: the publisher's address is then the
-	// header's source, for AuthFailures, the logs and
+	// header's source, for AuthFailures, MaxConnsPerAddr, the logs and
 	// PublishInfo.RemoteAddr. A connection without a valid header within
 	// HandshakeTimeout is closed. A LOCAL header (a load balancer's health
 	// check) keeps the connection's own address.
@@ -61,14 +75,23 @@ type Config struct {
 	TrustedProxies []netip.Prefix `yaml:"trusted_proxies" json:"trusted_proxies"`
 }
 
-// AuthFailures limits how often one address may fail to authenticate.
+// AuthFailures slows down the refusals of wrong stream keys from one
+// address (an IPv4 address, an IPv6 /64). A right key is never refused or
+// delayed, whatever its address failed before: publishers behind one NAT
+// must not lock each other out, and 160-bit random keys are not guessed.
+// The delay protects the CPU from one address that keeps failing.
 type AuthFailures struct {
-	// Max is the number of failures from one address (an IPv4 address, an
-	// IPv6 /64) within Window after which its publishes are refused
-	// without looking the key up, until the window ends. Default 5;
-	// negative turns the limit off.
-	Max int `yaml:"max" json:"max"`
-	// Window is counted from the first failure. Default 1 minute.
+	// Free is how many failures from one address (each within Window of
+	// the one before) are refused at once. Default 5; negative: no delay at all.
+	Free int `yaml:"free" json:"free"`
+	// Delay is the wait before the refusal of the first failure after
+	// the free ones; each next failure waits twice as long as the one
+	// before, up to MaxDelay. Default 1 s.
+	Delay time.Duration `yaml:"delay" json:"delay"`
+	// MaxDelay caps the wait. Default 10 s.
+	MaxDelay time.Duration `yaml:"max_delay" json:"max_delay"`
+	// Window: an address's failures are forgotten this long after its
+	// last one. Default 1 minute.
 	Window time.Duration `yaml:"window" json:"window"`
 }
 
@@ -101,8 +124,17 @@ func (c Config) WithDefaults() Config {
 	if c.StartTimeout == 0 {
 		c.StartTimeout = 5 * time.Second
 	}
-	if c.AuthFailures.Max == 0 {
-		c.AuthFailures.Max = 5
+	if c.MaxConnsPerAddr == 0 {
+		c.MaxConnsPerAddr = 8
+	}
+	if c.AuthFailures.Free == 0 {
+		c.AuthFailures.Free = 5
+	}
+	if c.AuthFailures.Delay == 0 {
+		c.AuthFailures.Delay = time.Second
+	}
+	if c.AuthFailures.MaxDelay == 0 {
+		c.AuthFailures.MaxDelay = 10 * time.Second
 	}
 	if c.AuthFailures.Window == 0 {
 		c.AuthFailures.Window = time.Minute
@@ -134,6 +166,8 @@ func (c Config) Validate() error {
 		{"handshake_timeout", c.HandshakeTimeout},
 		{"start_timeout", c.StartTimeout},
 		{"auth_failures.window", c.AuthFailures.Window},
+		{"auth_failures.delay", c.AuthFailures.Delay},
+		{"auth_failures.max_delay", c.AuthFailures.MaxDelay},
 	} {
 		if d.v <= 0 {
 			bad(d.field, "%v: must be positive", d.v)
@@ -141,6 +175,9 @@ func (c Config) Validate() error {
 	}
 	if c.MaxConns < 0 {
 		bad("max_conns", "%d: must not be negative", c.MaxConns)
+	}
+	if c.AuthFailures.MaxDelay < c.AuthFailures.Delay {
+		bad("auth_failures.max_delay", "%v: must not be below auth_failures.delay (%v)", c.AuthFailures.MaxDelay, c.AuthFailures.Delay)
 	}
 	if c.MaxMessageSize < minMaxMessageSize || c.MaxMessageSize > maxMaxMessageSize {
 		bad("max_message_size", "%d: must be %d to %d", c.MaxMessageSize, minMaxMessageSize, maxMaxMessageSize)

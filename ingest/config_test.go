@@ -9,7 +9,8 @@ import (
 func TestConfigDefaults(t *testing.T) {
 	c := Config{Auth: &testAuth{}, Handler: &testHandler{}}.WithDefaults()
 	if c.App != "stream" || c.IdleTimeout != 10*time.Second || c.HandshakeTimeout != 5*time.Second || c.StartTimeout != 5*time.Second ||
-		c.MaxMessageSize != 4<<20 || c.AuthFailures != (AuthFailures{Max: 5, Window: time.Minute}) || c.Logger == nil {
+		c.MaxMessageSize != 4<<20 || c.AuthFailures != (AuthFailures{Free: 5, Delay: time.Second, MaxDelay: 10 * time.Second, Window: time.Minute}) ||
+		c.MaxConns != 1000 || c.MaxConnsPerAddr != 8 || c.Logger == nil {
 		t.Errorf("defaults %+v", c)
 	}
 	if err := c.Validate(); err != nil {
@@ -18,12 +19,13 @@ func TestConfigDefaults(t *testing.T) {
 }
 
 func TestConfigValidate(t *testing.T) {
-	c := Config{App: "live/x", IdleTimeout: -time.Second, MaxMessageSize: 100}.WithDefaults()
+	c := Config{App: "live/x", IdleTimeout: -time.Second, MaxMessageSize: 100,
+		AuthFailures: AuthFailures{Delay: time.Minute}}.WithDefaults()
 	err := c.Validate()
 	if err == nil {
 		t.Fatal("a bad config validates")
 	}
-	for _, field := range []string{"auth:", "handler:", "app:", "idle_timeout:", "max_message_size:"} {
+	for _, field := range []string{"auth:", "handler:", "app:", "idle_timeout:", "max_message_size:", "auth_failures.max_delay:"} {
 		if !strings.Contains(err.Error(), field) {
 			t.Errorf("the error does not name %s: %v", field, err)
 		}

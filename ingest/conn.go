@@ -58,6 +58,7 @@ type conn struct {
 	log    *slog.Logger
 	remote string
 	addr   netip.Addr
+	slot   netip.Prefix // the address counted against MaxConnsPerAddr, if any
 	ctx    context.Context
 	cancel context.CancelFunc
 	done   chan struct{} // closed when go-rtmp has closed the connection
@@ -360,9 +361,17 @@ func (c *conn) OnClose() {
 	c.watch.Wait()
 	reason := c.closeReason()
 	if c.pub == nil {
-		if reason != nil && !errors.Is(reason, ErrUnauthorized) && !errors.Is(reason, ErrRateLimited) &&
-			!errors.Is(reason, ErrProxyHeader) && !errors.Is(reason, errHealthCheck) && !errors.Is(reason, ErrDisconnected) {
-			c.log.Info("connection closed", "err", c.redact(reason.Error()))
+		// Refusals at the door are logged by address and rate (refused),
+		// wrong keys by authenticate.
+		// Anyone can open connections that end here as fast as they
+		// like: one line per address a minute, with the first's reason;
+		// each at debug level.
+		if reason != nil && !errors.Is(reason, ErrUnauthorized) && !errors.Is(reason, ErrTooManyConnections) &&
+			!errors.Is(reason, ErrTLSHandshake) && !errors.Is(reason, ErrProxyHeader) &&
+			!errors.Is(reason, errHealthCheck) && !errors.Is(reason, ErrDisconnected) {
+			err := errors.New(c.redact(reason.Error()))
+			c.log.Debug("connection closed", "err", err)
+			c.srv.refused(closedEarly, prefix(c.addr), err)
 		}
 		return
 	}

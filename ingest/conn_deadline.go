@@ -51,8 +51,13 @@ func (w *rwConn) Read(p []byte) (int, error) {
 	}
 	var ne net.Error
 	switch {
-	case err == nil, errors.Is(err, io.EOF):
-		// io.EOF as is: go-rtmp compares it, and a publisher's FIN is a clean end
+	case err == nil:
+	case errors.Is(err, io.EOF):
+		// io.EOF as is: go-rtmp compares it, and a publisher's FIN is a
+		// clean end. Recorded, so that go-rtmp's own line about it (one
+		// per connection, which a peer can open and close by the
+		// thousand) is left out.
+		w.c.fail(ErrDisconnected)
 	case errors.As(err, &ne) && ne.Timeout():
 		if !w.publishBy.IsZero() && !time.Now().Before(w.publishBy) {
 			err = fmt.Errorf("no publish within %v: %w", w.handshake, ErrIdleTimeout)

@@ -30,10 +30,7 @@ func (c *conn) OnPublish(sc *rtmp.StreamContext, _ uint32, cmd *message.NetStrea
 	ch, err := c.authenticate(key)
 	if err != nil {
 		code, desc := message.NetStreamOnStatusCodePublishBadName, "unauthorized: unknown or revoked stream key"
-		switch {
-		case errors.Is(err, ErrRateLimited):
-			code, desc = message.NetStreamOnStatusCodePublishFailed, "too many failed authentications: try again later"
-		case !errors.Is(err, ErrUnauthorized):
+		if !errors.Is(err, ErrUnauthorized) {
 			code, desc = message.NetStreamOnStatusCodePublishFailed, "authentication unavailable: try again later"
 		}
 		c.sendStatus(sc.StreamID, code, desc)
@@ -83,27 +80,18 @@ func (c *conn) OnPublish(sc *rtmp.StreamContext, _ uint32, cmd *message.NetStrea
 }
 
 // authenticate resolves key to its channel, refusing it with
-// ErrRateLimited or ErrUnauthorized (logged with the address and reason,
-// never the key), or with an error of the Authenticator's.
+// ErrUnauthorized (logged with the address and reason, never the key;
+// after the delay Config.AuthFailures sets for its address) or with an
+// error of the Authenticator's. A right key is never delayed.
 func (c *conn) authenticate(key streamKey) (registry.Channel, error) {
 	return c.srv.authenticate(c.ctx, c.addr, key, c.log, c.redact)
 }
 
-// authenticate is the key check of every ingest protocol: the rate limit
-// on addr's failures first, then the lookup. redact scrubs the
+// authenticate is the key check of every ingest protocol (RTMP's conn,
+// AcceptPublish for SRT): the lookup, then, for a wrong key, the delay its
+// address has earned, waited here until ctx is done. redact scrubs the
 // connection's secrets from an Authenticator's error before it is logged.
 func (s *Server) authenticate(ctx context.Context, addr netip.Addr, key streamKey, log *slog.Logger, redact func(string) string) (registry.Channel, error) {
-	now := time.Now()
-	lim := s.limiter
-	if ok, first := lim.allowed(addr, now); !ok {
-		level := slog.LevelDebug
-		if first {
-			level = slog.LevelWarn
-		}
-		log.Log(ctx, level, "refused publish: too many failed authentications from this address")
-		s.counters.rateLimited.Add(1)
-		return registry.Channel{}, ErrRateLimited
-	}
 	var ch registry.Channel
 	err := fmt.Errorf("key of %d bytes: %w", len(key), registry.ErrMalformedKey)
 	if key.wellFormed() {
@@ -115,18 +103,37 @@ func (s *Server) authenticate(ctx context.Context, addr netip.Addr, key streamKe
 	case err == nil:
 		return ch, nil
 	case errors.Is(err, registry.ErrUnknownKey), errors.Is(err, registry.ErrMalformedKey):
-		lim.fail(addr, now)
+		wait := s.limiter.fail(addr, time.Now())
 		s.counters.unknownKey.Add(1)
 		reason := "unknown or revoked stream key"
 		if errors.Is(err, registry.ErrMalformedKey) {
 			reason = "malformed stream key"
 		}
-		log.Warn("refused publish: "+reason, "key_hash", key.hash())
+		attrs := []any{"key_hash", key.hash()}
+		if wait > 0 {
+			s.counters.delayed.Add(1)
+			attrs = append(attrs, "delayed", wait)
+		}
+		log.Warn("refused publish: "+reason, attrs...)
+		pause(ctx, wait)
 		return registry.Channel{}, fmt.Errorf("%s: %w", reason, ErrUnauthorized)
 	default:
 		msg := redact(err.Error())
 		log.Error("authenticate stream key", "key_hash", key.hash(), "err", msg)
 		s.counters.unavailable.Add(1)
 		return registry.Channel{}, fmt.Errorf("authenticate stream key: %s", msg)
+	}
+}
+
+// pause waits d, or until ctx is done (the connection is stopped).
+func pause(ctx context.Context, d time.Duration) {
+	if d <= 0 {
+		return
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-ctx.Done():
 	}
 }

@@ -10,9 +10,6 @@ var (
 	// ErrUnauthorized refuses a publish whose stream key is unknown,
 	// revoked, rotated away or malformed, or whose app is not Config.App.
 	ErrUnauthorized = errors.New("ingest: unauthorized")
-	// ErrRateLimited refuses a publish, without looking its key up, from an
-	// address that failed to authenticate too often (Config.AuthFailures).
-	ErrRateLimited = errors.New("ingest: too many failed authentications")
 
 	// ErrUnsupportedCodec ends a publish whose codec is not H.264, AAC or
 	// MP3 (HEVC, AV1, VP9, VP6, Sorenson, Speex, …).
@@ -45,14 +42,18 @@ var (
 	// Config.ProxyProtocol is set.
 	ErrProxyHeader = errors.New("ingest: no valid PROXY protocol header")
 	// ErrTooManyConnections closes a connection accepted while
-	// Config.MaxConns connections are open.
+	// Config.MaxConns connections are open, or Config.MaxConnsPerAddr from
+	// its address.
 	ErrTooManyConnections = errors.New("ingest: too many connections")
+	// ErrTLSHandshake closes an RTMPS connection whose TLS handshake
+	// failed or did not finish within Config.HandshakeTimeout.
+	ErrTLSHandshake = errors.New("ingest: TLS handshake failed")
 	// ErrSinkDone is the reason Sink.End gets when the Sink's Done channel
 	// closed (key revoked, stream stopped by the operator).
 	ErrSinkDone = errors.New("ingest: publish ended by its sink")
 )
 
-// ErrRefused refuses a publish of another protocol than RTMP (Admit) that
+// ErrRefused refuses a publish of another protocol than RTMP (AcceptPublish) that
 // the Handler refused: the channel is already live, the server is at
 // capacity. The error's text says why (the Handler's, redacted).
 var ErrRefused = errors.New("ingest: publish refused")

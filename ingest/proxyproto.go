@@ -107,6 +107,9 @@ func (c *conn) readProxyHeader() {
 	c.rw.Conn = pc
 	c.rw.healthCheck = pc.local
 	c.setRemote(pc.RemoteAddr())
+	if !pc.local && !c.srv.claim(c, c.addr) {
+		c.stop(fmt.Errorf("%d open from the publisher's address: %w", c.srv.cfg.MaxConnsPerAddr, ErrTooManyConnections))
+	}
 }
 
 // errHealthCheck ends a connection that closed after a LOCAL header

@@ -52,7 +52,7 @@ type publish struct {
 	begun        time.Time
 	dec          tagDecoder // RTMP's: FLV tags → packets and parameters
 	// tracks says what the stream's codecs are: &dec for RTMP, a
-	// Publish's declared tracks for another protocol (admit.go).
+	// Publish's declared tracks for another protocol (publish_accept.go).
 	tracks trackSource
 
 	mu    sync.Mutex

@@ -2,11 +2,13 @@ package ingest
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
+	"net/netip"
 	"sync"
 	"time"
 
@@ -19,8 +21,9 @@ const (
 	maxAcceptBackoff = time.Second
 )
 
-// Server accepts RTMP publishers. Use NewServer; Serve one or more
-// listeners; Shutdown once.
+// Server accepts RTMP publishers. Use NewServer; Serve (RTMP) or ServeTLS
+// (RTMPS) one or more listeners; Shutdown once. Every listener shares the
+// stream keys, limits and counters.
 type Server struct {
 	cfg     Config
 	log     *slog.Logger
@@ -30,8 +33,11 @@ type Server struct {
 	closing   bool
 	listeners map[*listener]struct{}
 	conns     map[*conn]struct{}
+	open      int       // connections admitted and not yet released
+	perAddr   addrConns // open connections per address
 	addr      net.Addr
 	untrusted untrustedLog
+	refusals  refusalLog
 	counters  counters
 }
 
@@ -47,6 +53,7 @@ func NewServer(cfg Config) (*Server, error) {
 		limiter:   newFailureLimiter(cfg.AuthFailures),
 		listeners: map[*listener]struct{}{},
 		conns:     map[*conn]struct{}{},
+		perAddr:   addrConns{max: cfg.MaxConnsPerAddr, n: map[netip.Prefix]int{}},
 	}, nil
 }
 
@@ -54,8 +61,28 @@ func NewServer(cfg Config) (*Server, error) {
 // ErrServerClosed; it returns another error if l fails for good. It closes
 // l.
 func (s *Server) Serve(l net.Listener) error {
+	return s.serve(l, nil)
+}
+
+// ServeTLS is Serve for RTMPS: each connection opens with a TLS handshake
+// with cfg (after its PROXY header, with Config.ProxyProtocol), which
+// must finish within Config.HandshakeTimeout of the accept, as the RTMP
+// handshake and the publish must. l is a plain TCP listener: the server
+// wraps each connection it admits, so that a refused one costs no TLS
+// state and a slow handshake holds no other.
+func (s *Server) ServeTLS(l net.Listener, cfg *tls.Config) error {
+	if cfg == nil {
+		l.Close()
+		return errors.New("serve RTMPS: no TLS config")
+	}
+	return s.serve(l, cfg)
+}
+
+func (s *Server) serve(l net.Listener, tlsCfg *tls.Config) error {
 	ln := &listener{Listener: l, srv: s, stop: make(chan struct{})}
-	ln.rtmp = rtmp.NewServer(&rtmp.ServerConfig{OnConnect: s.onConnect})
+	ln.rtmp = rtmp.NewServer(&rtmp.ServerConfig{OnConnect: func(nc net.Conn) (io.ReadWriteCloser, *rtmp.ConnConfig) {
+		return s.onConnect(nc, tlsCfg)
+	}})
 	s.mu.Lock()
 	if s.closing {
 		s.mu.Unlock()
@@ -73,7 +100,11 @@ func (s *Server) Serve(l net.Listener) error {
 		s.mu.Unlock()
 	}()
 
-	s.log.Info("RTMP ingest listening", "addr", l.Addr().String(), "app", s.cfg.App)
+	proto := "RTMP"
+	if tlsCfg != nil {
+		proto = "RTMPS"
+	}
+	s.log.Info(proto+" ingest listening", "addr", l.Addr().String(), "app", s.cfg.App)
 	err := ln.rtmp.Serve(ln)
 	switch {
 	case s.isClosing():
@@ -81,7 +112,7 @@ func (s *Server) Serve(l net.Listener) error {
 	case ln.err != nil:
 		return ln.err
 	}
-	return fmt.Errorf("serve RTMP: %w", err)
+	return fmt.Errorf("serve %s: %w", proto, err)
 }
 
 // Addr is the address of the first listener served, nil before Serve.
@@ -130,27 +161,29 @@ func (s *Server) isClosing() bool {
 	return s.closing
 }
 
-// onConnect is go-rtmp's hook for a new connection, on the goroutine it
-// serves the connection from: we wrap the net.Conn and track it.
-func (s *Server) onConnect(nc net.Conn) (io.ReadWriteCloser, *rtmp.ConnConfig) {
+// onConnect is go-rtmp's hook for a new connection, admitted by the
+// listener, on the goroutine it serves the connection from: we wrap the
+// net.Conn, track it, read its PROXY header and do its TLS handshake
+// (tlsCfg, on an RTMPS listener). A connection refused here is closed, and
+// go-rtmp's own handshake then fails at once.
+func (s *Server) onConnect(nc net.Conn, tlsCfg *tls.Config) (io.ReadWriteCloser, *rtmp.ConnConfig) {
 	c := newConn(s, nc, time.Now())
+	if !s.cfg.ProxyProtocol {
+		c.slot = socketPrefix(nc.RemoteAddr()) // counted by admit
+	}
 	s.mu.Lock()
 	if s.closing {
 		s.mu.Unlock()
-		c.stop(ErrServerClosed) // go-rtmp's handshake fails at once
-	} else if len(s.conns) >= s.cfg.MaxConns {
-		s.mu.Unlock()
-		if n := s.counters.maxConns.Add(1); n%100 == 1 {
-			s.log.Warn("too many RTMP connections: closing new ones", "max_conns", s.cfg.MaxConns,
-				"remote", nc.RemoteAddr().String(), "closed_so_far", n)
-		}
-		c.stop(ErrTooManyConnections)
-	} else {
-		s.conns[c] = struct{}{}
-		s.mu.Unlock()
-		if s.cfg.ProxyProtocol {
-			c.readProxyHeader()
-		}
+		c.stop(ErrServerClosed)
+		return c.rw, c.rtmpConfig()
+	}
+	s.conns[c] = struct{}{}
+	s.mu.Unlock()
+	if s.cfg.ProxyProtocol {
+		c.readProxyHeader()
+	}
+	if tlsCfg != nil && c.ctx.Err() == nil {
+		c.handshakeTLS(tlsCfg)
 	}
 	return c.rw, c.rtmpConfig()
 }
@@ -169,8 +202,9 @@ func (s *Server) refuseUntrusted(nc net.Conn) {
 
 func (s *Server) untrack(c *conn) {
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	delete(s.conns, c)
+	s.mu.Unlock()
+	s.release(c)
 }
 
 // listener is the net.Listener go-rtmp's Serve accepts from. go-rtmp
@@ -198,6 +232,9 @@ func (l *listener) Accept() (net.Conn, error) {
 			continue
 		}
 		if err == nil {
+			if !l.srv.admit(nc) {
+				continue
+			}
 			return nc, nil
 		}
 		if errors.Is(err, net.ErrClosed) || l.srv.isClosing() {

@@ -79,7 +79,7 @@ func TestRefuseByHandler(t *testing.T) {
 // TestAuthUnavailable refuses without counting a failure against the
 // publisher: the registry is down, the key may be fine.
 func TestAuthUnavailable(t *testing.T) {
-	h := newHarness(t, func(c *Config) { c.AuthFailures.Max = 1 })
+	h := newHarness(t, func(c *Config) { c.AuthFailures.Free = 1 })
 	h.auth.fail(errors.New("dial redis: connection refused"))
 	for range 2 {
 		out := refusedPublish(t, h, "stream", keyAlpha)
@@ -89,26 +89,6 @@ func TestAuthUnavailable(t *testing.T) {
 	}
 	if n := h.auth.lookups(); n != 2 {
 		t.Errorf("%d lookups, want 2: registry errors are not failed authentications", n)
-	}
-}
-
-// TestAuthFailuresRateLimited refuses an address, without a lookup, once
-// it failed Max times; the good key too, until the window passes.
-func TestAuthFailuresRateLimited(t *testing.T) {
-	h := newHarness(t, func(c *Config) { c.AuthFailures = AuthFailures{Max: 2, Window: time.Minute} })
-	for range 3 {
-		refusedPublish(t, h, "stream", wrongKey)
-	}
-	out := refusedPublish(t, h, "stream", keyAlpha)
-	if n := h.auth.lookups(); n != 2 {
-		t.Errorf("%d lookups, want 2: the rest must be refused without one", n)
-	}
-	if !strings.Contains(out, "too many failed authentications") {
-		t.Errorf("ffmpeg's error: %s", out)
-	}
-	logs := h.logs.String()
-	if w, d := strings.Count(logs, `level=WARN msg="refused publish: too many`), strings.Count(logs, `level=DEBUG msg="refused publish: too many`); w != 1 || d != 1 {
-		t.Errorf("rate-limit refusals logged %d times as warnings and %d as debug, want the first as a warning", w, d)
 	}
 }
 

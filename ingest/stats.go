@@ -26,6 +26,13 @@ type Stats struct {
 type RefusedStats struct {
 	// MaxConns: accepted while Config.MaxConns connections were open.
 	MaxConns int64
+	// MaxConnsPerAddr: accepted while Config.MaxConnsPerAddr connections
+	// from its address were open.
+	MaxConnsPerAddr int64
+	// TLSHandshake: an RTMPS connection whose TLS handshake failed or did
+	// not finish within HandshakeTimeout. A peer that closed without
+	// sending a byte (a TCP health check) is not counted.
+	TLSHandshake int64
 	// ProxyHeader: no valid PROXY protocol header within
 	// HandshakeTimeout (Config.ProxyProtocol). A peer that closed without
 	// sending a byte (a TCP health check) is not counted.
@@ -43,9 +50,9 @@ type RefusedStats struct {
 type AuthFailureStats struct {
 	// UnknownKey: a key unknown, revoked, rotated away or malformed.
 	UnknownKey int64
-	// RateLimited: refused without a lookup, the address having failed
-	// too often (Config.AuthFailures).
-	RateLimited int64
+	// Delayed: unknown keys (counted in UnknownKey too) whose refusal
+	// waited, the address having failed too often (Config.AuthFailures).
+	Delayed int64
 	// Unavailable: the Authenticator failed (the registry is down); the
 	// key may be good.
 	Unavailable int64
@@ -54,10 +61,11 @@ type AuthFailureStats struct {
 // counters are a Server's running totals, updated from its connections'
 // goroutines.
 type counters struct {
-	conns                                               atomic.Int64
-	maxConns, proxyHeader, untrusted, wrongApp, handler atomic.Int64
-	unknownKey, rateLimited, unavailable                atomic.Int64
-	dropped, publishing                                 atomic.Int64
+	conns                                     atomic.Int64
+	maxConns, addrConns, tlsHandshake         atomic.Int64
+	proxyHeader, untrusted, wrongApp, handler atomic.Int64
+	unknownKey, delayed, unavailable          atomic.Int64
+	dropped, publishing                       atomic.Int64
 }
 
 // Stats returns the server's counters now. It is safe to call at any
@@ -67,11 +75,12 @@ func (s *Server) Stats() Stats {
 	return Stats{
 		Connections: c.conns.Load(),
 		Refused: RefusedStats{
-			MaxConns: c.maxConns.Load(), ProxyHeader: c.proxyHeader.Load(), UntrustedProxy: c.untrusted.Load(),
+			MaxConns: c.maxConns.Load(), MaxConnsPerAddr: c.addrConns.Load(), TLSHandshake: c.tlsHandshake.Load(),
+			ProxyHeader: c.proxyHeader.Load(), UntrustedProxy: c.untrusted.Load(),
 			WrongApp: c.wrongApp.Load(), Handler: c.handler.Load(),
 		},
 		AuthFailures: AuthFailureStats{
-			UnknownKey: c.unknownKey.Load(), RateLimited: c.rateLimited.Load(), Unavailable: c.unavailable.Load(),
+			UnknownKey: c.unknownKey.Load(), Delayed: c.delayed.Load(), Unavailable: c.unavailable.Load(),
 		},
 		DroppedPackets:  c.dropped.Load(),
 		ActivePublishes: c.publishing.Load(),

@@ -15,7 +15,7 @@ import (
 // a live publish's drops while it goes on.
 func TestStatsPublishes(t *testing.T) {
 	h := newHarness(t, func(c *Config) {
-		c.AuthFailures = AuthFailures{Max: 2, Window: time.Minute}
+		c.AuthFailures = AuthFailures{Free: 2, Delay: 10 * time.Millisecond, Window: time.Minute}
 		c.StartTimeout = time.Minute // the publish below never starts its Sink
 	})
 
@@ -43,7 +43,7 @@ func TestStatsPublishes(t *testing.T) {
 	h.auth.fail(errors.New("dial redis: connection refused"))
 	refusedPublish(t, h, "stream", keyBravo)
 	h.auth.fail(nil)
-	for range 3 { // the third is over AuthFailures.Max
+	for range 3 { // the third is over AuthFailures.Free: delayed
 		refusedPublish(t, h, "stream", wrongKey)
 	}
 
@@ -55,7 +55,7 @@ func TestStatsPublishes(t *testing.T) {
 	want := Stats{
 		Connections:    7,
 		Refused:        RefusedStats{WrongApp: 1, Handler: 1},
-		AuthFailures:   AuthFailureStats{UnknownKey: 2, RateLimited: 1, Unavailable: 1},
+		AuthFailures:   AuthFailureStats{UnknownKey: 3, Delayed: 1, Unavailable: 1},
 		DroppedPackets: 3,
 	}
 	if got := h.srv.Stats(); got != want {

@@ -168,15 +168,22 @@ func NewManager(cfg Config) (*Manager, error) {
 	}, nil
 }
 
+// endingWait is how long a publish waits for the channel's ending stream
+// to end: its playlists' last part hold (hlsmux's EndHold), a relay's
+// flush to its destination.
+const endingWait = 5 * time.Second
+
 // Publish starts a publish of ch. While ch's stream is live, the publish
 // continues it: after a dropped publisher, within the reconnect window,
 // or taking over from a publisher still connected (a half-open connection
 // must not lock its creator out), which is disconnected. Otherwise it
-// starts a new stream. It fails with ErrShuttingDown after Shutdown, and
-// with ErrAlreadyLive while ch's stream is ending (its last segments are
-// being cut). A publish of a channel whose previous stream ended within
-// the grace period replaces it, with segment numbers above the old ones
-// (they start at the publish time in milliseconds).
+// starts a new stream. A publish of a channel whose stream is ending (its
+// last segments being cut, its relays closed) waits for the end, and
+// fails with ErrAlreadyLive if it has not come endingWait later. It fails
+// with ErrShuttingDown after Shutdown. A publish of a channel whose
+// previous stream ended within the grace period replaces it, with segment
+// numbers above the old ones (they start at the publish time in
+// milliseconds).
 //
 // With Config.MaxStreams set, a new stream fails with ErrOverCapacity
 // while that many streams are live; with Config.Overloaded, while it
@@ -193,6 +200,24 @@ func (m *Manager) Publish(ch registry.Channel, remoteAddr string, query url.Valu
 	}
 	now := m.cfg.Now()
 	old := m.streams[ch.PlaybackID]
+	if old != nil && !old.isEnded() && old.ending.Load() {
+		// A creator who stopped and started again (or a publisher that
+		// reconnects at once) waits for the old stream's end, rather than
+		// be told it is live.
+		m.mu.Unlock()
+		select {
+		case <-old.endDone:
+		case <-time.After(endingWait):
+		}
+		m.mu.Lock()
+		if m.closing {
+			return nil, ErrShuttingDown
+		}
+		now = m.cfg.Now()
+		if old = m.streams[ch.PlaybackID]; old != nil && !old.isEnded() && old.ending.Load() {
+			return nil, ErrAlreadyLive
+		}
+	}
 	var pos Position
 	var continues bool
 	if m.cfg.Continuity != nil && (old == nil || old.isEnded()) {

@@ -107,3 +107,48 @@ func TestPublishLowLatency(t *testing.T) {
 	}
 	t.Logf("part latency %+v, segment latency %+v", m.PartLatency(), m.SegmentLatency())
 }
+
+// TestPublishWhileEnding: a publish of a channel whose stream is ending
+// (an LL-HLS stream holds its last parts in the playlist for a part target
+// before EXT-X-ENDLIST) waits for the end and starts the next stream,
+// rather than being refused as already live.
+func TestPublishWhileEnding(t *testing.T) {
+	defer testenv.CheckGoroutines(t)()
+	cfg := testConfig(t)
+	cfg.HLS = pipeline.HLSConfig{Format: "fmp4", PartTarget: 500 * time.Millisecond}
+	m, err := NewManager(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Shutdown(context.Background())
+	ch := channel(1)
+	first, err := m.Publish(ch, "127.0.0.1:5000", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	video, audio, packets := source(t)
+	if err := first.Start(video, audio); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range packets {
+		if err := first.WritePacket(p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	old := first.Stream()
+	ended := make(chan struct{})
+	go func() { first.End(nil); close(ended) }()
+	testenv.WaitFor(t, 10*time.Second, old.ending.Load, "the stream ending")
+	if old.isEnded() {
+		t.Fatal("the stream ended before the next publish: nothing tested")
+	}
+	second, err := m.Publish(ch, "127.0.0.1:5001", nil)
+	if err != nil {
+		t.Fatalf("publish while the channel's stream was ending: %v", err)
+	}
+	if !old.isEnded() || second.Stream() == old {
+		t.Errorf("the publish did not wait for the old stream's end (ended %v, same stream %v)", old.isEnded(), second.Stream() == old)
+	}
+	<-ended
+	second.End(nil)
+}

@@ -74,6 +74,7 @@ type Stream struct {
 	rec      *recording    // nil: not recorded; set before graph
 	route    *announcer    // nil: no Routes; set before graph
 	finished chan struct{} // closed when the pipeline has returned
+	endDone  chan struct{} // closed when End has ended the stream
 	runErr   error         // set before finished is closed
 
 	fromURL     []destination // the relay destinations named in the publish URL
@@ -105,6 +106,7 @@ func (m *Manager) newStream(ch registry.Channel, now time.Time, seq int64) (*Str
 		edge:     hlsmux.NewEdge(),
 		packets:  make(chan *media.Packet, m.cfg.QueuePackets),
 		finished: make(chan struct{}),
+		endDone:  make(chan struct{}),
 	}
 	s.store = s.mem
 	if dir := m.mirrorDir(ch.PlaybackID); dir != "" {
@@ -371,6 +373,7 @@ func (s *Stream) end(reason error) {
 		s.log.Info("stream ended", attrs...)
 	}
 	s.m.ended(s)
+	close(s.endDone)
 }
 
 func (s *Stream) isEnded() bool { return s.endedAt.Load() != 0 }

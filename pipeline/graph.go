@@ -73,6 +73,7 @@ func (g *Graph) segmenterConfig(name string) hlsmux.SegmenterConfig {
 		DiscontinuitySequence: discSeq,
 		Format:                g.out.Format,
 		PartTarget:            g.out.PartTarget,
+		EndHold:               g.out.PartTarget,
 		Edge:                  g.out.Edge,
 		Wallclock:             g.out.Wallclock,
 	}

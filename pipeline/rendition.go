@@ -29,6 +29,9 @@ func (g *Graph) newRendition(i, threads int, frames <-chan picture, audio <-chan
 	cfg.Video = true
 	cfg.Audio = g.audioCfg
 	cfg.FrameDuration = g.frameDuration()
+	// Pictures reach x264 on the frame grid with keyframes on the clock
+	// (retime.go), so a part is listed as soon as its last picture is out.
+	cfg.KeyframeInterval = g.cfg.KeyframeInterval
 	cfg.OnSegment = func(s hlsmux.SegmentInfo) {
 		g.segCount[i].Add(1)
 		if g.out.OnSegment != nil {
@@ -84,10 +87,10 @@ func (r *rendition) Run(ctx context.Context) error {
 		select {
 		case f, ok := <-frames:
 			if !ok {
+				// x264's last pictures are flushed once the audio has
+				// ended too: written at once, before the audio up to
+				// them, they would cut LL-HLS parts short of audio.
 				frames = nil
-				if err := enc.Flush(r.writeVideo); err != nil {
-					return fmt.Errorf("rendition %s: %w", p.Name, err)
-				}
 				continue
 			}
 			if err := r.encode(enc, f); err != nil {
@@ -104,6 +107,9 @@ func (r *rendition) Run(ctx context.Context) error {
 		case <-ctx.Done():
 			return ctx.Err()
 		}
+	}
+	if err := enc.Flush(r.writeVideo); err != nil {
+		return fmt.Errorf("rendition %s: %w", p.Name, err)
 	}
 	if err := r.seg.Close(); err != nil {
 		return fmt.Errorf("rendition %s: %w", p.Name, err)

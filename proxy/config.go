@@ -62,6 +62,12 @@ type Config struct {
 	// MaxConns bounds the open publisher connections; a connection over it
 	// is closed at once. 0 means no limit.
 	MaxConns int
+	// MaxConnsPerAddr bounds the open connections from one address (an
+	// IPv4 address, an IPv6 /64); one over it is closed at once, so that
+	// one peer cannot hold every slot. 0 means DefaultMaxConnsPerAddr,
+	// negative no limit. Behind a load balancer that hides the
+	// publishers' addresses (all connections from its own), turn it off.
+	MaxConnsPerAddr int
 	// Logger receives connection events; nil means slog.Default().
 	Logger *slog.Logger
 }
@@ -84,6 +90,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
+	}
+	if c.MaxConnsPerAddr == 0 {
+		c.MaxConnsPerAddr = DefaultMaxConnsPerAddr
 	}
 	return c
 }

@@ -3,11 +3,13 @@ package proxy
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
+	"net/netip"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -28,7 +30,10 @@ const headerWriteTimeout = 2 * time.Second
 // conn is one publisher connection and, once dialled, its server's.
 type conn struct {
 	p      *Proxy
-	client net.Conn
+	raw    net.Conn // the publisher's socket, which close closes
+	client net.Conn // what the publisher's bytes are read from: raw, or TLS over it
+	peer   netip.Prefix
+	tls    *tls.Config // an RTMPS publisher's, whose handshake serve does
 	log    *slog.Logger
 
 	mu     sync.Mutex
@@ -41,8 +46,8 @@ type conn struct {
 	placedAt time.Time
 }
 
-func newConn(p *Proxy, nc net.Conn) *conn {
-	return &conn{p: p, client: nc, log: p.log.With("remote", nc.RemoteAddr().String())}
+func newConn(p *Proxy, nc net.Conn, peer netip.Prefix, tlsCfg *tls.Config) *conn {
+	return &conn{p: p, raw: nc, client: nc, peer: peer, tls: tlsCfg, log: p.log.With("remote", nc.RemoteAddr().String())}
 }
 
 // close ends both sides at once (Shutdown).
@@ -50,7 +55,7 @@ func (c *conn) close() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.closed = true
-	c.client.Close()
+	c.raw.Close()
 	if c.server != nil {
 		c.server.Close()
 	}
@@ -73,11 +78,27 @@ func (c *conn) setServer(s net.Conn) bool {
 // servers (falling back from one that refuses or fails), then splices
 // until both sides are done. It closes both connections.
 func (c *conn) serve() {
-	defer c.client.Close()
+	defer c.raw.Close()
+	if c.tls != nil {
+		tc, err := handshakeTLS(c.raw, c.tls)
+		if err != nil {
+			if !errors.Is(err, io.EOF) { // not a TCP health check
+				c.p.stats.refused.Add(1)
+				c.p.stats.tlsHandshakes.Add(1)
+				c.p.refused(refusedHandshake, c.peer, err)
+			}
+			return
+		}
+		c.client = tc
+		c.log = c.log.With("tls", tls.VersionName(tc.(*tls.Conn).ConnectionState().Version))
+	}
 	br := bufio.NewReaderSize(c.client, clientBuffer)
 	if err := c.handshakeClient(br); err != nil {
+		// Anyone can open connections that end here: one line per
+		// address a minute, each at debug level.
 		c.p.stats.refused.Add(1)
-		c.log.Info("refuse connection", "err", err)
+		c.log.Debug("refuse connection", "err", err)
+		c.p.refused(refusedHandshake, c.peer, err)
 		return
 	}
 	ctx, cancel := context.WithTimeout(c.p.ctx, c.p.cfg.ConnectTimeout)

@@ -11,8 +11,14 @@
 // earlier server. Once the publish is accepted, the publisher's bytes are
 // spliced as they come (splice(2)); media is never read.
 //
-// It owns the choice of server (the heartbeats plus its own placements
-// since), the dial and its fallback, the splice with its half-closes, the
+// RTMPS publishers (ServeTLS) have their TLS terminated here, and go on
+// as RTMP ones: the proxy must read their commands to replay them, and
+// the PROXY header already tells the servers who they are.
+//
+// It owns its door (door.go: caps on open connections, in all and per
+// address, before anything is allocated; refusals logged by rate), the
+// TLS handshake of RTMPS publishers, the choice of server (the heartbeats
+// plus its own placements since), the dial and its fallback, the splice with its half-closes, the
 // optional PROXY protocol v2 header towards servers, the set of open
 // connections and their shutdown, and its counters.
 //

@@ -3,10 +3,12 @@ package proxy
 import (
 	"cmp"
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
+	"net/netip"
 	"slices"
 	"sync"
 	"time"
@@ -21,8 +23,8 @@ const (
 )
 
 // Proxy accepts RTMP publishers and splices each to a server. Use New;
-// Serve one or more listeners; Shutdown once. Its methods may be called
-// from any goroutine.
+// Serve (RTMP) or ServeTLS (RTMPS) one or more listeners; Shutdown once.
+// Its methods may be called from any goroutine.
 type Proxy struct {
 	cfg     Config
 	err     error // cfg.Validate(), returned by Serve
@@ -39,7 +41,9 @@ type Proxy struct {
 	closing   bool
 	listeners map[net.Listener]struct{}
 	conns     map[*conn]struct{}
-	wg        sync.WaitGroup // one per connection being served
+	perAddr   map[netip.Prefix]int // open connections per address
+	wg        sync.WaitGroup       // one per connection being served
+	refusals  refusalLog
 }
 
 // New returns a proxy for cfg, with defaults for its zero fields. A cfg
@@ -57,6 +61,7 @@ func New(cfg Config) *Proxy {
 		cancel:    cancel,
 		listeners: map[net.Listener]struct{}{},
 		conns:     map[*conn]struct{}{},
+		perAddr:   map[netip.Prefix]int{},
 	}
 }
 
@@ -64,6 +69,22 @@ func New(cfg Config) *Proxy {
 // ErrServerClosed; it returns another error if l fails for good. It closes
 // l.
 func (p *Proxy) Serve(l net.Listener) error {
+	return p.serve(l, nil)
+}
+
+// ServeTLS is Serve for RTMPS publishers: l is a plain TCP listener, and
+// each connection admitted does a TLS handshake with cfg (within 10 s)
+// before its RTMP handshake. The proxy terminates TLS and passes plain
+// RTMP to the servers, as for RTMP publishers.
+func (p *Proxy) ServeTLS(l net.Listener, cfg *tls.Config) error {
+	if cfg == nil {
+		l.Close()
+		return errors.New("serve RTMPS: no TLS config")
+	}
+	return p.serve(l, cfg)
+}
+
+func (p *Proxy) serve(l net.Listener, tlsCfg *tls.Config) error {
 	if p.err != nil {
 		l.Close()
 		return fmt.Errorf("proxy config: %w", p.err)
@@ -83,7 +104,11 @@ func (p *Proxy) Serve(l net.Listener) error {
 		l.Close()
 	}()
 
-	p.log.Info("RTMP proxy listening", "addr", l.Addr().String())
+	proto := "RTMP"
+	if tlsCfg != nil {
+		proto = "RTMPS"
+	}
+	p.log.Info(proto+" proxy listening", "addr", l.Addr().String())
 	var delay time.Duration
 	for {
 		nc, err := l.Accept()
@@ -104,7 +129,7 @@ func (p *Proxy) Serve(l net.Listener) error {
 		}
 		delay = 0
 		p.stats.conns.Add(1)
-		c := p.track(nc)
+		c := p.track(nc, tlsCfg)
 		if c == nil {
 			continue
 		}
@@ -116,29 +141,37 @@ func (p *Proxy) Serve(l net.Listener) error {
 }
 
 // track registers a new connection, or closes it and returns nil when the
-// proxy is closing or at Config.MaxConns.
-func (p *Proxy) track(nc net.Conn) *conn {
+// proxy is closing or at Config.MaxConns, or its address at
+// Config.MaxConnsPerAddr: before anything is allocated for it.
+func (p *Proxy) track(nc net.Conn, tlsCfg *tls.Config) *conn {
+	peer := peerPrefix(nc.RemoteAddr())
 	p.mu.Lock()
-	defer p.mu.Unlock()
 	if p.closing {
+		p.mu.Unlock()
 		nc.Close()
 		return nil
 	}
-	if p.cfg.MaxConns > 0 && len(p.conns) >= p.cfg.MaxConns {
+	if why, ok := p.admitLocked(peer); !ok {
+		p.mu.Unlock()
+		nc.Close()
 		p.stats.refused.Add(1)
-		p.log.Warn("refuse publisher: too many connections", "remote", nc.RemoteAddr().String(), "max_conns", p.cfg.MaxConns)
-		nc.Close()
+		if why == refusedAddrConns {
+			p.stats.refusedPerAddr.Add(1)
+		}
+		p.refused(why, peer, nil)
 		return nil
 	}
-	c := newConn(p, nc)
+	c := newConn(p, nc, peer, tlsCfg)
 	p.conns[c] = struct{}{}
 	p.wg.Add(1)
+	p.mu.Unlock()
 	return c
 }
 
 func (p *Proxy) untrack(c *conn) {
 	p.mu.Lock()
 	delete(p.conns, c)
+	p.releaseLocked(c.peer)
 	p.mu.Unlock()
 	p.wg.Done()
 }

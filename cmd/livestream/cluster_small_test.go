@@ -37,6 +37,10 @@ type clusterOptions struct {
 	origin, proxy bool
 	routeTTL      time.Duration
 	grace         time.Duration
+	// proxyProtocol starts the server and the proxy with --proxy-protocol;
+	// proxyArgs are the proxy's further flags.
+	proxyProtocol bool
+	proxyArgs     []string
 }
 
 func startSmallCluster(t *testing.T, o clusterOptions) *smallCluster {
@@ -54,10 +58,14 @@ func startSmallCluster(t *testing.T, o clusterOptions) *smallCluster {
 		t.Fatal(err)
 	}
 	c.rtmp, c.internal = testenv.FreeAddr(t), testenv.FreeAddr(t)
-	c.server = startRole(t, bin, c.redisURL, "server", c.internal, "server", "--config", config, "--rtmp-addr", c.rtmp,
+	var pp []string
+	if o.proxyProtocol {
+		pp = []string{"--proxy-protocol"}
+	}
+	c.server = startRole(t, bin, c.redisURL, "server", c.internal, append([]string{"server", "--config", config, "--rtmp-addr", c.rtmp,
 		"--internal-http-addr", c.internal, "--advertise-addr", c.internal, "--server-id", "server-a",
 		"--route-ttl", o.routeTTL.String(), "--grace", o.grace.String(), "--data-dir", filepath.Join(dir, "server"),
-		"--record=false", "--log-format", "json")
+		"--record=false", "--log-format", "json"}, pp...)...)
 	if o.origin {
 		addr := testenv.FreeAddr(t)
 		c.origin = startRole(t, bin, c.redisURL, "origin", addr, "origin", "--http-addr", addr, "--record=false", "--log-format", "json")
@@ -66,7 +74,8 @@ func startSmallCluster(t *testing.T, o clusterOptions) *smallCluster {
 	if o.proxy {
 		c.proxyRTMP = testenv.FreeAddr(t)
 		health := testenv.FreeAddr(t)
-		c.proxy = startRole(t, bin, c.redisURL, "proxy", health, "proxy", "--rtmp-addr", c.proxyRTMP, "--health-addr", health, "--log-format", "json")
+		args := append([]string{"proxy", "--rtmp-addr", c.proxyRTMP, "--health-addr", health, "--log-format", "json"}, pp...)
+		c.proxy = startRole(t, bin, c.redisURL, "proxy", health, append(args, o.proxyArgs...)...)
 	}
 	reg, err := registry.OpenRedis(context.Background(), c.redisURL)
 	if err != nil {

@@ -5,13 +5,13 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 )
 
-// ingestCollector exports the RTMP ingest's counters at each scrape, from
+// ingestCollector exports the RTMP and RTMPS ingest's counters at each scrape, from
 // ingest.Server's snapshot. Its labels are reasons only: never a key, a
 // channel or a remote address, which anyone can make up by the million.
 type ingestCollector struct {
 	stats func() ingest.Stats
 
-	conns, refused, authFailures, dropped, active *prometheus.Desc
+	conns, refused, authFailures, delayed, dropped, active *prometheus.Desc
 }
 
 func newIngestCollector(stats func() ingest.Stats) *ingestCollector {
@@ -21,14 +21,17 @@ func newIngestCollector(stats func() ingest.Stats) *ingestCollector {
 		conns: prometheus.NewDesc("livestream_ingest_connections_total",
 			"RTMP connections accepted, those closed at once included.", nil, nil),
 		refused: prometheus.NewDesc("livestream_ingest_refused_connections_total",
-			"RTMP connections closed before they published, by reason: max_conns (over --max-conns), "+
+			"RTMP and RTMPS connections closed before they published, by reason: max_conns (over --max-conns), "+
+				"max_conns_per_addr (over --max-conns-per-addr from one address), tls_handshake (an RTMPS handshake that failed or did not finish in time), "+
 				"proxy_header (no valid PROXY protocol header), untrusted_proxy (a peer outside trusted_proxies), "+
 				"wrong_app (not rtmp://HOST/stream/…), publish_refused (a good key, but its channel already live or the server at capacity).",
 			reason, nil),
 		authFailures: prometheus.NewDesc("livestream_ingest_auth_failures_total",
 			"Publishes refused by authentication, by reason: unknown_key (unknown, revoked or malformed), "+
-				"rate_limited (from an address that failed too often), unavailable (the registry could not be asked).",
+				"unavailable (the registry could not be asked).",
 			reason, nil),
+		delayed: prometheus.NewDesc("livestream_ingest_auth_refusals_delayed_total",
+			"Unknown keys whose refusal was delayed because their address failed too often (counted in the unknown_key failures too).", nil, nil),
 		dropped: prometheus.NewDesc("livestream_ingest_dropped_packets_total",
 			"Packets publishers sent that ingest dropped: video before the first keyframe, tracks that came after the stream started.", nil, nil),
 		active: prometheus.NewDesc("livestream_ingest_active_publishes",
@@ -37,7 +40,7 @@ func newIngestCollector(stats func() ingest.Stats) *ingestCollector {
 }
 
 func (c *ingestCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{c.conns, c.refused, c.authFailures, c.dropped, c.active} {
+	for _, d := range []*prometheus.Desc{c.conns, c.refused, c.authFailures, c.delayed, c.dropped, c.active} {
 		ch <- d
 	}
 }
@@ -55,6 +58,8 @@ func (c *ingestCollector) Collect(ch chan<- prometheus.Metric) {
 		n      int64
 	}{
 		{"max_conns", st.Refused.MaxConns},
+		{"max_conns_per_addr", st.Refused.MaxConnsPerAddr},
+		{"tls_handshake", st.Refused.TLSHandshake},
 		{"proxy_header", st.Refused.ProxyHeader},
 		{"untrusted_proxy", st.Refused.UntrustedProxy},
 		{"wrong_app", st.Refused.WrongApp},
@@ -67,11 +72,11 @@ func (c *ingestCollector) Collect(ch chan<- prometheus.Metric) {
 		n      int64
 	}{
 		{"unknown_key", st.AuthFailures.UnknownKey},
-		{"rate_limited", st.AuthFailures.RateLimited},
 		{"unavailable", st.AuthFailures.Unavailable},
 	} {
 		counter(c.authFailures, r.n, r.reason)
 	}
+	counter(c.delayed, st.AuthFailures.Delayed)
 	counter(c.dropped, st.DroppedPackets)
 	ch <- prometheus.MustNewConstMetric(c.active, prometheus.GaugeValue, float64(st.ActivePublishes))
 }

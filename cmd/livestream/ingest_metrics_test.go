@@ -46,17 +46,19 @@ func TestServeIngestMetrics(t *testing.T) {
 	s := startServer(t)
 	k := s.createChannel("counted")
 	checkMetrics(t, s.get("/metrics"), map[string]float64{
-		"livestream_ingest_connections_total":                                   0,
-		`livestream_ingest_auth_failures_total{reason="unknown_key"}`:           0,
-		`livestream_ingest_refused_connections_total{reason="max_conns"}`:       0,
-		`livestream_ingest_refused_connections_total{reason="proxy_header"}`:    0,
-		"livestream_ingest_active_publishes":                                    0,
-		"livestream_ingest_dropped_packets_total":                               0,
-		`livestream_ingest_refused_connections_total{reason="publish_refused"}`: 0,
-		`livestream_ingest_auth_failures_total{reason="rate_limited"}`:          0,
-		`livestream_ingest_auth_failures_total{reason="unavailable"}`:           0,
-		`livestream_ingest_refused_connections_total{reason="wrong_app"}`:       0,
-		`livestream_ingest_refused_connections_total{reason="untrusted_proxy"}`: 0,
+		"livestream_ingest_connections_total":                                      0,
+		`livestream_ingest_auth_failures_total{reason="unknown_key"}`:              0,
+		`livestream_ingest_refused_connections_total{reason="max_conns"}`:          0,
+		`livestream_ingest_refused_connections_total{reason="proxy_header"}`:       0,
+		"livestream_ingest_active_publishes":                                       0,
+		"livestream_ingest_dropped_packets_total":                                  0,
+		`livestream_ingest_refused_connections_total{reason="publish_refused"}`:    0,
+		"livestream_ingest_auth_refusals_delayed_total":                            0,
+		`livestream_ingest_auth_failures_total{reason="unavailable"}`:              0,
+		`livestream_ingest_refused_connections_total{reason="wrong_app"}`:          0,
+		`livestream_ingest_refused_connections_total{reason="max_conns_per_addr"}`: 0,
+		`livestream_ingest_refused_connections_total{reason="tls_handshake"}`:      0,
+		`livestream_ingest_refused_connections_total{reason="untrusted_proxy"}`:    0,
 	})
 
 	const wrongKey = "sk_wrongwrongwrongwrongwrongwrong"
@@ -80,7 +82,7 @@ func TestServeIngestMetrics(t *testing.T) {
 	checkMetrics(t, metrics, map[string]float64{
 		"livestream_ingest_connections_total":                                   2,
 		`livestream_ingest_auth_failures_total{reason="unknown_key"}`:           1,
-		`livestream_ingest_auth_failures_total{reason="rate_limited"}`:          0,
+		"livestream_ingest_auth_refusals_delayed_total":                         0,
 		`livestream_ingest_auth_failures_total{reason="unavailable"}`:           0,
 		`livestream_ingest_refused_connections_total{reason="max_conns"}`:       0,
 		`livestream_ingest_refused_connections_total{reason="publish_refused"}`: 0,

@@ -251,3 +251,50 @@ func TestLowLatencyServe(t *testing.T) {
 		t.Error(err)
 	}
 }
+
+// TestLowLatencyEnd: a viewer of a stream that ends sees it to its last
+// frame and then ended. hls.js counts a segment whose parts it has
+// buffered as loaded: told the segment is complete by an ended playlist
+// before it fetched the last parts, it never fetched them and held the
+// last frame it had, forever; and a part of audio past the last picture
+// kept it from ending the buffer.
+func TestLowLatencyEnd(t *testing.T) {
+	s := startServerWith(t, func(c *Config) { c.Transcode = llLadder() })
+	base := "http://" + s.cfg.Serve.HTTPAddr
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	k := s.createChannel("ending")
+	const seconds = 10
+	pub := launch(ctx, nil, time.Minute, ffmpegPublisher(t, s, k.StreamKey, timingCase{fps: 30, seconds: seconds}))
+	defer func() { cancel(); <-pub.done }()
+	testenv.WaitFor(t, 30*time.Second, func() bool {
+		c, b := s.tryGet("/hls/" + k.PlaybackID + "/240p/index.m3u8")
+		return c == http.StatusOK && strings.Contains(string(b), "#EXT-X-PART:")
+	}, "a part")
+	page := browser.Start(ctx, t, testenv.NeedTool(t, "chromium"))
+	if err := chromedp.Do(page, chromedp.Navigate(base+"/watch/"+k.PlaybackID)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := browser.WaitPlayer(page, 30*time.Second, func(s browser.PlayerSample) bool { return s.LL && s.CurrentTime > 0.5 }); err != nil {
+		t.Fatalf("waiting for low-latency playback: %v", err)
+	}
+	<-pub.done
+	if pub.err != nil {
+		t.Fatalf("publisher: %v\n%s", pub.err, pub.output)
+	}
+	var last browser.PlayerSample
+	end, err := browser.WaitPlayer(page, 15*time.Second, func(s browser.PlayerSample) bool {
+		if s.State != "ended" {
+			last = s
+		}
+		return s.State == "ended"
+	})
+	if err != nil {
+		t.Fatalf("the watch page did not show the stream ended: %v", err)
+	}
+	// hls.js's timeline counts from the first segment: the last frame
+	// starts a frame before the stream's duration.
+	if last.CurrentTime < seconds-0.3 {
+		t.Errorf("played to %.2f s of a %d s stream before it ended (%+v)", last.CurrentTime, seconds, end)
+	}
+}

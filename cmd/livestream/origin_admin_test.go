@@ -164,6 +164,11 @@ func TestOriginAdminAPI(t *testing.T) {
 	if code != 0 || !strings.Contains(stdout, session.Playlist) {
 		t.Errorf("recordings list --admin-url: exit %d: %s%s; want %s", code, stdout, stderr, session.Playlist)
 	}
+	// Or to the cluster's Redis and a recordings directory at hand.
+	code, stdout, stderr = runCLI(t, "recordings", "list", k.ID, "--redis-url", redisURL, "--record-dir", recordDir, "--json")
+	if code != 0 || !strings.Contains(stdout, session.Playlist) {
+		t.Errorf("recordings list --redis-url: exit %d: %s%s; want %s", code, stdout, stderr, session.Playlist)
+	}
 
 	if code, body := adminCall(t, "DELETE", api+"/channels/"+k.ID, token, ""); code != http.StatusNoContent {
 		t.Errorf("revoke: %d %s", code, body)

@@ -17,7 +17,6 @@ import (
 	"time"
 
 	"github.com/livestream/livestream/record"
-	"github.com/livestream/livestream/registry"
 )
 
 const recordingsUsage = `Usage:
@@ -28,10 +27,11 @@ const recordingsUsage = `Usage:
 
 It reads the recordings directory (--record-dir, default DATA_DIR/recordings)
 and the registry file DATA_DIR/channels.json (--data-dir, default ./data)
-that a running "livestream serve" shares, or asks a running server's admin
-API (--admin-url and --admin-token), which also knows recordings in S3.
-Flags can be given in the environment: LIVESTREAM_DATA_DIR,
-LIVESTREAM_RECORD_DIR, LIVESTREAM_ADMIN_URL, LIVESTREAM_ADMIN_TOKEN,
+that a running "livestream serve" shares, or a cluster's Redis (--redis-url,
+with --record-dir), or asks a running server's admin API (--admin-url and
+--admin-token), which also knows recordings in S3. Flags can be given in
+the environment: LIVESTREAM_DATA_DIR, LIVESTREAM_RECORD_DIR,
+LIVESTREAM_REDIS_URL, LIVESTREAM_ADMIN_URL, LIVESTREAM_ADMIN_TOKEN,
 LIVESTREAM_JSON.
 `
 
@@ -92,9 +92,14 @@ func runRecordings(args []string, stdout, stderr io.Writer) int {
 		}
 		dir := *recordDir
 		if dir == "" {
+			if f.redisURL != "" {
+				// A cluster's servers record where their own flags say:
+				// this machine has no DATA_DIR of theirs to guess from.
+				return fail(errors.New("--redis-url needs --record-dir (or ask a server: --admin-url, which also knows S3)"))
+			}
 			dir = filepath.Join(f.dataDir, "recordings")
 		}
-		list, err = localRecordings(ctx, f.dataDir, dir, pos[0])
+		list, err = localRecordings(ctx, &f, dir, pos[0])
 	}
 	if err != nil {
 		return fail(err)
@@ -107,13 +112,14 @@ func runRecordings(args []string, stdout, stderr io.Writer) int {
 // Recorder over a spool of its own lists them as the server does (the
 // server's spool belongs to the server): it reads each session's
 // session.json, and starts nothing since its spool is empty.
-func localRecordings(ctx context.Context, dataDir, dir, id string) ([]Recording, error) {
-	reg, err := registry.OpenFile(filepath.Join(dataDir, "channels.json"))
+func localRecordings(ctx context.Context, f *keysFlags, dir, id string) ([]Recording, error) {
+	// The channel from DATA_DIR/channels.json, or the cluster's Redis.
+	reg, closeReg, err := f.openStore()
 	if err != nil {
 		return nil, err
 	}
 	ch, err := reg.Get(ctx, id)
-	reg.Close()
+	closeReg()
 	if err != nil {
 		return nil, err
 	}

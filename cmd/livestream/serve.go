@@ -76,6 +76,8 @@ type ServeConfig struct {
 	// RecordConfig: record, record_renditions, record_dir, s3_*, spool_*,
 	// record_retention.
 	RecordConfig `yaml:",inline"`
+	// DoorConfig: rtmps_addr, tls_cert, tls_key, max_conns_per_addr.
+	DoorConfig `yaml:",inline"`
 	// SRTConfig: srt_addr, srt_passphrase, srt_latency.
 	SRTConfig `yaml:",inline"`
 }
@@ -106,6 +108,7 @@ func (c ServeConfig) withDefaults() ServeConfig {
 		c.MaxConns = 1000
 	}
 	c.RecordConfig = c.RecordConfig.withDefaults()
+	c.DoorConfig = c.DoorConfig.withDefaults()
 	c.SRTConfig = c.SRTConfig.withDefaults()
 	return c
 }
@@ -128,6 +131,9 @@ func (c ServeConfig) validate() error {
 	if _, err := parseLevel(c.LogLevel); err != nil {
 		return err
 	}
+	if err := c.DoorConfig.validate(); err != nil {
+		return err
+	}
 	if err := c.SRTConfig.validate(); err != nil {
 		return err
 	}
@@ -144,7 +150,8 @@ func parseLevel(s string) (slog.Level, error) {
 
 const serveUsage = `Usage: livestream serve [--config FILE] [--rtmp-addr :1935] [--http-addr :8080]
                         [--admin-addr 127.0.0.1:8081] [--data-dir ./data] [--redis-url URL]
-                        [--max-conns 1000] [--srt-addr :9000]
+                        [--max-conns 1000] [--max-conns-per-addr 8] [--srt-addr :9000]
+                        [--rtmps-addr :1936 --tls-cert FILE --tls-key FILE]
 
 Runs everything on one machine: RTMP (and, with --srt-addr, SRT) ingest
 with stream keys, in-process
@@ -153,7 +160,9 @@ admin API. Every stream is recorded (--record=false: none) to
 DATA_DIR/recordings, served at /vod/PLAYBACK_ID/vod-SESSION.m3u8, or to an
 S3 bucket (--s3-bucket; credentials from AWS_ACCESS_KEY_ID and
 AWS_SECRET_ACCESS_KEY or the shared AWS config). With --redis-url the
-channels are a cluster's, kept in its Redis.
+channels are a cluster's, kept in its Redis. With --rtmps-addr it takes
+RTMPS too (rtmps://HOST:1936/stream/KEY), with the certificate and key of
+--tls-cert and --tls-key, re-read when the files change.
 
 Every flag also reads LIVESTREAM_<FLAG> from the environment
 (LIVESTREAM_RTMP_ADDR, …); flags win over the environment, which wins over
@@ -180,6 +189,7 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 	relayFacebook := fs.String("relay-facebook-url", "", "Facebook ingest `URL` the key is appended to (default "+relay.FacebookBase+")")
 	relayTwitch := fs.String("relay-twitch-url", "", "Twitch ingest `URL` the key is appended to (default "+relay.TwitchBase+")")
 	recordOverride := recordFlags(fs)
+	doorOverride := doorFlags(fs)
 	srtOverride := srtFlags(fs)
 	fs.Usage = func() { fmt.Fprint(stderr, serveUsage); fs.PrintDefaults() }
 	if err := fs.Parse(args); err != nil {
@@ -227,6 +237,7 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 		sc.MaxConns = *maxConns
 	}
 	recordOverride(&sc.RecordConfig, set)
+	doorOverride(&sc.DoorConfig, set)
 	srtOverride(&sc.SRTConfig, set)
 	*sc = sc.withDefaults()
 	if err := sc.validate(); err != nil {
@@ -256,10 +267,15 @@ func newLogger(w io.Writer, c ServeConfig) *slog.Logger {
 			}
 		}
 	}
+	var log *slog.Logger
 	if format == "text" {
-		return slog.New(slog.NewTextHandler(w, opts))
+		log = slog.New(slog.NewTextHandler(w, opts))
+	} else {
+		log = slog.New(slog.NewJSONHandler(w, opts))
 	}
-	return slog.New(slog.NewJSONHandler(w, opts))
+	// go-redis would print its own plain-text lines into the log.
+	registry.SetRedisLogger(log.With("component", "redis"))
+	return log
 }
 
 // serve runs every part of the all-in-one server until ctx is done, then
@@ -332,9 +348,16 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger) error {
 		return fmt.Errorf("admin listener: %w", err)
 	}
 
+	rtmpsLn, rtmpsTLS, err := sc.listenRTMPS(log.With("component", "tls"))
+	if err != nil {
+		rtmpLn.Close()
+		httpLn.Close()
+		adminLn.Close()
+		return err
+	}
 	rtmp, err := ingest.NewServer(ingest.Config{
 		Auth: reg, Handler: publishHandler{reg, streams}, Logger: log.With("component", "ingest"),
-		MaxConns: sc.MaxConns,
+		MaxConns: sc.MaxConns, MaxConnsPerAddr: sc.MaxConnsPerAddr,
 	})
 	if err != nil {
 		return err
@@ -344,6 +367,9 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger) error {
 		rtmpLn.Close()
 		httpLn.Close()
 		adminLn.Close()
+		if rtmpsLn != nil {
+			rtmpsLn.Close()
+		}
 		return err
 	}
 	metrics := prometheus.NewRegistry()
@@ -366,13 +392,18 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger) error {
 		ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
 
-	errc := make(chan error, 4)
+	errc := make(chan error, 5)
 	go func() { errc <- serveErr("RTMP", rtmp.Serve(rtmpLn)) }()
+	rtmpsAddr := ""
+	if rtmpsLn != nil {
+		rtmpsAddr = rtmpsLn.Addr().String()
+		go func() { errc <- serveErr("RTMPS", rtmp.ServeTLS(rtmpsLn, rtmpsTLS)) }()
+	}
 	srtIn.serve(errc)
 	go func() { errc <- serveErr("HTTP", httpSrv.Serve(httpLn)) }()
 	go func() { errc <- serveErr("admin", adminSrv.Serve(adminLn)) }()
 	log.Info("livestream serving",
-		"version", version, "rtmp", rtmpLn.Addr().String(), "http", httpLn.Addr().String(),
+		"version", version, "rtmp", rtmpLn.Addr().String(), "rtmps", rtmpsAddr, "http", httpLn.Addr().String(),
 		"admin", adminLn.Addr().String(), "admin_token_file", tokenFile, "data_dir", sc.DataDir, "srt", srtIn.addr())
 
 	var runErr error

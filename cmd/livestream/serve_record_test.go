@@ -362,6 +362,7 @@ func TestRecordingsUsage(t *testing.T) {
 		{[]string{"recordings", "list", "ch_x", "--admin-token", "t", "--data-dir", dir}, 1, "--admin-token needs --admin-url"},
 		{[]string{"recordings", "list", "ch_x", "--admin-url", "http://127.0.0.1:1"}, 1, "--admin-token"},
 		{[]string{"recordings", "list", "ch_x", "--data-dir", dir}, 1, "no such channel"},
+		{[]string{"recordings", "list", "ch_x", "--redis-url", "redis://127.0.0.1:1"}, 1, "--redis-url needs --record-dir"},
 	} {
 		code, stdout, stderr := runCLI(t, c.args...)
 		if code != c.code || !strings.Contains(stdout+stderr, c.want) {

@@ -64,7 +64,7 @@ func srtFlags(fs *flag.FlagSet) func(c *SRTConfig, set map[string]bool) {
 }
 
 // srtIngest is the SRT listener of a role, or nothing when SRTAddr is
-// empty: its publishes go through ing's Admit, RTMP's key check and
+// empty: its publishes go through ing's AcceptPublish, RTMP's key check and
 // Handler.
 type srtIngest struct{ srv *srt.Server }
 

@@ -28,7 +28,8 @@ import (
 const serverUsage = `Usage: livestream server --redis-url URL [--config FILE] [--rtmp-addr :1935]
                          [--internal-http-addr :8090] [--advertise-addr HOST:PORT]
                          [--max-streams N] [--max-cpu FRACTION] [--max-conns 1000]
-                         [--data-dir ./data] [--srt-addr :9000]
+                         [--max-conns-per-addr 8] [--data-dir ./data] [--srt-addr :9000]
+                         [--rtmps-addr :1936 --tls-cert FILE --tls-key FILE]
                          [--proxy-protocol [--trusted-proxies CIDR,CIDR]]
 
 Runs an ingest and transcoding server of a cluster: RTMP publishes (from
@@ -124,6 +125,7 @@ func runServer(args []string, stdout, stderr io.Writer) int {
 	recordOverride := recordFlags(fs)
 	srtOverride := srtFlags(fs)
 	clusterOverride := clusterFlags(fs, true)
+	doorOverride := doorFlags(fs)
 	fs.Usage = func() { fmt.Fprint(stderr, serverUsage); fs.PrintDefaults() }
 	cfg, code, err := f.load(fs, args, func(cfg *Config, set map[string]bool) {
 		sc := &cfg.Serve
@@ -145,6 +147,7 @@ func runServer(args []string, stdout, stderr io.Writer) int {
 			sc.MaxConns = *maxConns
 		}
 		recordOverride(&sc.RecordConfig, set)
+		doorOverride(&sc.DoorConfig, set)
 		srtOverride(&sc.SRTConfig, set)
 		clusterOverride(&cfg.Cluster, set)
 	})
@@ -243,19 +246,32 @@ func clusterServer(ctx context.Context, cfg Config, log *slog.Logger) error {
 	})
 	defer unsubscribe()
 
+	rtmpsLn, rtmpsTLS, err := sc.listenRTMPS(log.With("component", "tls"))
+	if err != nil {
+		rtmpLn.Close()
+		internalLn.Close()
+		return err
+	}
 	rtmp, err := ingest.NewServer(ingest.Config{
 		Auth: auth, Handler: publishHandler{auth, streams}, Logger: log.With("component", "ingest"),
-		ProxyProtocol: cc.ProxyProtocol, TrustedProxies: cc.TrustedProxies, MaxConns: sc.MaxConns,
+		ProxyProtocol: cc.ProxyProtocol, TrustedProxies: cc.TrustedProxies,
+		MaxConns: sc.MaxConns, MaxConnsPerAddr: sc.MaxConnsPerAddr,
 	})
 	if err != nil {
 		rtmpLn.Close()
 		internalLn.Close()
+		if rtmpsLn != nil {
+			rtmpsLn.Close()
+		}
 		return err
 	}
 	srtIn, err := listenSRT(sc.SRTConfig, rtmp, log.With("component", "ingest"))
 	if err != nil {
 		rtmpLn.Close()
 		internalLn.Close()
+		if rtmpsLn != nil {
+			rtmpsLn.Close()
+		}
 		return err
 	}
 	hls := newHLSRequests()
@@ -276,8 +292,13 @@ func clusterServer(ctx context.Context, cfg Config, log *slog.Logger) error {
 	mux.Handle("GET /metrics", promhttp.HandlerFor(metrics, promhttp.HandlerOpts{}))
 	httpSrv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
 
-	errc := make(chan error, 3)
+	errc := make(chan error, 4)
 	go func() { errc <- serveErr("RTMP", rtmp.Serve(rtmpLn)) }()
+	rtmpsAddr := ""
+	if rtmpsLn != nil {
+		rtmpsAddr = rtmpsLn.Addr().String()
+		go func() { errc <- serveErr("RTMPS", rtmp.ServeTLS(rtmpsLn, rtmpsTLS)) }()
+	}
 	srtIn.serve(errc)
 	go func() { errc <- serveErr("internal HTTP", httpSrv.Serve(internalLn)) }()
 	beat := &heartbeat{reg: reg, streams: streams, cfg: cc, log: log.With("component", "heartbeat"), cpu: cpu}
@@ -289,7 +310,7 @@ func clusterServer(ctx context.Context, cfg Config, log *slog.Logger) error {
 	go func() { defer close(cpuDone); cpu.run(cpuCtx) }()
 	defer func() { stopCPU(); <-cpuDone }()
 	log.Info("livestream server running",
-		"version", version, "server_id", cc.ServerID, "rtmp", rtmpLn.Addr().String(), "internal_http", internalLn.Addr().String(),
+		"version", version, "server_id", cc.ServerID, "rtmp", rtmpLn.Addr().String(), "rtmps", rtmpsAddr, "internal_http", internalLn.Addr().String(),
 		"advertise", cc.AdvertiseAddr, "advertise_rtmp", cc.AdvertiseRTMPAddr, "max_streams", cc.MaxStreams, "max_cpu", cc.MaxCPU, "route_ttl", cc.RouteTTL,
 		"proxy_protocol", cc.ProxyProtocol, "trusted_proxies", cc.TrustedProxies.String(), "srt", srtIn.addr())
 

@@ -103,7 +103,7 @@ func (c *conn) run(req gosrt.ConnRequest) {
 }
 
 // admit checks the request's stream id and passphrase, then has ingest
-// admit the publish (key, rate limit, Handler). A refusal is the SRT
+// accept the publish (key, slowdown of failed keys, Handler). A refusal is the SRT
 // rejection code the caller sees, and the error logged; the stream id is
 // never logged (it holds the key).
 func (c *conn) admit(req gosrt.ConnRequest) (*ingest.Publish, gosrt.RejectionReason, error) {
@@ -142,15 +142,13 @@ func (c *conn) admit(req gosrt.ConnRequest) (*ingest.Publish, gosrt.RejectionRea
 	if qerr != nil { // the pairs before the bad one are kept; none is logged
 		c.log.Warn("ignoring malformed query parameters in the stream id")
 	}
-	pub, err := c.srv.cfg.Ingest.Admit(c.ctx, ingest.Admission{RemoteAddr: c.remote, Key: id.key, Query: query, Log: c.log})
+	pub, err := c.srv.cfg.Ingest.AcceptPublish(c.ctx, ingest.PublishRequest{RemoteAddr: c.remote, Key: id.key, Query: query, Log: c.log})
 	if err != nil {
-		// Admit has logged the refusal (without the key).
+		// AcceptPublish has logged the refusal (without the key).
 		code := gosrt.REJX_ISE
 		switch {
 		case errors.Is(err, ingest.ErrUnauthorized):
 			code = gosrt.REJX_UNAUTHORIZED
-		case errors.Is(err, ingest.ErrRateLimited):
-			code = gosrt.REJX_OVERLOAD
 		case errors.Is(err, ingest.ErrRefused):
 			code = gosrt.REJX_CONFLICT
 		case errors.Is(err, ingest.ErrServerClosed):

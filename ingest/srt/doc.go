@@ -1,7 +1,7 @@
 // Package srt is the SRT front of a server: publishers send MPEG-TS over
 // SRT (github.com/datarhei/gosrt, pure Go), with their stream key in the
-// SRT stream id. Each connection is admitted by ingest.Server.Admit (the
-// same key check, failure rate limit, counters and Handler as RTMP), or
+// SRT stream id. Each connection is admitted by ingest.Server.AcceptPublish (the
+// same key check, slowdown of failed keys, counters and Handler as RTMP), or
 // refused in the SRT handshake with a rejection code the caller shows; its
 // TS is demuxed with go-astits and mapped to media.Packets (ts*.go, pure
 // and fuzzed) for the same Sink an RTMP publish feeds.

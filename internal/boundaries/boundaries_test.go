@@ -38,6 +38,7 @@ var mayImport = map[string][]string{
 	"registry":       {},
 	"origin":         {"hlsmux", "registry"},
 	"proxy":          {"registry"},
+	"tlsfile":        {},
 	// bench drives whole packages to measure them (the relay benchmark,
 	// the Twitch re-encode's settings, an LL-HLS stream's live edge that
 	// the origin benchmark advances by hand), starts nginx-rtmp and
@@ -55,7 +56,7 @@ var mayImport = map[string][]string{
 var astiavUsers = []string{"codec"}
 
 // Rows whose packages import the standard library and module packages only.
-var stdOnly = []string{"media", "internal/testenv", "internal/nginxrtmp"}
+var stdOnly = []string{"media", "internal/testenv", "internal/nginxrtmp", "tlsfile"}
 
 type goPackage struct {
 	ImportPath   string

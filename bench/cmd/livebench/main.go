@@ -155,8 +155,9 @@ func runOurs(bin, ffmpeg, src string, sv serveSetup, n int, seconds, warmup floa
 		return l.Addr().String()
 	}
 	rtmp, web, admin, token := addr(), addr(), addr(), "livebench"
+	// Every publish comes from 127.0.0.1: no per-address cap (default 8).
 	args := []string{"serve", "--rtmp-addr", rtmp, "--http-addr", web, "--admin-addr", admin,
-		"--admin-token", token, "--data-dir", dir, "--log-level", "warn", "--log-format", "text"}
+		"--admin-token", token, "--data-dir", dir, "--log-level", "warn", "--log-format", "text", "--max-conns-per-addr", "-1"}
 	if sv.config != "" {
 		args = append(args, "--config", sv.config)
 	}

@@ -12,10 +12,11 @@ import (
 	"github.com/livestream/livestream/registry"
 )
 
-// Admission is a publish that comes by another protocol than RTMP (SRT,
-// ingest/srt), for Admit: it gets the same key check, failure rate limit,
-// counters (Stats), Handler and start-up of its Sink as an RTMP publish.
-type Admission struct {
+// PublishRequest is a publish that comes by another protocol than RTMP
+// (SRT, ingest/srt), for AcceptPublish: it gets the same key check,
+// slowdown of failed keys, counters (Stats), Handler and start-up of its
+// Sink as an RTMP publish.
+type PublishRequest struct {
 	// RemoteAddr is the publisher's address, "IP:port".
 	RemoteAddr string
 	// Key is the stream key the publisher sent. It is never logged.
@@ -27,13 +28,14 @@ type Admission struct {
 	Log *slog.Logger
 }
 
-// Admit authenticates a.Key and asks the Handler for a Sink. ctx is the
-// connection's: cancel it when the connection closes, so that a Sink
-// blocked in WritePacket returns. It fails with ErrServerClosed,
-// ErrRateLimited, ErrUnauthorized, ErrRefused (the Handler's refusal) or
+// AcceptPublish authenticates a.Key and asks the Handler for a Sink. ctx
+// is the connection's: cancel it when the connection closes, so that a Sink
+// blocked in WritePacket returns. A wrong key's refusal waits the delay
+// Config.AuthFailures sets for its address, as over RTMP. It fails with
+// ErrServerClosed, ErrUnauthorized, ErrRefused (the Handler's refusal) or
 // the Authenticator's failure; the error's text holds no secret. The
 // caller must End the Publish it returns, exactly once.
-func (s *Server) Admit(ctx context.Context, a Admission) (*Publish, error) {
+func (s *Server) AcceptPublish(ctx context.Context, a PublishRequest) (*Publish, error) {
 	if s.isClosing() {
 		return nil, ErrServerClosed
 	}
@@ -68,7 +70,7 @@ func (s *Server) Admit(ctx context.Context, a Admission) (*Publish, error) {
 	return p, nil
 }
 
-// Publish is a publish admitted by Admit: its protocol declares the
+// Publish is a publish admitted by AcceptPublish: its protocol declares the
 // tracks and their parameters and writes packets (timestamps in
 // media.ClockRate ticks, audio and video on one time base, H.264 in the
 // form its VideoParams name); Publish holds them until the codecs are
