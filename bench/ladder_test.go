@@ -25,7 +25,11 @@ func benchSource(b testing.TB, w, h int) string {
 // iteration and reports source frames per wall-second and CPU-seconds per
 // second of video.
 func benchLadder(b *testing.B, w, h int) {
-	src := benchSource(b, w, h)
+	benchLadderFrom(b, benchSource(b, w, h))
+}
+
+// benchLadderFrom is benchLadder on the source file src.
+func benchLadderFrom(b *testing.B, src string) {
 	var frames int64
 	var cpu time.Duration
 	var videoSec float64

@@ -21,7 +21,7 @@ const inputPadding = 64
 
 var zeroPadding [inputPadding]byte
 
-// Decoder decodes one H.264 video or audio (AAC, MP3) stream.
+// Decoder decodes one video (H.264, HEVC) or audio (AAC, MP3, MP2) stream.
 //
 // A Decoder is used by one goroutine. Close frees it.
 type Decoder struct {
@@ -31,13 +31,22 @@ type Decoder struct {
 	scratch []byte
 }
 
-// NewVideoDecoder opens an H.264 decoder for p. threads is the number of
-// decoding threads (0: FFmpeg's choice, one per core).
+// videoDecoders are the FFmpeg decoders of the video codecs the ladder
+// takes. A codec added here (AV1) needs nothing else from codec: FFmpeg's
+// decoders read their own extradata (avcC or Annex B, hvcC or Annex B).
+var videoDecoders = map[media.VideoCodec]astiav.CodecID{
+	media.H264: astiav.CodecIDH264,
+	media.HEVC: astiav.CodecIDHevc,
+}
+
+// NewVideoDecoder opens a decoder for p, chosen by p.Codec. threads is the
+// number of decoding threads (0: FFmpeg's choice, one per core).
 func NewVideoDecoder(p media.VideoParams, threads int) (*Decoder, error) {
-	if p.Codec != media.H264 {
-		return nil, fmt.Errorf("video codec %q: %w (want h264)", p.Codec, ErrUnsupported)
+	id, ok := videoDecoders[p.Codec]
+	if !ok {
+		return nil, fmt.Errorf("video codec %q: %w (want h264 or hevc)", p.Codec, ErrUnsupported)
 	}
-	return newDecoder("h264", astiav.CodecIDH264, p.Extradata, func(cc *astiav.CodecContext) {
+	return newDecoder(string(p.Codec), id, p.Extradata, func(cc *astiav.CodecContext) {
 		cc.SetWidth(p.Width)
 		cc.SetHeight(p.Height)
 		cc.SetThreadCount(threads)
@@ -53,8 +62,10 @@ func NewAudioDecoder(p media.AudioParams) (*Decoder, error) {
 		id = astiav.CodecIDAac
 	case media.MP3:
 		id = astiav.CodecIDMp3
+	case media.MP2:
+		id = astiav.CodecIDMp2
 	default:
-		return nil, fmt.Errorf("audio codec %q: %w (want aac or mp3)", p.Codec, ErrUnsupported)
+		return nil, fmt.Errorf("audio codec %q: %w (want aac, mp3 or mp2)", p.Codec, ErrUnsupported)
 	}
 	return newDecoder(string(p.Codec), id, p.Extradata, func(cc *astiav.CodecContext) {
 		if p.SampleRate > 0 {

@@ -11,8 +11,8 @@ import (
 )
 
 // Demuxer reads the packets of a media file (FLV, MP4, MPEG-TS, anything
-// FFmpeg demuxes) as media.Packets: its first H.264 video stream and its
-// first audio stream.
+// FFmpeg demuxes) as media.Packets: its first H.264 or HEVC video stream
+// and its first audio stream.
 type Demuxer struct {
 	path         string
 	fc           *astiav.FormatContext
@@ -24,7 +24,7 @@ type Demuxer struct {
 }
 
 // OpenFile opens path and finds its streams. It fails with an error wrapping
-// ErrUnsupported for a file without H.264 video.
+// ErrUnsupported for a file without H.264 or HEVC video.
 func OpenFile(path string) (_ *Demuxer, err error) {
 	d := &Demuxer{path: path, fc: astiav.AllocFormatContext(), pkt: astiav.AllocPacket()}
 	defer func() {
@@ -48,8 +48,13 @@ func OpenFile(path string) (_ *Demuxer, err error) {
 			if d.video != nil {
 				continue
 			}
-			if cp.CodecID() != astiav.CodecIDH264 {
-				return nil, fmt.Errorf("%s: video codec %s: %w (want h264)", path, cp.CodecID().Name(), ErrUnsupported)
+			vc := media.H264
+			switch cp.CodecID() {
+			case astiav.CodecIDH264:
+			case astiav.CodecIDHevc:
+				vc = media.HEVC
+			default:
+				return nil, fmt.Errorf("%s: video codec %s: %w (want h264 or hevc)", path, cp.CodecID().Name(), ErrUnsupported)
 			}
 			fr := s.AvgFrameRate()
 			if fr.Num() <= 0 || fr.Den() <= 0 {
@@ -57,7 +62,7 @@ func OpenFile(path string) (_ *Demuxer, err error) {
 			}
 			d.video = s
 			d.Video = &media.VideoParams{
-				Codec: media.H264, Width: cp.Width(), Height: cp.Height(),
+				Codec: vc, Width: cp.Width(), Height: cp.Height(),
 				FrameRate: media.Rational{Num: fr.Num(), Den: fr.Den()}, FrameRateSource: media.FrameRateContainer,
 				Extradata: cp.ExtraData(),
 			}
@@ -71,8 +76,10 @@ func OpenFile(path string) (_ *Demuxer, err error) {
 				c = media.AAC
 			case astiav.CodecIDMp3:
 				c = media.MP3
+			case astiav.CodecIDMp2:
+				c = media.MP2
 			default:
-				return nil, fmt.Errorf("%s: audio codec %s: %w (want aac or mp3)", path, cp.CodecID().Name(), ErrUnsupported)
+				return nil, fmt.Errorf("%s: audio codec %s: %w (want aac, mp3 or mp2)", path, cp.CodecID().Name(), ErrUnsupported)
 			}
 			d.audio = s
 			d.Audio = &media.AudioParams{Codec: c, SampleRate: cp.SampleRate(), Channels: cp.ChannelLayout().NbChannels(), Extradata: cp.ExtraData()}

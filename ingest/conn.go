@@ -377,18 +377,7 @@ func (c *conn) OnClose() {
 	}
 	c.srv.counters.publishing.Add(-1) // before End, which a buggy Sink may panic in
 	c.pub.end(reason)
-	s := c.pub.stats
-	attrs := []any{"duration", time.Since(c.publishedAt).Round(time.Millisecond),
-		"video_packets", s.video, "audio_packets", s.audio, "bytes", s.bytes,
-		"skipped_tags", s.skipped, "dropped_packets", s.dropped, "blocked", s.blocked.Round(time.Millisecond)}
-	level := slog.LevelInfo
-	if reason != nil {
-		attrs = append(attrs, "err", c.redact(reason.Error()))
-		if !errors.Is(reason, ErrSinkDone) && !errors.Is(reason, ErrServerClosed) && !errors.Is(reason, ErrDisconnected) {
-			level = slog.LevelWarn // the publisher's or the stream's trouble, not ours to end
-		}
-	}
-	c.log.Log(context.Background(), level, "publish ended", attrs...)
+	c.pub.logEnded(c.publishedAt, reason, c.redact)
 }
 
 // sendStatus sends an onStatus error on stream streamID, so that the

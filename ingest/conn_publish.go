@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
+	"net/netip"
 	"net/url"
 	"time"
 
@@ -82,41 +84,49 @@ func (c *conn) OnPublish(sc *rtmp.StreamContext, _ uint32, cmd *message.NetStrea
 // after the delay Config.AuthFailures sets for its address) or with an
 // error of the Authenticator's. A right key is never delayed.
 func (c *conn) authenticate(key streamKey) (registry.Channel, error) {
+	return c.srv.authenticate(c.ctx, c.addr, key, c.log, c.redact)
+}
+
+// authenticate is the key check of every ingest protocol (RTMP's conn,
+// AcceptPublish for SRT): the lookup, then, for a wrong key, the delay its
+// address has earned, waited here until ctx is done. redact scrubs the
+// connection's secrets from an Authenticator's error before it is logged.
+func (s *Server) authenticate(ctx context.Context, addr netip.Addr, key streamKey, log *slog.Logger, redact func(string) string) (registry.Channel, error) {
 	var ch registry.Channel
 	err := fmt.Errorf("key of %d bytes: %w", len(key), registry.ErrMalformedKey)
 	if key.wellFormed() {
-		ctx, cancel := context.WithTimeout(c.ctx, authTimeout)
-		ch, err = c.srv.cfg.Auth.Authenticate(ctx, key.reveal())
+		ctx, cancel := context.WithTimeout(ctx, authTimeout)
+		ch, err = s.cfg.Auth.Authenticate(ctx, key.reveal())
 		cancel()
 	}
 	switch {
 	case err == nil:
 		return ch, nil
 	case errors.Is(err, registry.ErrUnknownKey), errors.Is(err, registry.ErrMalformedKey):
-		wait := c.srv.limiter.fail(c.addr, time.Now())
-		c.srv.counters.unknownKey.Add(1)
+		wait := s.limiter.fail(addr, time.Now())
+		s.counters.unknownKey.Add(1)
 		reason := "unknown or revoked stream key"
 		if errors.Is(err, registry.ErrMalformedKey) {
 			reason = "malformed stream key"
 		}
 		attrs := []any{"key_hash", key.hash()}
 		if wait > 0 {
-			c.srv.counters.delayed.Add(1)
+			s.counters.delayed.Add(1)
 			attrs = append(attrs, "delayed", wait)
 		}
-		c.log.Warn("refused publish: "+reason, attrs...)
-		c.pause(wait)
+		log.Warn("refused publish: "+reason, attrs...)
+		pause(ctx, wait)
 		return registry.Channel{}, fmt.Errorf("%s: %w", reason, ErrUnauthorized)
 	default:
-		msg := c.redact(err.Error())
-		c.log.Error("authenticate stream key", "key_hash", key.hash(), "err", msg)
-		c.srv.counters.unavailable.Add(1)
+		msg := redact(err.Error())
+		log.Error("authenticate stream key", "key_hash", key.hash(), "err", msg)
+		s.counters.unavailable.Add(1)
 		return registry.Channel{}, fmt.Errorf("authenticate stream key: %s", msg)
 	}
 }
 
-// pause waits d, or until the connection is stopped.
-func (c *conn) pause(d time.Duration) {
+// pause waits d, or until ctx is done (the connection is stopped).
+func pause(ctx context.Context, d time.Duration) {
 	if d <= 0 {
 		return
 	}
@@ -124,6 +134,6 @@ func (c *conn) pause(d time.Duration) {
 	defer t.Stop()
 	select {
 	case <-t.C:
-	case <-c.ctx.Done():
+	case <-ctx.Done():
 	}
 }

@@ -52,3 +52,8 @@ var (
 	// closed (key revoked, stream stopped by the operator).
 	ErrSinkDone = errors.New("ingest: publish ended by its sink")
 )
+
+// ErrRefused refuses a publish of another protocol than RTMP (AcceptPublish) that
+// the Handler refused: the channel is already live, the server is at
+// capacity. The error's text says why (the Handler's, redacted).
+var ErrRefused = errors.New("ingest: publish refused")

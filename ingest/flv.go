@@ -59,6 +59,11 @@ func (d *tagDecoder) videoParams() *media.VideoParams {
 	return &p
 }
 
+// announced says whether onMetaData came and which tracks it named.
+func (d *tagDecoder) announced() (seen, video, audio bool) {
+	return d.meta.seen, d.meta.hasVideo, d.meta.hasAudio
+}
+
 // audioParams returns the audio track's parameters, nil before its sequence
 // header (AAC) or first frame (MP3).
 func (d *tagDecoder) audioParams() *media.AudioParams {

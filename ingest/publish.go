@@ -1,6 +1,7 @@
 package ingest
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -49,7 +50,10 @@ type publish struct {
 	log          *slog.Logger
 	startTimeout time.Duration
 	begun        time.Time
-	dec          tagDecoder
+	dec          tagDecoder // RTMP's: FLV tags → packets and parameters
+	// tracks says what the stream's codecs are: &dec for RTMP, a
+	// Publish's declared tracks for another protocol (publish_accept.go).
+	tracks trackSource
 
 	mu    sync.Mutex
 	state publishState
@@ -76,8 +80,24 @@ type publishStats struct {
 	blocked      time.Duration
 }
 
+// trackSource is what a publish learns of its tracks before it starts the
+// Sink.
+type trackSource interface {
+	// videoParams and audioParams are the tracks' parameters, nil while
+	// unknown; each call returns a copy.
+	videoParams() *media.VideoParams
+	audioParams() *media.AudioParams
+	// announced says whether the publisher declared its tracks (RTMP's
+	// onMetaData, an MPEG-TS PMT) and which.
+	announced() (seen, video, audio bool)
+}
+
+var _ trackSource = (*tagDecoder)(nil)
+
 func newPublish(sink Sink, log *slog.Logger, startTimeout time.Duration, now time.Time, drops *atomic.Int64) *publish {
-	return &publish{sink: sink, log: log, startTimeout: startTimeout, begun: now, drops: drops}
+	p := &publish{sink: sink, log: log, startTimeout: startTimeout, begun: now, drops: drops}
+	p.tracks = &p.dec
+	return p
 }
 
 // drop counts a packet dropped.
@@ -177,7 +197,7 @@ func (p *publish) maybeStart(now time.Time) error {
 	p.state = started
 	p.mu.Unlock()
 
-	v, a := p.dec.videoParams(), p.dec.audioParams()
+	v, a := p.tracks.videoParams(), p.tracks.audioParams()
 	if v != nil && v.FrameRateSource == "" {
 		if r := media.EstimateFrameRate(p.pendingVideoDTS()); r.Valid() {
 			v.FrameRate, v.FrameRateSource = r, media.FrameRateMeasured
@@ -186,14 +206,14 @@ func (p *publish) maybeStart(now time.Time) error {
 	p.video, p.audio = v != nil, a != nil
 	attrs := []any{"video", v != nil, "audio", a != nil}
 	if v != nil {
-		attrs = append(attrs, "width", v.Width, "height", v.Height, "frame_rate", v.FrameRate.String(), "frame_rate_source", v.FrameRateSource)
+		attrs = append(attrs, "video_codec", v.Codec, "width", v.Width, "height", v.Height, "frame_rate", v.FrameRate.String(), "frame_rate_source", v.FrameRateSource)
 	}
 	if a != nil {
 		attrs = append(attrs, "audio_codec", a.Codec, "sample_rate", a.SampleRate, "channels", a.Channels)
 	}
-	if m := p.dec.meta; m.seen && ((m.hasVideo && v == nil) || (m.hasAudio && a == nil)) {
-		p.log.Warn("onMetaData announced a track that sent no sequence header: starting without it",
-			"video_codec_id", m.videoCodec, "audio_codec_id", m.audioCodec)
+	if seen, hasV, hasA := p.tracks.announced(); seen && ((hasV && v == nil) || (hasA && a == nil)) {
+		p.log.Warn("the publisher announced a track that sent no codec header: starting without it",
+			"video_announced", hasV, "video", v != nil, "audio_announced", hasA, "audio", a != nil)
 	}
 	if err := p.sink.Start(v, a); err != nil {
 		return fmt.Errorf("start sink: %w", err)
@@ -215,7 +235,8 @@ func (p *publish) maybeStart(now time.Time) error {
 // onMetaData, StartTimeout when onMetaData announced it). With no track at
 // all after StartTimeout the publish fails.
 func (p *publish) ready(now time.Time) (bool, error) {
-	v, a := p.dec.video.params != nil, p.dec.audio.params != nil
+	vp := p.tracks.videoParams()
+	v, a := vp != nil, p.tracks.audioParams() != nil
 	late := now.Sub(p.begun) >= p.startTimeout
 	if !v && !a {
 		if late {
@@ -223,23 +244,23 @@ func (p *publish) ready(now time.Time) (bool, error) {
 		}
 		return false, nil
 	}
-	m := p.dec.meta
+	seen, hasV, hasA := p.tracks.announced()
 	full := late || p.pendingBytes >= maxPendingBytes || len(p.pending) >= maxPendingPackets
-	missing := (!v && (!m.seen || m.hasVideo)) || (!a && (!m.seen || m.hasAudio))
+	missing := (!v && (!seen || hasV)) || (!a && (!seen || hasA))
 	if full {
 		return true, nil
 	}
 	if !missing {
 		// A video track without a plausible declared rate starts once a
 		// second of it has come to measure the rate from.
-		if v && p.dec.videoParams().FrameRateSource == "" {
+		if v && vp.FrameRateSource == "" {
 			dts := p.pendingVideoDTS()
 			return len(dts) > 0 && dts[len(dts)-1]-dts[0] >= media.Ticks(rateWait), nil
 		}
 		return true, nil
 	}
 	wait := headerWait
-	if m.seen {
+	if seen {
 		wait = p.startTimeout
 	}
 	return p.pendingSpan() >= media.Ticks(wait), nil
@@ -269,7 +290,7 @@ func (p *publish) pendingSpan() int64 {
 }
 
 func (p *publish) noHeaders() error {
-	return fmt.Errorf("no H.264, AAC or MP3 sequence header within %v: %w", p.startTimeout, ErrNoCodecHeaders)
+	return fmt.Errorf("no H.264, HEVC, AAC or MP3 codec header within %v: %w", p.startTimeout, ErrNoCodecHeaders)
 }
 
 // abandon is the start timer's: it reports whether the publish was still
@@ -314,4 +335,21 @@ func (p *publish) end(reason error) {
 	p.ended = true
 	p.pending = nil
 	p.sink.End(reason)
+}
+
+// logEnded logs the end of a publish that began at since, with its counts
+// and why it ended (redacted).
+func (p *publish) logEnded(since time.Time, reason error, redact func(string) string) {
+	s := p.stats
+	attrs := []any{"duration", time.Since(since).Round(time.Millisecond),
+		"video_packets", s.video, "audio_packets", s.audio, "bytes", s.bytes,
+		"skipped_tags", s.skipped, "dropped_packets", s.dropped, "blocked", s.blocked.Round(time.Millisecond)}
+	level := slog.LevelInfo
+	if reason != nil {
+		attrs = append(attrs, "err", redact(reason.Error()))
+		if !errors.Is(reason, ErrSinkDone) && !errors.Is(reason, ErrServerClosed) && !errors.Is(reason, ErrDisconnected) {
+			level = slog.LevelWarn // the publisher's or the stream's trouble, not ours to end
+		}
+	}
+	p.log.Log(context.Background(), level, "publish ended", attrs...)
 }

@@ -215,7 +215,28 @@ func (rs *relays) startOne(d destination, u string) (sender, error) {
 		}
 		return startEncoded(rs.graph, TwitchEncode, cfg, rs.audio)
 	}
+	if rs.video != nil && rs.video.Codec != media.H264 {
+		return skipCodec(cfg, "H.264 video", string(rs.video.Codec))
+	}
+	if rs.audio != nil && rs.audio.Codec != media.AAC {
+		return skipCodec(cfg, "AAC audio", string(rs.audio.Codec))
+	}
 	return relay.Start(cfg, rs.video, rs.audio)
+}
+
+// skipCodec is a copy relay's stand-in for a stream whose codecs it
+// cannot carry: it sends the publisher's packets as they came in classic
+// FLV, with H.264 video and AAC audio only (not HEVC from SRT, nor MP2 or
+// MP3). Twitch's relay, a re-encode of the ladder's pictures and AAC, goes
+// on. It is said once in the log and stays in the relay's status.
+func skipCodec(cfg relay.Config, carries, codec string) (sender, error) {
+	public, err := relay.Check(cfg.URL)
+	if err != nil {
+		return nil, err
+	}
+	why := fmt.Sprintf("not relayed: a copy relay sends the publisher's media as it came, over RTMP, which carries %s only, and the stream has %s", carries, codec)
+	cfg.Logger.Warn("relay skipped: the publisher's codec cannot go over RTMP", "codec", codec)
+	return skippedRelay{status: relay.Status{Kind: cfg.Kind, State: relay.Stopped, LastError: why, Destination: public}}, nil
 }
 
 // skippedRelay stands for a destination the stream does not go to: it
@@ -247,11 +268,50 @@ func skipAudioOnly(cfg relay.Config) (sender, error) {
 }
 
 func (rs *relays) write(p *media.Packet) {
+	var closing []sender
 	rs.mu.Lock()
-	defer rs.mu.Unlock()
+	if p.Kind == media.Break && p.Params != nil && rs.started && !rs.stopped {
+		closing = rs.nextPublish(p.Params)
+	}
 	for _, a := range rs.active {
 		a.sender.WritePacket(p)
 	}
+	rs.mu.Unlock()
+	closeAll(closing)
+}
+
+// nextPublish takes the codecs of the stream's next publish (a Break's
+// Params) for the relays: a copy relay cannot follow a publisher whose
+// codecs classic FLV cannot carry (H.264 over RTMP, then HEVC over SRT),
+// so it becomes a skipped relay saying why, and a skipped one starts
+// copying again when the codecs allow it. Twitch's re-encode follows any.
+// It returns the relays to close once rs.mu is released. rs.mu is held.
+func (rs *relays) nextPublish(next *media.Params) []sender {
+	if next.Video != nil {
+		rs.video = next.Video
+	}
+	if next.Audio != nil {
+		rs.audio = next.Audio
+	}
+	carried := (rs.video == nil || rs.video.Codec == media.H264) && (rs.audio == nil || rs.audio.Codec == media.AAC)
+	var closing []sender
+	for _, a := range rs.active {
+		if a.d.kind == "twitch" && rs.graph != nil {
+			continue
+		}
+		_, skipped := a.sender.(skippedRelay)
+		if skipped != carried {
+			continue // a copy that can go on, or a skip that must stay
+		}
+		s, err := rs.startOne(a.d, a.url)
+		if err != nil {
+			rs.log.Warn("relay not restarted for the new publish", "destination", a.d.kind, "err", err)
+			continue
+		}
+		closing = append(closing, a.sender)
+		a.sender = s
+	}
+	return closing
 }
 
 // stop closes every relay at the end of the stream, in parallel (each

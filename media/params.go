@@ -10,8 +10,14 @@ type AudioCodec string
 
 const (
 	H264 VideoCodec = "h264"
+	// HEVC is H.265. Its packets are Annex B or, with an hvcC record as
+	// Extradata, length-prefixed; the ladder re-encodes it to H.264.
+	HEVC VideoCodec = "hevc"
 	AAC  AudioCodec = "aac"
 	MP3  AudioCodec = "mp3"
+	// MP2 is MPEG-1/2 Audio Layer II, which broadcast MPEG-TS (and so
+	// SRT contribution encoders) often carries.
+	MP2 AudioCodec = "mp2"
 )
 
 // Rational is a fraction, used for frame rates (30000/1001).
@@ -39,9 +45,12 @@ type VideoParams struct {
 	// FrameRateSource says where FrameRate comes from: FrameRateMetadata,
 	// FrameRateSPS, FrameRateMeasured, or "" when it is unknown.
 	FrameRateSource string
-	// Extradata is the decoder configuration: an AVCDecoderConfigurationRecord
-	// (avcC, then packets are AVCC length-prefixed) or Annex B SPS/PPS (or
-	// empty, then packets are Annex B with in-band parameter sets).
+	// Extradata is the decoder configuration. H.264: an
+	// AVCDecoderConfigurationRecord (avcC, then packets are AVCC
+	// length-prefixed) or Annex B SPS/PPS (or empty, then packets are Annex
+	// B with in-band parameter sets). HEVC: an HEVCDecoderConfigurationRecord
+	// (hvcC, length-prefixed packets) or Annex B VPS/SPS/PPS (Annex B
+	// packets), as FFmpeg's decoders tell them apart.
 	Extradata []byte
 }
 

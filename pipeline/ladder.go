@@ -79,15 +79,21 @@ func encoderThreads(cores int, r Planned, plan []Planned) int {
 	return max(1, (share+total/2)/total)
 }
 
-// DecoderThreads is the H.264 decoder's thread count for plan. When the
-// renditions are at least as many as the ladder's cores, their encoders
-// keep every core busy and decoding on one thread costs no speed, while it
-// saves the pictures frame threading holds per thread (12 MB on a 720p
-// ladder) and its frames of delay. Otherwise 0 lets FFmpeg choose (one
-// per core).
-func DecoderThreads(cfg Config, plan []Planned) int {
+// DecoderThreads is the video decoder's thread count for plan and the
+// publisher's codec. For H.264, when the renditions are at least as many
+// as the ladder's cores, their encoders keep every core busy and decoding
+// on one thread costs no speed, while it saves the pictures frame
+// threading holds per thread (12 MB on a 720p ladder) and its frames of
+// delay. Otherwise, and always for HEVC, 0 lets FFmpeg choose (one per
+// core): an HEVC decode costs about three times an H.264 one of the same
+// picture, and on one thread it paced a 1080p30 ladder at 20 fps on 2
+// cores (BenchmarkLadder1080p30HEVC).
+func DecoderThreads(cfg Config, plan []Planned, codec media.VideoCodec) int {
 	if cfg.DecoderThreads > 0 {
 		return cfg.DecoderThreads
+	}
+	if codec == media.HEVC {
+		return 0
 	}
 	return decoderThreads(LadderCores(), plan)
 }

@@ -173,23 +173,27 @@ func TestThreadsShareTheProcess(t *testing.T) {
 func TestDecoderThreads(t *testing.T) {
 	full := Plan(DefaultLadder(), 1280, 720)
 	one := Plan(DefaultLadder()[:1], 1280, 720)
-	if got := DecoderThreads(Config{DecoderThreads: 4}, full); got != 4 {
+	if got := DecoderThreads(Config{DecoderThreads: 4}, full, media.H264); got != 4 {
 		t.Errorf("configured: got %d, want 4", got)
 	}
 	// This machine's answers: three renditions keep 2 or 3 cores busy, so
 	// the decoder gets one thread; a lone rendition leaves FFmpeg to choose.
 	switch cores := runtime.NumCPU(); {
 	case cores <= 3:
-		if got := DecoderThreads(Config{}, full); got != 1 {
+		if got := DecoderThreads(Config{}, full, media.H264); got != 1 {
 			t.Errorf("3 renditions on %d cores: %d decoder threads, want 1", cores, got)
 		}
-		if got := DecoderThreads(Config{}, one); cores >= 2 && got != 0 {
+		if got := DecoderThreads(Config{}, one, media.H264); cores >= 2 && got != 0 {
 			t.Errorf("1 rendition on %d cores: %d decoder threads, want 0 (FFmpeg's choice)", cores, got)
 		}
 	default:
-		if got := DecoderThreads(Config{}, full); got != 0 {
+		if got := DecoderThreads(Config{}, full, media.H264); got != 0 {
 			t.Errorf("3 renditions on %d cores: %d decoder threads, want 0 (FFmpeg's choice)", cores, got)
 		}
+	}
+	// HEVC's decode is too dear for one thread whatever the plan.
+	if got := DecoderThreads(Config{}, full, media.HEVC); got != 0 {
+		t.Errorf("HEVC: %d decoder threads, want 0 (FFmpeg's choice)", got)
 	}
 }
 

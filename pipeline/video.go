@@ -25,8 +25,7 @@ func (g *Graph) decodeVideo(ctx context.Context, in <-chan *media.Packet, outs [
 	// ends with the goroutine, never reused under that name.
 	runtime.LockOSThread()
 	nameThread("decode+scale")
-	threads := DecoderThreads(g.cfg, g.planned)
-	dec, err := codec.NewVideoDecoder(g.in.Video, threads)
+	dec, err := codec.NewVideoDecoder(g.in.Video, DecoderThreads(g.cfg, g.planned, g.in.Video.Codec))
 	if err != nil {
 		return err
 	}
@@ -110,7 +109,7 @@ func (g *Graph) decodeVideo(ctx context.Context, in <-chan *media.Packet, outs [
 				if dec != nil { // a publisher taking over without a gap
 					dec.Close()
 				}
-				if dec, err = codec.NewVideoDecoder(*v, threads); err != nil {
+				if dec, err = codec.NewVideoDecoder(*v, DecoderThreads(g.cfg, g.planned, v.Codec)); err != nil {
 					return err
 				}
 			}

@@ -78,6 +78,8 @@ type ServeConfig struct {
 	RecordConfig `yaml:",inline"`
 	// DoorConfig: rtmps_addr, tls_cert, tls_key, max_conns_per_addr.
 	DoorConfig `yaml:",inline"`
+	// SRTConfig: srt_addr, srt_passphrase, srt_latency.
+	SRTConfig `yaml:",inline"`
 }
 
 func (c ServeConfig) withDefaults() ServeConfig {
@@ -107,6 +109,7 @@ func (c ServeConfig) withDefaults() ServeConfig {
 	}
 	c.RecordConfig = c.RecordConfig.withDefaults()
 	c.DoorConfig = c.DoorConfig.withDefaults()
+	c.SRTConfig = c.SRTConfig.withDefaults()
 	return c
 }
 
@@ -131,6 +134,9 @@ func (c ServeConfig) validate() error {
 	if err := c.DoorConfig.validate(); err != nil {
 		return err
 	}
+	if err := c.SRTConfig.validate(); err != nil {
+		return err
+	}
 	return c.RecordConfig.validate()
 }
 
@@ -144,10 +150,11 @@ func parseLevel(s string) (slog.Level, error) {
 
 const serveUsage = `Usage: livestream serve [--config FILE] [--rtmp-addr :1935] [--http-addr :8080]
                         [--admin-addr 127.0.0.1:8081] [--data-dir ./data] [--redis-url URL]
-                        [--max-conns 1000] [--max-conns-per-addr 8]
+                        [--max-conns 1000] [--max-conns-per-addr 8] [--srt-addr :9000]
                         [--rtmps-addr :1936 --tls-cert FILE --tls-key FILE]
 
-Runs everything on one machine: RTMP ingest with stream keys, in-process
+Runs everything on one machine: RTMP (and, with --srt-addr, SRT) ingest
+with stream keys, in-process
 transcoding to the HLS ladder, HLS and the watch page for viewers, and the
 admin API. Every stream is recorded (--record=false: none) to
 DATA_DIR/recordings, served at /vod/PLAYBACK_ID/vod-SESSION.m3u8, or to an
@@ -183,6 +190,7 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 	relayTwitch := fs.String("relay-twitch-url", "", "Twitch ingest `URL` the key is appended to (default "+relay.TwitchBase+")")
 	recordOverride := recordFlags(fs)
 	doorOverride := doorFlags(fs)
+	srtOverride := srtFlags(fs)
 	fs.Usage = func() { fmt.Fprint(stderr, serveUsage); fs.PrintDefaults() }
 	if err := fs.Parse(args); err != nil {
 		return 2
@@ -230,6 +238,7 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 	}
 	recordOverride(&sc.RecordConfig, set)
 	doorOverride(&sc.DoorConfig, set)
+	srtOverride(&sc.SRTConfig, set)
 	*sc = sc.withDefaults()
 	if err := sc.validate(); err != nil {
 		fmt.Fprintf(stderr, "livestream: serve: %v\n", err)
@@ -353,12 +362,23 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
+	srtIn, err := listenSRT(sc.SRTConfig, rtmp, log.With("component", "ingest"))
+	if err != nil {
+		rtmpLn.Close()
+		httpLn.Close()
+		adminLn.Close()
+		if rtmpsLn != nil {
+			rtmpsLn.Close()
+		}
+		return err
+	}
 	metrics := prometheus.NewRegistry()
 	metrics.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		newStreamCollector(streams), newIngestCollector(rtmp.Stats))
 	if recorder != nil {
 		metrics.MustRegister(newRecorderCollector(recorder.Stats))
 	}
+	metrics.MustRegister(srtIn.collectors()...)
 	viewers := http.NewServeMux()
 	viewers.Handle("/", origin.NewLocal(streams, origin.Options{Logger: log.With("component", "origin"), VOD: vod}))
 	viewers.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
@@ -372,18 +392,19 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger) error {
 		ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
 
-	errc := make(chan error, 4)
+	errc := make(chan error, 5)
 	go func() { errc <- serveErr("RTMP", rtmp.Serve(rtmpLn)) }()
 	rtmpsAddr := ""
 	if rtmpsLn != nil {
 		rtmpsAddr = rtmpsLn.Addr().String()
 		go func() { errc <- serveErr("RTMPS", rtmp.ServeTLS(rtmpsLn, rtmpsTLS)) }()
 	}
+	srtIn.serve(errc)
 	go func() { errc <- serveErr("HTTP", httpSrv.Serve(httpLn)) }()
 	go func() { errc <- serveErr("admin", adminSrv.Serve(adminLn)) }()
 	log.Info("livestream serving",
 		"version", version, "rtmp", rtmpLn.Addr().String(), "rtmps", rtmpsAddr, "http", httpLn.Addr().String(),
-		"admin", adminLn.Addr().String(), "admin_token_file", tokenFile, "data_dir", sc.DataDir)
+		"admin", adminLn.Addr().String(), "admin_token_file", tokenFile, "data_dir", sc.DataDir, "srt", srtIn.addr())
 
 	var runErr error
 	select {
@@ -398,6 +419,7 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger) error {
 	if err := rtmp.Shutdown(shutCtx); err != nil {
 		log.Warn("RTMP shutdown", "err", err)
 	}
+	srtIn.shutdown(shutCtx, log)
 	if err := streams.Shutdown(shutCtx); err != nil {
 		log.Warn("streams did not end in time", "err", err)
 	}

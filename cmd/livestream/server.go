@@ -28,7 +28,7 @@ import (
 const serverUsage = `Usage: livestream server --redis-url URL [--config FILE] [--rtmp-addr :1935]
                          [--internal-http-addr :8090] [--advertise-addr HOST:PORT]
                          [--max-streams N] [--max-cpu FRACTION] [--max-conns 1000]
-                         [--max-conns-per-addr 8] [--data-dir ./data]
+                         [--max-conns-per-addr 8] [--data-dir ./data] [--srt-addr :9000]
                          [--rtmps-addr :1936 --tls-cert FILE --tls-key FILE]
                          [--proxy-protocol [--trusted-proxies CIDR,CIDR]]
 
@@ -43,6 +43,8 @@ beyond --max-streams, or while its share of the machine's CPU (the mean
 of the last 5 s) is at --max-cpu or above. Behind proxies started with
 --proxy-protocol, give --proxy-protocol here too: every RTMP connection
 then opens with a PROXY header carrying the publisher's address.
+SRT publishers (--srt-addr) connect to a server directly: the proxy role
+does not forward SRT.
 
 The Redis URL, redis[s]://[[USER]:PASSWORD@]HOST:PORT[/DB], may hold a
 password: give it as LIVESTREAM_REDIS_URL rather than a flag, which "ps"
@@ -121,6 +123,7 @@ func runServer(args []string, stdout, stderr io.Writer) int {
 	relayFacebook := fs.String("relay-facebook-url", "", "Facebook ingest `URL` the key is appended to (default "+relay.FacebookBase+")")
 	relayTwitch := fs.String("relay-twitch-url", "", "Twitch ingest `URL` the key is appended to (default "+relay.TwitchBase+")")
 	recordOverride := recordFlags(fs)
+	srtOverride := srtFlags(fs)
 	clusterOverride := clusterFlags(fs, true)
 	doorOverride := doorFlags(fs)
 	fs.Usage = func() { fmt.Fprint(stderr, serverUsage); fs.PrintDefaults() }
@@ -145,6 +148,7 @@ func runServer(args []string, stdout, stderr io.Writer) int {
 		}
 		recordOverride(&sc.RecordConfig, set)
 		doorOverride(&sc.DoorConfig, set)
+		srtOverride(&sc.SRTConfig, set)
 		clusterOverride(&cfg.Cluster, set)
 	})
 	if code != 0 {
@@ -261,6 +265,15 @@ func clusterServer(ctx context.Context, cfg Config, log *slog.Logger) error {
 		}
 		return err
 	}
+	srtIn, err := listenSRT(sc.SRTConfig, rtmp, log.With("component", "ingest"))
+	if err != nil {
+		rtmpLn.Close()
+		internalLn.Close()
+		if rtmpsLn != nil {
+			rtmpsLn.Close()
+		}
+		return err
+	}
 	hls := newHLSRequests()
 	metrics := prometheus.NewRegistry()
 	metrics.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
@@ -272,19 +285,21 @@ func clusterServer(ctx context.Context, cfg Config, log *slog.Logger) error {
 	if rec != nil {
 		metrics.MustRegister(newRecorderCollector(rec.rec.Stats))
 	}
+	metrics.MustRegister(srtIn.collectors()...)
 	mux := http.NewServeMux()
 	mux.Handle("/", hls.count(origin.NewLocal(streams, origin.Options{Logger: log.With("component", "origin")})))
 	mux.HandleFunc("GET /healthz", healthz)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(metrics, promhttp.HandlerOpts{}))
 	httpSrv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
 
-	errc := make(chan error, 3)
+	errc := make(chan error, 4)
 	go func() { errc <- serveErr("RTMP", rtmp.Serve(rtmpLn)) }()
 	rtmpsAddr := ""
 	if rtmpsLn != nil {
 		rtmpsAddr = rtmpsLn.Addr().String()
 		go func() { errc <- serveErr("RTMPS", rtmp.ServeTLS(rtmpsLn, rtmpsTLS)) }()
 	}
+	srtIn.serve(errc)
 	go func() { errc <- serveErr("internal HTTP", httpSrv.Serve(internalLn)) }()
 	beat := &heartbeat{reg: reg, streams: streams, cfg: cc, log: log.With("component", "heartbeat"), cpu: cpu}
 	beatCtx, stopBeat := context.WithCancel(context.Background())
@@ -297,7 +312,7 @@ func clusterServer(ctx context.Context, cfg Config, log *slog.Logger) error {
 	log.Info("livestream server running",
 		"version", version, "server_id", cc.ServerID, "rtmp", rtmpLn.Addr().String(), "rtmps", rtmpsAddr, "internal_http", internalLn.Addr().String(),
 		"advertise", cc.AdvertiseAddr, "advertise_rtmp", cc.AdvertiseRTMPAddr, "max_streams", cc.MaxStreams, "max_cpu", cc.MaxCPU, "route_ttl", cc.RouteTTL,
-		"proxy_protocol", cc.ProxyProtocol, "trusted_proxies", cc.TrustedProxies.String())
+		"proxy_protocol", cc.ProxyProtocol, "trusted_proxies", cc.TrustedProxies.String(), "srt", srtIn.addr())
 
 	var runErr error
 	select {
@@ -329,6 +344,7 @@ func clusterServer(ctx context.Context, cfg Config, log *slog.Logger) error {
 	if err := rtmp.Shutdown(shutCtx); err != nil {
 		log.Warn("RTMP shutdown", "err", err)
 	}
+	srtIn.shutdown(shutCtx, log)
 	if err := streams.Shutdown(shutCtx); err != nil {
 		log.Warn("streams did not end in time", "err", err)
 	}

@@ -21,6 +21,17 @@ func FreePort(t testing.TB) int {
 	return freeTCPAddr(t).Port
 }
 
+// FreeUDPAddr is FreeAddr for UDP (an SRT listener), with the same caveat.
+func FreeUDPAddr(t testing.TB) string {
+	t.Helper()
+	c, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("find a free UDP port: %v", err)
+	}
+	defer c.Close()
+	return c.LocalAddr().String()
+}
+
 func freeTCPAddr(t testing.TB) *net.TCPAddr {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")

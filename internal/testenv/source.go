@@ -30,7 +30,8 @@ type SourceOptions struct {
 	// Format is the container: "flv" (the default), "mp4", "mpegts" or "mkv".
 	Format string
 	// VideoCodec is "libx264" (the default: veryfast, a keyframe every 2 s,
-	// 2 B-frames, like an OBS stream) or "libvpx-vp9".
+	// 2 B-frames, like an OBS stream), "libx265" (HEVC, the same GOP) or
+	// "libvpx-vp9".
 	VideoCodec string
 	// Noise adds temporal noise so that the encoders have real work, as with
 	// a camera; testsrc2 alone compresses to almost nothing.
@@ -92,7 +93,7 @@ func sourceArgs(o SourceOptions) (args []string, ext string, err error) {
 		return nil, "", fmt.Errorf("width, height and fps must be positive")
 	case o.Width%2 != 0 || o.Height%2 != 0:
 		return nil, "", fmt.Errorf("size %dx%d must be even", o.Width, o.Height)
-	case o.VideoCodec != "libx264" && o.VideoCodec != "libvpx-vp9":
+	case o.VideoCodec != "libx264" && o.VideoCodec != "libx265" && o.VideoCodec != "libvpx-vp9":
 		return nil, "", fmt.Errorf("unknown video codec %q", o.VideoCodec)
 	}
 	audio := o.Audio || o.AudioOnly
@@ -118,6 +119,9 @@ func sourceArgs(o SourceOptions) (args []string, ext string, err error) {
 		case "libx264":
 			args = append(args, "-c:v", "libx264", "-preset", "veryfast", "-pix_fmt", "yuv420p",
 				"-g", strconv.Itoa(o.FPS*2), "-bf", "2", "-b:v", "6M")
+		case "libx265":
+			args = append(args, "-c:v", "libx265", "-preset", "veryfast", "-pix_fmt", "yuv420p",
+				"-g", strconv.Itoa(o.FPS*2), "-bf", "2", "-b:v", "6M", "-x265-params", "log-level=error")
 		case "libvpx-vp9":
 			args = append(args, "-c:v", "libvpx-vp9", "-pix_fmt", "yuv420p", "-b:v", "1M",
 				"-deadline", "realtime", "-cpu-used", "8")

@@ -33,7 +33,7 @@ func TestSourceArgs(t *testing.T) {
 		{Width: 641, Height: 360, FPS: 30, Seconds: 1}, // odd width
 		{Width: 640, Height: 360, Seconds: 1},          // no rate
 		{Width: 640, Height: 360, FPS: 30, Seconds: 1, Format: "avi"},
-		{Width: 640, Height: 360, FPS: 30, Seconds: 1, VideoCodec: "libx265"},
+		{Width: 640, Height: 360, FPS: 30, Seconds: 1, VideoCodec: "libaom-av1"},
 	} {
 		if _, _, err := sourceArgs(bad); err == nil {
 			t.Errorf("sourceArgs(%+v) took bad options", bad)

@@ -47,6 +47,7 @@ func main() {
 	twitch := flag.Bool("twitch", false, "measure the Twitch re-encode instead: each stream with and without ?twitch= (to a local nginx-rtmp), against one 720p x264 encode alone")
 	rec := flag.Bool("record", false, "measure recording instead: serve with --record=false and with recording to a directory (ABBA), then once to S3 (a local versitygw)")
 	runs := flag.Int("runs", 4, "with -record: runs per N, a multiple of 4 (ABBA, BAAB, …), half of them recording")
+	srt := flag.Bool("srt", false, "publish over SRT (MPEG-TS, so the source may be HEVC) instead of RTMP")
 	flag.Parse()
 	if flag.NArg() != 1 {
 		fmt.Fprintln(os.Stderr, "usage: livebench [flags] SOURCE")
@@ -83,7 +84,7 @@ func main() {
 	fmt.Printf("source %s, %.0f s publishes, lag counted after %.0f s\n", filepath.Base(src), *seconds, *warmup)
 	fmt.Printf("%-8s %-11s %10s %12s %8s %12s %14s %14s\n", "streams", "side", "keeps up", "max lag (s)", "dropped", "CPU/stream", "latency p50", "latency p99")
 	for _, n := range counts {
-		o, err := runOurs(*bin, *ffmpeg, src, serveSetup{config: *config}, n, *seconds, *warmup)
+		o, err := runOurs(*bin, *ffmpeg, src, serveSetup{config: *config, srt: *srt}, n, *seconds, *warmup)
 		if err != nil {
 			fmt.Fprintf(os.Stderr, "livebench: livestream with %d streams: %v\n", n, err)
 			os.Exit(1)
@@ -133,6 +134,7 @@ type serveSetup struct {
 	twitchBase string
 	args       []string // more flags
 	env        []string // more environment (KEY=value), e.g. S3 credentials
+	srt        bool     // publish over SRT instead of RTMP
 }
 
 // runOurs starts `livestream serve`, publishes n streams for seconds and
@@ -161,6 +163,16 @@ func runOurs(bin, ffmpeg, src string, sv serveSetup, n int, seconds, warmup floa
 	}
 	if sv.twitchBase != "" {
 		args = append(args, "--relay-twitch-url", sv.twitchBase)
+	}
+	var srtAddr string
+	if sv.srt {
+		c, err := net.ListenPacket("udp", "127.0.0.1:0")
+		if err != nil {
+			return o, err
+		}
+		srtAddr = c.LocalAddr().String()
+		c.Close()
+		args = append(args, "--srt-addr", srtAddr)
 	}
 	srv := exec.Command(bin, append(args, sv.args...)...)
 	srv.Env = append(os.Environ(), sv.env...)
@@ -203,8 +215,12 @@ func runOurs(bin, ffmpeg, src string, sv serveSetup, n int, seconds, warmup floa
 		if sv.twitchBase != "" {
 			k += fmt.Sprintf("?twitch=bench%d", i)
 		}
-		p := exec.Command(ffmpeg, "-hide_banner", "-loglevel", "error", "-nostdin", "-re", "-stream_loop", "-1",
-			"-t", strconv.FormatFloat(seconds, 'f', -1, 64), "-i", src, "-c", "copy", "-f", "flv", "rtmp://"+rtmp+"/stream/"+k)
+		out := []string{"-f", "flv", "rtmp://" + rtmp + "/stream/" + k}
+		if sv.srt {
+			out = []string{"-f", "mpegts", "srt://" + srtAddr + "?mode=caller&latency=200000&streamid=" + k}
+		}
+		p := exec.Command(ffmpeg, append([]string{"-hide_banner", "-loglevel", "error", "-nostdin", "-re", "-stream_loop", "-1",
+			"-t", strconv.FormatFloat(seconds, 'f', -1, 64), "-i", src, "-c", "copy"}, out...)...)
 		p.Stderr = os.Stderr
 		if err := p.Start(); err != nil {
 			return o, err
