@@ -15,9 +15,9 @@ BIN     := bin/livestream
 VERSION := $(shell git describe --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X main.version=$(VERSION)
 
-# Packages without cgo hot loops, run again under the race detector. The
-# race detector slows FFmpeg's callers (codec, pipeline) too much to be
-# worth it on every run.
+# Packages without cgo hot loops, run under the race detector (only: see
+# scripts/test.sh). The race detector slows FFmpeg's callers (codec,
+# pipeline) too much to be worth it on every run.
 RACE_PKGS ?= ./media/... ./hlsmux/... ./internal/... ./live/... ./registry/... ./origin/... ./ingest/... ./relay/... ./record/... ./proxy/... ./tlsfile/...
 # Packages searched for fuzz targets, and how long each target runs.
 FUZZ_PKGS ?= ./...
@@ -106,9 +106,7 @@ test: deps
 	@unformatted=$$(gofmt -l $$(find . -name '*.go' -not -path './.git/*' -not -path '*/testdata/*')); \
 		if [ -n "$$unformatted" ]; then echo "gofmt -l lists files to format:"; echo "$$unformatted"; exit 1; fi
 	$(GO) vet ./...
-	$(GO) test -count=1 -timeout 15m ./...
-	$(GO) test -race -count=1 -timeout 10m $(RACE_PKGS)
-	FUZZTIME=$(FUZZTIME) bash scripts/fuzz.sh $(FUZZ_PKGS)
+	GO=$(GO) RACE_PKGS="$(RACE_PKGS)" FUZZ_PKGS="$(FUZZ_PKGS)" FUZZTIME=$(FUZZTIME) bash scripts/test.sh
 
 # A longer fuzz run on its own: make fuzz FUZZTIME=2m
 fuzz:
