@@ -25,19 +25,21 @@ func (a *arrivals) add(pts int64, at time.Time) {
 	a.mu.Unlock()
 }
 
-// lastBefore returns when the frame with the largest PTS below end
-// arrived: the last frame of a segment that ends at end.
+// lastBefore returns when the last of the frames with a PTS below end
+// arrived: when a segment (or part) that ends at end had all its frames.
+// Behind B-frames that is not the frame with the largest PTS: a P-frame
+// arrives before the B-frames shown ahead of it, so the newest arrival
+// below end is the one.
 func (a *arrivals) lastBefore(end int64) (time.Time, bool) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	best, at := int64(0), int64(0)
-	found := false
-	for k := 0; k < min(a.n, len(a.pts)); k++ {
-		if p := a.pts[k]; p < end && (!found || p > best) {
-			best, at, found = p, a.at[k], true
+	for k := 1; k <= min(a.n, len(a.pts)); k++ {
+		i := (a.n - k) % len(a.pts)
+		if a.pts[i] < end {
+			return time.Unix(0, a.at[i]), true
 		}
 	}
-	return time.Unix(0, at), found
+	return time.Time{}, false
 }
 
 // arrival returns when the frame at pts arrived, less what pts is ahead of it:
