@@ -153,15 +153,16 @@ func (p *Proxy) track(nc net.Conn, tlsCfg *tls.Config) *conn {
 	}
 	if why, ok := p.admitLocked(peer); !ok {
 		p.mu.Unlock()
+		// Counted before the peer can see the refusal.
+		p.stats.refused.Add(1)
+		if why == refusedAddrConns {
+			p.stats.refusedPerAddr.Add(1)
+		}
 		// A reset leaves no socket in TIME_WAIT for a flood to pile up.
 		if tc, ok := nc.(*net.TCPConn); ok {
 			tc.SetLinger(0)
 		}
 		nc.Close()
-		p.stats.refused.Add(1)
-		if why == refusedAddrConns {
-			p.stats.refusedPerAddr.Add(1)
-		}
 		p.refused(why, peer, nil)
 		return nil
 	}
