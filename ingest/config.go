@@ -3,6 +3,7 @@ package ingest
 import (
 	"errors"
 	"fmt"
+	"github.com/livestream/livestream/door"
 	"log/slog"
 	"net/netip"
 	"strings"
@@ -125,7 +126,7 @@ func (c Config) WithDefaults() Config {
 		c.StartTimeout = 5 * time.Second
 	}
 	if c.MaxConnsPerAddr == 0 {
-		c.MaxConnsPerAddr = 8
+		c.MaxConnsPerAddr = door.DefaultMaxConnsPerAddr
 	}
 	if c.AuthFailures.Free == 0 {
 		c.AuthFailures.Free = 5

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/livestream/livestream/door"
 	"io"
 	"log/slog"
 	"net"
@@ -371,7 +372,7 @@ func (c *conn) OnClose() {
 			!errors.Is(reason, errHealthCheck) && !errors.Is(reason, ErrDisconnected) {
 			err := errors.New(c.redact(reason.Error()))
 			c.log.Debug("connection closed", "err", err)
-			c.srv.refused(closedEarly, prefix(c.addr), err)
+			c.srv.refused(closedEarly, door.Prefix(c.addr), err)
 		}
 		return
 	}

@@ -4,6 +4,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"github.com/livestream/livestream/door"
 	"io"
 	"time"
 )
@@ -32,7 +33,7 @@ func (c *conn) handshakeTLS(cfg *tls.Config) {
 		}
 		if !errors.Is(err, io.EOF) {
 			c.srv.counters.tlsHandshake.Add(1)
-			c.srv.refused(refusedTLS, prefix(c.addr), err)
+			c.srv.refused(refusedTLS, door.Prefix(c.addr), err)
 		}
 		c.stop(fmt.Errorf("%w: %v", ErrTLSHandshake, err))
 		return

@@ -1,6 +1,7 @@
 package ingest
 
 import (
+	"github.com/livestream/livestream/door"
 	"net/netip"
 	"sync"
 	"time"
@@ -48,7 +49,7 @@ func (l *failureLimiter) fail(addr netip.Addr, now time.Time) time.Duration {
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	p := prefix(addr)
+	p := door.Prefix(addr)
 	f, ok := l.addrs[p]
 	if !ok || now.Sub(f.last) >= l.cfg.Window {
 		if !ok && len(l.addrs) >= maxTrackedAddrs {
@@ -88,16 +89,4 @@ func (l *failureLimiter) evict(now time.Time) {
 		}
 		delete(l.addrs, p)
 	}
-}
-
-// prefix is the part of a that one host is taken to have: the address
-// for IPv4 (IPv4-mapped IPv6 included), its /64 for IPv6.
-func prefix(a netip.Addr) netip.Prefix {
-	a = a.Unmap()
-	bits := 32
-	if a.Is6() {
-		bits = 64
-	}
-	p, _ := a.Prefix(bits)
-	return p
 }

@@ -5,10 +5,10 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"github.com/livestream/livestream/door"
 	"io"
 	"log/slog"
 	"net"
-	"net/netip"
 	"sync"
 	"time"
 
@@ -33,11 +33,11 @@ type Server struct {
 	closing   bool
 	listeners map[*listener]struct{}
 	conns     map[*conn]struct{}
-	open      int       // connections admitted and not yet released
-	perAddr   addrConns // open connections per address
+	open      int         // connections admitted and not yet released
+	perAddr   *door.Conns // open connections per address
 	addr      net.Addr
 	untrusted untrustedLog
-	refusals  refusalLog
+	refusals  door.RefusalLog[refusal]
 	counters  counters
 }
 
@@ -53,7 +53,7 @@ func NewServer(cfg Config) (*Server, error) {
 		limiter:   newFailureLimiter(cfg.AuthFailures),
 		listeners: map[*listener]struct{}{},
 		conns:     map[*conn]struct{}{},
-		perAddr:   addrConns{max: cfg.MaxConnsPerAddr, n: map[netip.Prefix]int{}},
+		perAddr:   door.NewConns(cfg.MaxConnsPerAddr),
 	}, nil
 }
 
@@ -169,7 +169,7 @@ func (s *Server) isClosing() bool {
 func (s *Server) onConnect(nc net.Conn, tlsCfg *tls.Config) (io.ReadWriteCloser, *rtmp.ConnConfig) {
 	c := newConn(s, nc, time.Now())
 	if !s.cfg.ProxyProtocol {
-		c.slot = socketPrefix(nc.RemoteAddr()) // counted by admit
+		c.slot = door.SocketPrefix(nc.RemoteAddr()) // counted by admit
 	}
 	s.mu.Lock()
 	if s.closing {

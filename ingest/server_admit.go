@@ -2,10 +2,10 @@ package ingest
 
 import (
 	"context"
+	"github.com/livestream/livestream/door"
 	"log/slog"
 	"net"
 	"net/netip"
-	"sync"
 	"time"
 )
 
@@ -15,16 +15,6 @@ import (
 // 1,100 connections reopened as fast as they were closed held every slot
 // of MaxConns, failed 8 of 12 good publishes, and logged 116,759 lines
 // in 30 s.
-
-// refusalLogInterval spaces the lines logged for refusals of one reason
-// from one address: a flood is one line a minute per address, with the
-// count of the refusals since the last.
-const refusalLogInterval = time.Minute
-
-// maxRefusalLogAddrs bounds the addresses whose refusals are logged
-// apart; past it, refusals from further addresses share one line per
-// reason a minute.
-const maxRefusalLogAddrs = 1024
 
 // refusal is why a connection was closed at the door, for its log line.
 type refusal uint8
@@ -55,7 +45,7 @@ func (r refusal) String() string {
 // Behind proxies (ProxyProtocol) the peer is a proxy and not capped: its
 // publishers are, once their header is read (claim).
 func (s *Server) admit(nc net.Conn) bool {
-	peer := socketPrefix(nc.RemoteAddr())
+	peer := door.SocketPrefix(nc.RemoteAddr())
 	capped := !s.cfg.ProxyProtocol
 	var why refusal
 	s.mu.Lock()
@@ -67,7 +57,7 @@ func (s *Server) admit(nc net.Conn) bool {
 	case s.open >= s.cfg.MaxConns:
 		why = refusedMaxConns
 		s.counters.maxConns.Add(1)
-	case capped && !s.perAddr.acquire(peer):
+	case capped && !s.perAddr.Acquire(peer):
 		why = refusedAddrConns
 		s.counters.addrConns.Add(1)
 	default:
@@ -76,29 +66,18 @@ func (s *Server) admit(nc net.Conn) bool {
 		return true
 	}
 	s.mu.Unlock()
-	reset(nc)
+	door.Reset(nc)
 	s.refused(why, peer, nil)
 	return false
-}
-
-// reset closes a refused connection with a TCP reset: a flood of
-// connections reopened as fast as they are refused leaves no socket in
-// TIME_WAIT, on the server nor on the client (tens of thousands of them
-// would take every free port of the machine).
-func reset(nc net.Conn) {
-	if tc, ok := nc.(*net.TCPConn); ok {
-		tc.SetLinger(0)
-	}
-	nc.Close()
 }
 
 // claim counts c against the cap of the publisher's address its PROXY
 // header named (a, from a trusted proxy), and reports false, having
 // logged it, if that address has MaxConnsPerAddr open already.
 func (s *Server) claim(c *conn, a netip.Addr) bool {
-	p := prefix(a)
+	p := door.Prefix(a)
 	s.mu.Lock()
-	ok := s.perAddr.acquire(p)
+	ok := s.perAddr.Acquire(p)
 	if ok {
 		c.slot = p
 	}
@@ -116,18 +95,18 @@ func (s *Server) release(c *conn) {
 	defer s.mu.Unlock()
 	s.open--
 	if c.slot.IsValid() {
-		s.perAddr.release(c.slot)
+		s.perAddr.Release(c.slot)
 	}
 }
 
-// refused logs a refusal, at most once per refusalLogInterval per reason
+// refused logs a refusal, at most once per door.RefusalLogInterval per reason
 // and address, with the number since the last line and the first's err.
 func (s *Server) refused(why refusal, p netip.Prefix, err error) {
-	n, ok := s.refusals.note(why, p, time.Now())
+	n, ok := s.refusals.Note(why, p, time.Now())
 	if !ok {
 		return
 	}
-	attrs := []any{"remote", prefixString(p), "refused_since_last_line", n}
+	attrs := []any{"remote", door.PrefixString(p), "refused_since_last_line", n}
 	switch why {
 	case refusedMaxConns:
 		attrs = append(attrs, "max_conns", s.cfg.MaxConns)
@@ -142,104 +121,4 @@ func (s *Server) refused(why refusal, p netip.Prefix, err error) {
 		level = slog.LevelInfo
 	}
 	s.log.Log(context.Background(), level, why.String(), attrs...)
-}
-
-// addrConns counts the open connections of each address. Its size is
-// bounded by the server's open connections. The server's mu guards it.
-type addrConns struct {
-	max int // < 0: no cap
-	n   map[netip.Prefix]int
-}
-
-// acquire counts one more connection of p, unless p has max already. A
-// connection whose address is unknown is not capped.
-func (a *addrConns) acquire(p netip.Prefix) bool {
-	if !p.IsValid() {
-		return true
-	}
-	if a.max >= 0 && a.n[p] >= a.max {
-		return false
-	}
-	a.n[p]++
-	return true
-}
-
-func (a *addrConns) release(p netip.Prefix) {
-	if a.n[p] <= 1 {
-		delete(a.n, p)
-		return
-	}
-	a.n[p]--
-}
-
-// refusalLog says when a refusal is worth a line: the first of a reason
-// and address, then the first after refusalLogInterval, with the count of
-// those not logged in between.
-type refusalLog struct {
-	mu    sync.Mutex
-	lines map[refusalKey]refusalLine
-}
-
-type refusalKey struct {
-	why refusal
-	p   netip.Prefix // invalid: every address past maxRefusalLogAddrs
-}
-
-type refusalLine struct {
-	last time.Time
-	n    int
-}
-
-// note counts a refusal and reports whether to log it now, and how many
-// refusals (this one included) the line stands for.
-func (r *refusalLog) note(why refusal, p netip.Prefix, now time.Time) (int, bool) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.lines == nil {
-		r.lines = map[refusalKey]refusalLine{}
-	}
-	k := refusalKey{why, p}
-	l, ok := r.lines[k]
-	if !ok && len(r.lines) >= maxRefusalLogAddrs {
-		for k, l := range r.lines {
-			if now.Sub(l.last) >= refusalLogInterval {
-				delete(r.lines, k)
-			}
-		}
-		if len(r.lines) >= maxRefusalLogAddrs {
-			k = refusalKey{why: why}
-			l, ok = r.lines[k]
-		}
-	}
-	l.n++
-	if ok && now.Sub(l.last) < refusalLogInterval {
-		r.lines[k] = l
-		return 0, false
-	}
-	n := l.n
-	r.lines[k] = refusalLine{last: now}
-	return n, true
-}
-
-// socketPrefix is the capped share of a socket's remote address, invalid
-// if it is not an IP address.
-func socketPrefix(a net.Addr) netip.Prefix {
-	if ta, ok := a.(*net.TCPAddr); ok {
-		if ip, ok := netip.AddrFromSlice(ta.IP); ok {
-			return prefix(ip)
-		}
-	}
-	return netip.Prefix{}
-}
-
-// prefixString names p in a log line: the address alone for one IPv4
-// host, "other addresses" for the shared line.
-func prefixString(p netip.Prefix) string {
-	switch {
-	case !p.IsValid():
-		return "other addresses"
-	case p.Addr().Is4() && p.Bits() == 32:
-		return p.Addr().String()
-	}
-	return p.String()
 }

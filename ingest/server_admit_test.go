@@ -4,9 +4,9 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"github.com/livestream/livestream/door"
 	"io"
 	"net"
-	"net/netip"
 	"os"
 	"os/exec"
 	"runtime"
@@ -446,7 +446,7 @@ func TestProxyProtocolAddrCap(t *testing.T) {
 	testenv.WaitFor(t, 5*time.Second, func() bool {
 		h.srv.mu.Lock()
 		defer h.srv.mu.Unlock()
-		return h.srv.perAddr.n[prefix(publisherA.AddrPort().Addr())] == 2 && h.srv.perAddr.n[prefix(publisherB.AddrPort().Addr())] == 2
+		return h.srv.perAddr.Open(door.Prefix(publisherA.AddrPort().Addr())) == 2 && h.srv.perAddr.Open(door.Prefix(publisherB.AddrPort().Addr())) == 2
 	}, "two connections counted for each publisher")
 	third, err := net.Dial("tcp", a.addr)
 	if err != nil {
@@ -466,38 +466,6 @@ func TestProxyProtocolAddrCap(t *testing.T) {
 	testenv.WaitFor(t, 5*time.Second, func() bool {
 		h.srv.mu.Lock()
 		defer h.srv.mu.Unlock()
-		return len(h.srv.perAddr.n) == 0 && h.srv.open == 0
+		return h.srv.perAddr.Addrs() == 0 && h.srv.open == 0
 	}, "every slot released")
-}
-
-// TestRefusalLogBounded: one line per reason and address a minute, with
-// the count since the last; addresses past the bound share a line.
-func TestRefusalLogBounded(t *testing.T) {
-	var r refusalLog
-	now := time.Now()
-	a := netip.MustParsePrefix("192.0.2.1/32")
-	if n, ok := r.note(refusedAddrConns, a, now); !ok || n != 1 {
-		t.Errorf("first refusal: log %v with count %d", ok, n)
-	}
-	for i := range 100 {
-		if _, ok := r.note(refusedAddrConns, a, now.Add(time.Duration(i)*time.Millisecond)); ok {
-			t.Fatal("a second line within the minute")
-		}
-	}
-	if _, ok := r.note(refusedTLS, a, now); !ok {
-		t.Error("another reason shares the address's line")
-	}
-	if n, ok := r.note(refusedAddrConns, a, now.Add(time.Minute)); !ok || n != 101 {
-		t.Errorf("a minute later: log %v with count %d, want 101", ok, n)
-	}
-	lines := 0
-	for i := range 3 * maxRefusalLogAddrs {
-		p := netip.PrefixFrom(netip.AddrFrom4([4]byte{10, 0, byte(i >> 8), byte(i)}), 32)
-		if _, ok := r.note(refusedAddrConns, p, now); ok {
-			lines++
-		}
-	}
-	if len(r.lines) > maxRefusalLogAddrs+3 || lines > maxRefusalLogAddrs+1 {
-		t.Errorf("%d addresses tracked, %d lines: unbounded", len(r.lines), lines)
-	}
 }

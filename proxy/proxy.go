@@ -6,9 +6,9 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"github.com/livestream/livestream/door"
 	"log/slog"
 	"net"
-	"net/netip"
 	"slices"
 	"sync"
 	"time"
@@ -41,9 +41,9 @@ type Proxy struct {
 	closing   bool
 	listeners map[net.Listener]struct{}
 	conns     map[*conn]struct{}
-	perAddr   map[netip.Prefix]int // open connections per address
-	wg        sync.WaitGroup       // one per connection being served
-	refusals  refusalLog
+	perAddr   *door.Conns    // open connections per address
+	wg        sync.WaitGroup // one per connection being served
+	refusals  door.RefusalLog[refusal]
 }
 
 // New returns a proxy for cfg, with defaults for its zero fields. A cfg
@@ -61,7 +61,7 @@ func New(cfg Config) *Proxy {
 		cancel:    cancel,
 		listeners: map[net.Listener]struct{}{},
 		conns:     map[*conn]struct{}{},
-		perAddr:   map[netip.Prefix]int{},
+		perAddr:   door.NewConns(cfg.MaxConnsPerAddr),
 	}
 }
 
@@ -144,7 +144,7 @@ func (p *Proxy) serve(l net.Listener, tlsCfg *tls.Config) error {
 // proxy is closing or at Config.MaxConns, or its address at
 // Config.MaxConnsPerAddr: before anything is allocated for it.
 func (p *Proxy) track(nc net.Conn, tlsCfg *tls.Config) *conn {
-	peer := peerPrefix(nc.RemoteAddr())
+	peer := door.SocketPrefix(nc.RemoteAddr())
 	p.mu.Lock()
 	if p.closing {
 		p.mu.Unlock()
@@ -158,11 +158,7 @@ func (p *Proxy) track(nc net.Conn, tlsCfg *tls.Config) *conn {
 		if why == refusedAddrConns {
 			p.stats.refusedPerAddr.Add(1)
 		}
-		// A reset leaves no socket in TIME_WAIT for a flood to pile up.
-		if tc, ok := nc.(*net.TCPConn); ok {
-			tc.SetLinger(0)
-		}
-		nc.Close()
+		door.Reset(nc)
 		p.refused(why, peer, nil)
 		return nil
 	}
@@ -176,7 +172,7 @@ func (p *Proxy) track(nc net.Conn, tlsCfg *tls.Config) *conn {
 func (p *Proxy) untrack(c *conn) {
 	p.mu.Lock()
 	delete(p.conns, c)
-	p.releaseLocked(c.peer)
+	p.perAddr.Release(c.peer)
 	p.mu.Unlock()
 	p.wg.Done()
 }

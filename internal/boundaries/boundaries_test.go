@@ -29,7 +29,7 @@ var mayImport = map[string][]string{
 	"cmd/livestream": {"*"},
 	"media":          {},
 	"live":           {"pipeline", "hlsmux", "relay", "record", "registry"},
-	"ingest":         {"registry"},
+	"ingest":         {"registry", "door"},
 	"pipeline":       {"codec", "hlsmux"},
 	"codec":          {},
 	"hlsmux":         {},
@@ -37,8 +37,11 @@ var mayImport = map[string][]string{
 	"record":         {"hlsmux"},
 	"registry":       {},
 	"origin":         {"hlsmux", "registry"},
-	"proxy":          {"registry"},
+	"proxy":          {"registry", "door"},
 	"tlsfile":        {},
+	// door is what ingest's and the proxy's doors share (per-address
+	// caps, refusal logs), as tlsfile is their TLS.
+	"door": {},
 	// bench drives whole packages to measure them (the relay benchmark,
 	// the Twitch re-encode's settings, an LL-HLS stream's live edge that
 	// the origin benchmark advances by hand), starts nginx-rtmp and
@@ -56,7 +59,7 @@ var mayImport = map[string][]string{
 var astiavUsers = []string{"codec"}
 
 // Rows whose packages import the standard library and module packages only.
-var stdOnly = []string{"media", "internal/testenv", "internal/nginxrtmp", "tlsfile"}
+var stdOnly = []string{"media", "internal/testenv", "internal/nginxrtmp", "tlsfile", "door"}
 
 type goPackage struct {
 	ImportPath   string
