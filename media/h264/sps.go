@@ -1,6 +1,10 @@
 package h264
 
-import "fmt"
+import (
+	"fmt"
+
+	"github.com/livestream/livestream/media/bits"
+)
 
 // Limits on what an SPS may declare, from the standard's level limits with
 // room to spare: a picture is at most 8192×8192 (level 6.2 allows 139264
@@ -32,29 +36,29 @@ func ParseSPS(nal []byte) (*SPS, error) {
 		return nil, fmt.Errorf("parse SPS: NAL unit type %d: %w", NALType(nal), ErrInvalid)
 	}
 	s := &SPS{ProfileIDC: nal[1], ConstraintFlags: nal[2], LevelIDC: nal[3]}
-	r := &bitReader{b: RemoveEmulationPrevention(nal[4:])}
-	r.ue() // seq_parameter_set_id
+	r := bits.NewReader(RemoveEmulationPrevention(nal[4:]))
+	r.UE() // seq_parameter_set_id
 	chromaFormat := uint32(1)
 	separateColourPlane := false
 	switch s.ProfileIDC {
 	case 100, 110, 122, 244, 44, 83, 86, 118, 128, 138, 139, 134, 135:
-		chromaFormat = r.ue()
+		chromaFormat = r.UE()
 		if chromaFormat > 3 {
 			return nil, fmt.Errorf("parse SPS: chroma_format_idc %d: %w", chromaFormat, ErrInvalid)
 		}
 		if chromaFormat == 3 {
-			separateColourPlane = r.flag()
+			separateColourPlane = r.Flag()
 		}
-		r.ue()        // bit_depth_luma_minus8
-		r.ue()        // bit_depth_chroma_minus8
-		r.flag()      // qpprime_y_zero_transform_bypass_flag
-		if r.flag() { // seq_scaling_matrix_present_flag
+		r.UE()        // bit_depth_luma_minus8
+		r.UE()        // bit_depth_chroma_minus8
+		r.Flag()      // qpprime_y_zero_transform_bypass_flag
+		if r.Flag() { // seq_scaling_matrix_present_flag
 			n := 8
 			if chromaFormat == 3 {
 				n = 12
 			}
 			for i := range n {
-				if r.flag() {
+				if r.Flag() {
 					size := 16
 					if i >= 6 {
 						size = 64
@@ -64,37 +68,37 @@ func ParseSPS(nal []byte) (*SPS, error) {
 			}
 		}
 	}
-	r.ue() // log2_max_frame_num_minus4
-	switch pocType := r.ue(); pocType {
+	r.UE() // log2_max_frame_num_minus4
+	switch pocType := r.UE(); pocType {
 	case 0:
-		r.ue() // log2_max_pic_order_cnt_lsb_minus4
+		r.UE() // log2_max_pic_order_cnt_lsb_minus4
 	case 1:
-		r.flag() // delta_pic_order_always_zero_flag
-		r.se()   // offset_for_non_ref_pic
-		r.se()   // offset_for_top_to_bottom_field
-		n := r.ue()
+		r.Flag() // delta_pic_order_always_zero_flag
+		r.SE()   // offset_for_non_ref_pic
+		r.SE()   // offset_for_top_to_bottom_field
+		n := r.UE()
 		if n > 255 {
 			return nil, fmt.Errorf("parse SPS: %d ref frames in POC cycle: %w", n, ErrInvalid)
 		}
 		for range n {
-			r.se()
+			r.SE()
 		}
 	case 2:
 	default:
 		return nil, fmt.Errorf("parse SPS: pic_order_cnt_type %d: %w", pocType, ErrInvalid)
 	}
-	r.ue()   // max_num_ref_frames
-	r.flag() // gaps_in_frame_num_value_allowed_flag
+	r.UE()   // max_num_ref_frames
+	r.Flag() // gaps_in_frame_num_value_allowed_flag
 	// Sizes are counted in uint64: a 32-bit count of map units doubled for
 	// field coding can wrap to zero.
-	wMbs := uint64(r.ue()) + 1
-	hMapUnits := uint64(r.ue()) + 1
-	frameMbsOnly := r.flag()
+	wMbs := uint64(r.UE()) + 1
+	hMapUnits := uint64(r.UE()) + 1
+	frameMbsOnly := r.Flag()
 	if !frameMbsOnly {
-		r.flag() // mb_adaptive_frame_field_flag
+		r.Flag() // mb_adaptive_frame_field_flag
 	}
-	r.flag() // direct_8x8_inference_flag
-	if r.err {
+	r.Flag() // direct_8x8_inference_flag
+	if r.Err() {
 		return nil, fmt.Errorf("parse SPS: %w", ErrShort)
 	}
 	hMbs := hMapUnits
@@ -105,8 +109,8 @@ func ParseSPS(nal []byte) (*SPS, error) {
 		return nil, fmt.Errorf("parse SPS: %d×%d macroblocks: %w", wMbs, hMbs, ErrInvalid)
 	}
 	w, h := int(wMbs)*16, int(hMbs)*16
-	if r.flag() { // frame_cropping_flag
-		l, rt, t, b := r.ue(), r.ue(), r.ue(), r.ue()
+	if r.Flag() { // frame_cropping_flag
+		l, rt, t, b := r.UE(), r.UE(), r.UE(), r.UE()
 		cropX, cropY := uint32(1), uint32(2)
 		if frameMbsOnly {
 			cropY = 1
@@ -125,11 +129,11 @@ func ParseSPS(nal []byte) (*SPS, error) {
 		}
 		w, h = w-int(cw), h-int(ch)
 	}
-	if r.err {
+	if r.Err() {
 		return nil, fmt.Errorf("parse SPS: %w", ErrShort)
 	}
 	s.Width, s.Height = w, h
-	if r.flag() { // vui_parameters_present_flag
+	if r.Flag() { // vui_parameters_present_flag
 		s.FrameRate = parseVUITiming(r)
 	}
 	return s, nil
@@ -137,45 +141,45 @@ func ParseSPS(nal []byte) (*SPS, error) {
 
 // parseVUITiming reads the VUI up to its timing info. A VUI cut short only
 // loses the frame rate: the size is already known.
-func parseVUITiming(r *bitReader) float64 {
-	if r.flag() { // aspect_ratio_info_present_flag
-		if r.u(8) == 255 { // Extended_SAR
-			r.u(32)
+func parseVUITiming(r *bits.Reader) float64 {
+	if r.Flag() { // aspect_ratio_info_present_flag
+		if r.U(8) == 255 { // Extended_SAR
+			r.U(32)
 		}
 	}
-	if r.flag() { // overscan_info_present_flag
-		r.flag()
+	if r.Flag() { // overscan_info_present_flag
+		r.Flag()
 	}
-	if r.flag() { // video_signal_type_present_flag
-		r.u(4)
-		if r.flag() { // colour_description_present_flag
-			r.u(24)
+	if r.Flag() { // video_signal_type_present_flag
+		r.U(4)
+		if r.Flag() { // colour_description_present_flag
+			r.U(24)
 		}
 	}
-	if r.flag() { // chroma_loc_info_present_flag
-		r.ue()
-		r.ue()
+	if r.Flag() { // chroma_loc_info_present_flag
+		r.UE()
+		r.UE()
 	}
-	if !r.flag() { // timing_info_present_flag
+	if !r.Flag() { // timing_info_present_flag
 		return 0
 	}
-	units, scale := r.u(32), r.u(32)
-	if r.err || units == 0 {
+	units, scale := r.U(32), r.U(32)
+	if r.Err() || units == 0 {
 		return 0
 	}
 	return float64(scale) / float64(2*uint64(units))
 }
 
-func skipScalingList(r *bitReader, size int) {
+func skipScalingList(r *bits.Reader, size int) {
 	last, next := int32(8), int32(8)
 	for range size {
 		if next != 0 {
-			next = (last + r.se() + 256) % 256
+			next = (last + r.SE() + 256) % 256
 		}
 		if next != 0 {
 			last = next
 		}
-		if r.err {
+		if r.Err() {
 			return
 		}
 	}

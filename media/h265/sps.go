@@ -2,6 +2,7 @@ package h265
 
 import (
 	"fmt"
+	"github.com/livestream/livestream/media/bits"
 
 	"github.com/livestream/livestream/media/h264"
 )
@@ -31,45 +32,45 @@ func ParseSPS(nal []byte) (*SPS, error) {
 	if NALType(nal) != NALTypeSPS {
 		return nil, fmt.Errorf("parse HEVC SPS: NAL unit type %d: %w", NALType(nal), ErrInvalid)
 	}
-	r := &bitReader{b: h264.RemoveEmulationPrevention(nal[2:])}
-	r.skip(4) // sps_video_parameter_set_id
-	maxSubLayersMinus1 := int(r.u(3))
-	r.skip(1) // sps_temporal_id_nesting_flag
+	r := bits.NewReader(h264.RemoveEmulationPrevention(nal[2:]))
+	r.Skip(4) // sps_video_parameter_set_id
+	maxSubLayersMinus1 := int(r.U(3))
+	r.Skip(1) // sps_temporal_id_nesting_flag
 	s := &SPS{}
 	// profile_tier_level(1, sps_max_sub_layers_minus1)
-	r.skip(2 + 1) // general_profile_space, general_tier_flag
-	s.ProfileIDC = uint8(r.u(5))
-	r.skip(32 + 4 + 43 + 1) // compatibility flags, source flags, constraint bits
-	s.LevelIDC = uint8(r.u(8))
+	r.Skip(2 + 1) // general_profile_space, general_tier_flag
+	s.ProfileIDC = uint8(r.U(5))
+	r.Skip(32 + 4 + 43 + 1) // compatibility flags, source flags, constraint bits
+	s.LevelIDC = uint8(r.U(8))
 	var profilePresent, levelPresent [8]bool
 	for i := range maxSubLayersMinus1 {
-		profilePresent[i] = r.flag()
-		levelPresent[i] = r.flag()
+		profilePresent[i] = r.Flag()
+		levelPresent[i] = r.Flag()
 	}
 	if maxSubLayersMinus1 > 0 {
-		r.skip(2 * (8 - maxSubLayersMinus1)) // reserved_zero_2bits
+		r.Skip(2 * (8 - maxSubLayersMinus1)) // reserved_zero_2bits
 	}
 	for i := range maxSubLayersMinus1 {
 		if profilePresent[i] {
-			r.skip(88)
+			r.Skip(88)
 		}
 		if levelPresent[i] {
-			r.skip(8)
+			r.Skip(8)
 		}
 	}
-	r.ue() // sps_seq_parameter_set_id
-	chroma := r.ue()
+	r.UE() // sps_seq_parameter_set_id
+	chroma := r.UE()
 	if chroma > 3 {
 		return nil, fmt.Errorf("parse HEVC SPS: chroma_format_idc %d: %w", chroma, ErrInvalid)
 	}
-	separatePlanes := chroma == 3 && r.flag()
+	separatePlanes := chroma == 3 && r.Flag()
 	s.ChromaFormat = int(chroma)
-	w, h := r.ue(), r.ue()
+	w, h := r.UE(), r.UE()
 	var left, right, top, bottom uint32
-	if r.flag() { // conformance_window_flag
-		left, right, top, bottom = r.ue(), r.ue(), r.ue(), r.ue()
+	if r.Flag() { // conformance_window_flag
+		left, right, top, bottom = r.UE(), r.UE(), r.UE(), r.UE()
 	}
-	if r.err {
+	if r.Err() {
 		return nil, fmt.Errorf("parse HEVC SPS: %w", ErrShort)
 	}
 	if w == 0 || h == 0 || w > maxPicSize || h > maxPicSize {
