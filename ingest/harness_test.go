@@ -370,12 +370,17 @@ type rtmpClient struct {
 
 func dialPublish(t *testing.T, addr, key string) *rtmpClient {
 	t.Helper()
-	quiet := logrus.New()
-	quiet.Out = io.Discard
-	cc, err := rtmp.Dial("rtmp", addr, &rtmp.ConnConfig{Logger: quiet})
+	cc, err := rtmp.Dial("rtmp", addr, &rtmp.ConnConfig{Logger: quietLogger()})
 	if err != nil {
 		t.Fatal(err)
 	}
+	return publishOn(t, cc, key)
+}
+
+// publishOn publishes key on the connection cc (closed at the test's
+// end): connect to the stream app, create a stream, publish.
+func publishOn(t *testing.T, cc *rtmp.ClientConn, key string) *rtmpClient {
+	t.Helper()
 	t.Cleanup(func() { cc.Close() })
 	if err := cc.Connect(&message.NetConnectionConnect{Command: message.NetConnectionConnectCommand{App: "stream", Type: "nonprivate"}}); err != nil {
 		t.Fatal(err)
@@ -388,6 +393,13 @@ func dialPublish(t *testing.T, addr, key string) *rtmpClient {
 		t.Fatal(err)
 	}
 	return &rtmpClient{cc: cc, stream: stream}
+}
+
+// quietLogger is go-rtmp's client logger, silenced.
+func quietLogger() *logrus.Logger {
+	quiet := logrus.New()
+	quiet.Out = io.Discard
+	return quiet
 }
 
 func (c *rtmpClient) video(t *testing.T, ts uint32, body []byte) error {

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"github.com/livestream/livestream/door"
 	"io"
 	"net"
 	"os"
@@ -17,8 +16,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/livestream/livestream/door"
+
 	"github.com/livestream/livestream/internal/testenv"
-	"github.com/sirupsen/logrus"
 	rtmp "github.com/yutopp/go-rtmp"
 	"github.com/yutopp/go-rtmp/message"
 )
@@ -33,9 +33,7 @@ func dialFrom(src string) *net.Dialer {
 // publishFrom publishes key with go-rtmp's client from src and returns
 // the client, or the error of the first step that failed.
 func publishFrom(src, addr, key string) (*rtmp.ClientConn, error) {
-	quiet := logrus.New()
-	quiet.Out = io.Discard
-	cc, err := rtmp.DialWithDialer(dialFrom(src), "rtmp", addr, &rtmp.ConnConfig{Logger: quiet})
+	cc, err := rtmp.DialWithDialer(dialFrom(src), "rtmp", addr, &rtmp.ConnConfig{Logger: quietLogger()})
 	if err != nil {
 		return nil, err
 	}
@@ -372,9 +370,7 @@ func TestAuthFailuresSlowedNotLocked(t *testing.T) {
 func refusalTime(t *testing.T, addr, key string) time.Duration {
 	t.Helper()
 	relay, closed := closeWatcher(t, addr)
-	quiet := logrus.New()
-	quiet.Out = io.Discard
-	cc, err := rtmp.Dial("rtmp", relay, &rtmp.ConnConfig{Logger: quiet})
+	cc, err := rtmp.Dial("rtmp", relay, &rtmp.ConnConfig{Logger: quietLogger()})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -29,7 +29,7 @@ import (
 func TestRTMPSHostileBytes(t *testing.T) {
 	t.Cleanup(testenv.CheckGoroutines(t))
 	srv, addr := startTLSOnly(t)
-	hello := clientHello(t)
+	hello := testenv.ClientHello(t)
 	inputs := [][]byte{
 		{}, {0x03}, hello,
 		[]byte("GET / HTTP/1.1\r\nHost: x\r\n\r\n"),

@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
-	"io"
 	"log/slog"
 	"net"
 	"path/filepath"
@@ -14,9 +13,7 @@ import (
 
 	"github.com/livestream/livestream/internal/testenv"
 	"github.com/livestream/livestream/tlsfile"
-	"github.com/sirupsen/logrus"
 	rtmp "github.com/yutopp/go-rtmp"
-	"github.com/yutopp/go-rtmp/message"
 )
 
 // rtmps is an RTMPS listener of a harness's server, with the test CA its
@@ -57,24 +54,11 @@ func (h *harness) serveTLS(t *testing.T) *rtmps {
 // test CA.
 func (r *rtmps) publishTLS(t *testing.T, key string) *rtmp.ClientConn {
 	t.Helper()
-	quiet := logrus.New()
-	quiet.Out = io.Discard
-	cc, err := rtmp.TLSDial("rtmps", r.addr, &rtmp.ConnConfig{Logger: quiet}, &tls.Config{RootCAs: r.ca.Pool, ServerName: "127.0.0.1"})
+	cc, err := rtmp.TLSDial("rtmps", r.addr, &rtmp.ConnConfig{Logger: quietLogger()}, &tls.Config{RootCAs: r.ca.Pool, ServerName: "127.0.0.1"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { cc.Close() })
-	if err := cc.Connect(&message.NetConnectionConnect{Command: message.NetConnectionConnectCommand{App: "stream", Type: "nonprivate"}}); err != nil {
-		t.Fatal(err)
-	}
-	stream, err := cc.CreateStream(nil, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := stream.Publish(&message.NetStreamPublish{PublishingName: key, PublishingType: "live"}); err != nil {
-		t.Fatal(err)
-	}
-	return cc
+	return publishOn(t, cc, key).cc
 }
 
 // TestRTMPSPublishFFmpeg publishes with the ffmpeg CLI over RTMPS,
@@ -129,7 +113,7 @@ func TestRTMPSHandshakeDeadline(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer half.Close()
-	hello := clientHello(t)
+	hello := testenv.ClientHello(t)
 	if _, err := half.Write(hello[:len(hello)/2]); err != nil {
 		t.Fatal(err)
 	}
@@ -153,23 +137,6 @@ func TestRTMPSHandshakeDeadline(t *testing.T) {
 		t.Errorf("%d log lines for the two failed handshakes, want 1:\n%s", n, h.logs.String())
 	}
 	testenv.WaitFor(t, 5*time.Second, func() bool { return h.openConns() == 0 }, "every slot released")
-}
-
-// clientHello is the first flight of a Go TLS client.
-func clientHello(t *testing.T) []byte {
-	t.Helper()
-	client, server := net.Pipe()
-	defer server.Close()
-	go func() {
-		tls.Client(client, &tls.Config{ServerName: "127.0.0.1"}).Handshake()
-		client.Close()
-	}()
-	buf := make([]byte, 4096)
-	n, err := server.Read(buf)
-	if err != nil || n < 100 {
-		t.Fatalf("read ClientHello: %d bytes, %v", n, err)
-	}
-	return buf[:n]
 }
 
 // TestRTMPSRefusesPlainRTMP: plain RTMP on the RTMPS port is closed at

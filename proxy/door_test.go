@@ -2,7 +2,6 @@ package proxy
 
 import (
 	"context"
-	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -100,7 +99,7 @@ func TestProxyTLSHandshakeDeadline(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer half.Close()
-	hello := clientHello(t)
+	hello := testenv.ClientHello(t)
 	if _, err := half.Write(hello[:len(hello)/2]); err != nil {
 		t.Fatal(err)
 	}
@@ -127,23 +126,6 @@ func TestProxyTLSHandshakeDeadline(t *testing.T) {
 	if n := s.publish.Load(); n != 1 {
 		t.Errorf("%d publishes reached the server, want 1", n)
 	}
-}
-
-// clientHello is the first flight of a Go TLS client.
-func clientHello(t *testing.T) []byte {
-	t.Helper()
-	client, server := net.Pipe()
-	defer server.Close()
-	go func() {
-		tls.Client(client, &tls.Config{ServerName: "127.0.0.1"}).Handshake()
-		client.Close()
-	}()
-	buf := make([]byte, 4096)
-	n, err := server.Read(buf)
-	if err != nil || n < 100 {
-		t.Fatalf("read ClientHello: %d bytes, %v", n, err)
-	}
-	return buf[:n]
 }
 
 // TestProxyConnsPerAddr: one address holding MaxConnsPerAddr connections

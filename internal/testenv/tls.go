@@ -4,6 +4,7 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
@@ -110,4 +111,22 @@ func writePEM(t testing.TB, path, kind string, der []byte) {
 	if err := os.Rename(tmp, path); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// ClientHello is the first flight of a Go TLS client: the bytes a TLS
+// handshake starts with, for tests that cut it short or mangle it.
+func ClientHello(t testing.TB) []byte {
+	t.Helper()
+	client, server := net.Pipe()
+	defer server.Close()
+	go func() {
+		tls.Client(client, &tls.Config{ServerName: "127.0.0.1"}).Handshake()
+		client.Close()
+	}()
+	buf := make([]byte, 4096)
+	n, err := server.Read(buf)
+	if err != nil || n < 100 {
+		t.Fatalf("read ClientHello: %d bytes, %v", n, err)
+	}
+	return buf[:n]
 }
