@@ -282,6 +282,26 @@ func TestLowLatencyEnd(t *testing.T) {
 	if pub.err != nil {
 		t.Fatalf("publisher: %v\n%s", pub.err, pub.output)
 	}
+	// A second reader, FFmpeg's HLS demuxer (no LL-HLS), finds the ended
+	// rendition whole: every picture, and no audio past the last one (the
+	// part of audio alone that kept hls.js's buffer from ending).
+	rendition := base + "/hls/" + k.PlaybackID + "/240p/index.m3u8"
+	testenv.WaitFor(t, 10*time.Second, func() bool {
+		_, b := s.tryGet("/hls/" + k.PlaybackID + "/240p/index.m3u8")
+		return strings.Contains(string(b), "#EXT-X-ENDLIST")
+	}, "the ended playlist")
+	video, audio := testenv.ProbePackets(t, rendition, "v:0"), testenv.ProbePackets(t, rendition, "a:0")
+	if len(video) < 30*seconds-1 || len(audio) == 0 {
+		t.Fatalf("ffprobe read %d pictures and %d audio frames of a %d s stream at 30 fps", len(video), len(audio), seconds)
+	}
+	videoEnd := packetEnd(t, video[len(video)-1])
+	for _, a := range audio {
+		if start := packetEnd(t, a) - parseSeconds(t, a.DurationTime); start >= videoEnd {
+			t.Errorf("audio at %.3f s, after the last picture ends (%.3f s)", start, videoEnd)
+			break
+		}
+	}
+
 	var last browser.PlayerSample
 	end, err := browser.WaitPlayer(page, 15*time.Second, func(s browser.PlayerSample) bool {
 		if s.State != "ended" {
@@ -297,4 +317,19 @@ func TestLowLatencyEnd(t *testing.T) {
 	if last.CurrentTime < seconds-0.3 {
 		t.Errorf("played to %.2f s of a %d s stream before it ended (%+v)", last.CurrentTime, seconds, end)
 	}
+}
+
+// packetEnd is where ffprobe's packet p ends, in seconds.
+func packetEnd(t *testing.T, p testenv.ProbePacket) float64 {
+	t.Helper()
+	return parseSeconds(t, p.PTSTime) + parseSeconds(t, p.DurationTime)
+}
+
+func parseSeconds(t *testing.T, s string) float64 {
+	t.Helper()
+	v, err := strconv.ParseFloat(s, 64)
+	if err != nil {
+		t.Fatalf("ffprobe time %q: %v", s, err)
+	}
+	return v
 }
