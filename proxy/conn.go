@@ -40,11 +40,9 @@ type conn struct {
 	server net.Conn
 	closed bool
 
-	// serverID and placedAt say where and when the publish was placed,
-	// acceptedAt when that server accepted it (zero: not yet); guarded by
-	// the proxy's mu.
+	// serverID is where the publish was placed, acceptedAt when that
+	// server accepted it (zero: not yet); guarded by the proxy's mu.
 	serverID   string
-	placedAt   time.Time
 	acceptedAt time.Time
 }
 

@@ -181,7 +181,7 @@ func (p *Proxy) untrack(c *conn) {
 func (p *Proxy) placed(c *conn, id string) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	c.serverID, c.placedAt, c.acceptedAt = id, time.Now(), time.Time{}
+	c.serverID, c.acceptedAt = id, time.Time{}
 }
 
 // accepted notes that c's server accepted its publish: the server counts
@@ -241,7 +241,7 @@ func (p *Proxy) rank(c *conn, servers []registry.ServerInfo) []registry.ServerIn
 		out[i] = r.info
 	}
 	if len(out) > 0 {
-		c.serverID, c.placedAt = out[0].ID, time.Now()
+		c.serverID, c.acceptedAt = out[0].ID, time.Time{}
 	}
 	return out
 }

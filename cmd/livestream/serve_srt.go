@@ -48,7 +48,7 @@ func (c SRTConfig) validate() error {
 // function it returns applies those given.
 func srtFlags(fs *flag.FlagSet) func(c *SRTConfig, set map[string]bool) {
 	addr := fs.String("srt-addr", "", "SRT listen `address` (UDP), e.g. :9000 (default: no SRT ingest)")
-	pass := fs.String("srt-passphrase", "", "require this SRT `passphrase` (10–79 characters) of SRT publishers (default: none)")
+	pass := fs.String("srt-passphrase", "", "require this SRT `passphrase` (10–79 characters) of SRT publishers (default: none; prefer LIVESTREAM_SRT_PASSPHRASE, which ps does not show)")
 	latency := fs.Duration("srt-latency", 0, "SRT receive `latency` (default 120ms)")
 	return func(c *SRTConfig, set map[string]bool) {
 		if set["srt-addr"] {
